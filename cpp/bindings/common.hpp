@@ -1,0 +1,37 @@
+// Shared helpers for the binding files (the only code that includes pybind11): converting
+// Python inputs, wrapping C++ results as numpy arrays without copying, and the registration
+// entry points each binding file provides to module.cpp.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace llmprep::bindings {
+
+namespace py = pybind11;
+
+// The UTF-8 bytes of a Python str, borrowed from the str's own cached UTF-8 form: keep `text`
+// alive while the view is used. Call with the GIL held. TypeError for a non-str; ValueError
+// naming the index for a lone surrogate (which has no UTF-8 form).
+std::string_view utf8_of(py::handle text, const char* argument_name);
+
+// A 1-D numpy array that takes ownership of a vector's buffer (no copy); a capsule frees it when
+// the last view is gone.
+template <class T>
+py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
+  auto* owned = new std::vector<T>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                        owned->data(), owner);
+}
+
+// One per binding file; module.cpp calls them all.
+void register_errors(py::module_& m);
+void register_text(py::module_& m);
+
+}  // namespace llmprep::bindings

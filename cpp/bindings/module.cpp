@@ -1,0 +1,9 @@
+// llmprep._core: the private extension module. Each concern registers itself from its own
+// binding file; this file only lists them.
+#include "common.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "llmprep's C++ kernels (private: use the llmprep package)";
+  llmprep::bindings::register_errors(m);
+  llmprep::bindings::register_text(m);
+}

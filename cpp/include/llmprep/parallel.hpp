@@ -1,0 +1,27 @@
+// The one way kernels use more than one core. Work is split by index, and every output slot is
+// decided by its index alone, so results never depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace llmprep {
+
+// Threads to use when the caller does not say: LLMPREP_NUM_THREADS if set, else the core count.
+int default_num_threads();
+
+// Resolves a caller's request: <= 0 means default_num_threads(); never more than `work_items`
+// threads and never fewer than one.
+int resolve_num_threads(int requested, int64_t work_items);
+
+// Runs fn(begin, end) over up to `num_threads` contiguous, equal ranges covering [0, n).
+// The calling thread takes the first range. If any call throws, the first exception (by range
+// order) is rethrown after every thread has joined.
+void parallel_for(int64_t n, int num_threads, const std::function<void(int64_t, int64_t)>& fn);
+
+// Runs fn(i) for every i in [0, n_tasks), handing tasks out one at a time to up to `num_threads`
+// threads: for tasks of uneven size (documents, chunks). Exceptions as in parallel_for (the one
+// from the lowest task index wins).
+void parallel_tasks(int64_t n_tasks, int num_threads, const std::function<void(int64_t)>& fn);
+
+}  // namespace llmprep

@@ -1,0 +1,73 @@
+"""Shared fixtures: where ../shared is, the chapter's golden values, the corpora, hypothesis sizes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+GOLDEN_PATH = SHARED / "golden" / "ch02.json"
+GPT2_DIR = SHARED / "gpt2"
+TIKTOKEN_CACHE = SHARED / "tiktoken-cache"
+
+# Property-test size comes from the environment so CI stays fast and a soak run can go big:
+#   LLMPREP_HYPOTHESIS_EXAMPLES=20000 python -m pytest
+settings.register_profile(
+    "llmprep",
+    max_examples=int(os.environ.get("LLMPREP_HYPOTHESIS_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("llmprep")
+
+# tiktoken must never reach for the network in tests: point it at the shared cache.
+if TIKTOKEN_CACHE.is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_CACHE))
+
+
+def corpus_paths() -> list[Path]:
+    """All real corpora in ../shared/data, sorted; empty when ../shared is absent."""
+    return sorted(DATA.glob("*.txt")) if DATA.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def golden() -> dict:
+    if not GOLDEN_PATH.is_file():
+        pytest.skip(f"golden values not found at {GOLDEN_PATH} (../shared is missing)")
+    return json.loads(GOLDEN_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def verdict_path() -> Path:
+    path = DATA / "the-verdict.txt"
+    if not path.is_file():
+        pytest.skip(f"the chapter's story not found at {path} (../shared is missing)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def verdict_text(verdict_path: Path) -> str:
+    return verdict_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir() -> Path:
+    if not (GPT2_DIR / "encoder.json").is_file() or not (GPT2_DIR / "vocab.bpe").is_file():
+        pytest.skip(f"GPT-2 vocabulary files not found in {GPT2_DIR}")
+    return GPT2_DIR
+
+
+@pytest.fixture(scope="session")
+def tiktoken_gpt2():
+    """tiktoken's GPT-2 encoding from the shared offline cache (the reference for BPE)."""
+    if not TIKTOKEN_CACHE.is_dir():
+        pytest.skip(f"tiktoken cache not found at {TIKTOKEN_CACHE}; no network here to download it")
+    import tiktoken
+
+    return tiktoken.get_encoding("gpt2")
