@@ -5,6 +5,7 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <string_view>
@@ -33,5 +34,6 @@ py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
 // One per binding file; module.cpp calls them all.
 void register_errors(py::module_& m);
 void register_text(py::module_& m);
+void register_simple(py::module_& m);
 
 }  // namespace llmprep::bindings

@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from llmprep._core import InvalidUTF8Error
+from llmprep.simple import SimpleTokenizer
 
 try:
     __version__ = version("llmprep")
@@ -17,5 +18,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "InvalidUTF8Error",
+    "SimpleTokenizer",
     "__version__",
 ]

@@ -1,0 +1,165 @@
+// Bindings for the chapter's word-level tokenizer: convert, release the GIL, call, wrap.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "llmprep/io.hpp"
+#include "llmprep/parallel.hpp"
+#include "llmprep/pretokenize_simple.hpp"
+#include "llmprep/simple_tokenizer.hpp"
+
+namespace llmprep::bindings {
+
+namespace {
+
+using simple::Tokenizer;
+
+py::list to_str_list(const std::vector<std::string_view>& items) {
+  py::list out(items.size());
+  for (size_t i = 0; i < items.size(); ++i)
+    out[i] = py::str(items[i].data(), static_cast<py::ssize_t>(items[i].size()));
+  return out;
+}
+
+py::list to_str_list(const std::vector<std::string>& items) {
+  py::list out(items.size());
+  for (size_t i = 0; i < items.size(); ++i)
+    out[i] = py::str(items[i].data(), static_cast<py::ssize_t>(items[i].size()));
+  return out;
+}
+
+template <class T>
+py::array encode_as(const Tokenizer& tokenizer, std::string_view text) {
+  std::vector<T> ids;
+  {
+    py::gil_scoped_release release;
+    tokenizer.encode(text, ids);
+  }
+  return vector_to_numpy(std::move(ids));
+}
+
+template <class T>
+py::list encode_batch_as(const Tokenizer& tokenizer, const std::vector<std::string_view>& texts, int num_threads) {
+  std::vector<std::vector<T>> results(texts.size());
+  {
+    py::gil_scoped_release release;
+    parallel_tasks(static_cast<int64_t>(texts.size()), num_threads,
+                   [&](int64_t i) { tokenizer.encode(texts[static_cast<size_t>(i)], results[static_cast<size_t>(i)]); });
+  }
+  py::list out(results.size());
+  for (size_t i = 0; i < results.size(); ++i) out[i] = vector_to_numpy(std::move(results[i]));
+  return out;
+}
+
+// dtype names are chosen by the Python layer from the vocabulary's id range.
+enum class IdType { kUint16, kUint32, kInt64 };
+
+IdType parse_id_type(const std::string& dtype) {
+  if (dtype == "uint16") return IdType::kUint16;
+  if (dtype == "uint32") return IdType::kUint32;
+  if (dtype == "int64") return IdType::kInt64;
+  throw std::invalid_argument("dtype must be 'uint16', 'uint32' or 'int64', not '" + dtype + "'");
+}
+
+}  // namespace
+
+void register_simple(py::module_& m) {
+  m.def(
+      "simple_split",
+      [](py::handle text) {
+        const std::string_view view = utf8_of(text, "text");
+        std::vector<std::string_view> tokens;
+        {
+          py::gil_scoped_release release;
+          tokens = simple::split(view);
+        }
+        return to_str_list(tokens);
+      },
+      py::arg("text"), "The chapter's split of text into words and punctuation (a list of new str).");
+
+  m.def(
+      "simple_sorted_tokens",
+      [](py::handle text) {
+        const std::string_view view = utf8_of(text, "text");
+        std::vector<std::string> words;
+        {
+          py::gil_scoped_release release;
+          words = simple::sorted_unique_tokens(view);
+        }
+        return to_str_list(words);
+      },
+      py::arg("text"), "sorted(set(split(text))), in code-point order.");
+
+  m.def(
+      "simple_sorted_tokens_file",
+      [](const std::string& path, bool replace) {
+        std::vector<std::string> words;
+        {
+          py::gil_scoped_release release;
+          words = simple::sorted_unique_tokens(read_utf8_file(path, replace));
+        }
+        return to_str_list(words);
+      },
+      py::arg("path"), py::arg("replace"),
+      "sorted(set(split(file text))): the file is read and decoded in C++ (strict or replace).");
+
+  py::class_<Tokenizer>(m, "SimpleTokenizerCore", "The C++ side of llmprep.SimpleTokenizer (private).")
+      .def(py::init([](const std::vector<std::string>& words, const std::vector<int64_t>& ids,
+                       std::optional<int64_t> unknown_id) {
+             py::gil_scoped_release release;
+             return std::make_unique<Tokenizer>(words, ids, unknown_id);
+           }),
+           py::arg("words"), py::arg("ids"), py::arg("unknown_id"))
+      .def("__len__", &Tokenizer::size)
+      .def(
+          "encode",
+          [](const Tokenizer& self, py::handle text, const std::string& dtype) -> py::array {
+            const std::string_view view = utf8_of(text, "text");
+            switch (parse_id_type(dtype)) {
+              case IdType::kUint16:
+                return encode_as<uint16_t>(self, view);
+              case IdType::kUint32:
+                return encode_as<uint32_t>(self, view);
+              default:
+                return encode_as<int64_t>(self, view);
+            }
+          },
+          py::arg("text"), py::arg("dtype"), "Ids of text as a new numpy array owning the C++ buffer (no copy).")
+      .def(
+          "encode_batch",
+          [](const Tokenizer& self, const py::sequence& texts, const std::string& dtype, int num_threads) {
+            // Views borrow each str's UTF-8 buffer; `texts` keeps the strs alive during the call.
+            std::vector<std::string_view> views;
+            views.reserve(texts.size());
+            for (size_t i = 0; i < texts.size(); ++i) {
+              const std::string name = "texts[" + std::to_string(i) + "]";
+              views.push_back(utf8_of(texts[i], name.c_str()));
+            }
+            switch (parse_id_type(dtype)) {
+              case IdType::kUint16:
+                return encode_batch_as<uint16_t>(self, views, num_threads);
+              case IdType::kUint32:
+                return encode_batch_as<uint32_t>(self, views, num_threads);
+              default:
+                return encode_batch_as<int64_t>(self, views, num_threads);
+            }
+          },
+          py::arg("texts"), py::arg("dtype"), py::arg("num_threads"),
+          "Ids of each text (a list of numpy arrays), encoded in parallel with the GIL released.")
+      .def(
+          "decode",
+          [](const Tokenizer& self, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, bool v2) {
+            const int64_t* data = ids.data();
+            const size_t count = static_cast<size_t>(ids.size());
+            std::string text;
+            {
+              py::gil_scoped_release release;
+              text = self.decode(data, count, v2 ? simple::Cleanup::kV2 : simple::Cleanup::kV1);
+            }
+            return py::str(text.data(), static_cast<py::ssize_t>(text.size()));
+          },
+          py::arg("ids"), py::arg("v2_cleanup"), "The chapter's decode: join with spaces, then the clean-up.");
+}
+
+}  // namespace llmprep::bindings
