@@ -223,7 +223,7 @@ def test_decode_cleanup_matches_chapter_for_any_words(words: list[str], data) ->
     vocab = {word: i * 3 for i, word in enumerate(words)}
     ids = data.draw(st.lists(st.sampled_from(list(vocab.values())), max_size=20))
     assert SimpleTokenizer(vocab).decode(ids) == SimpleTokenizerV1(vocab).decode(ids)
-    vocab["<|unk|>"] = 10**6
+    vocab.setdefault("<|unk|>", 10**6)
     assert SimpleTokenizer(vocab, "unk").decode(ids) == SimpleTokenizerV2(vocab).decode(ids)
 
 
@@ -249,6 +249,9 @@ def test_ids_dtype_follows_vocabulary_range() -> None:
     assert SimpleTokenizer({"a": 0, "b": 65535}).encode_to_numpy("a b").dtype == np.uint16
     assert SimpleTokenizer({"a": 0, "b": 65536}).encode_to_numpy("b a").tolist() == [65536, 0]
     assert SimpleTokenizer({"a": 0, "b": 65536}).dtype == np.uint32
+    beyond_int_cache = SimpleTokenizer({"a": 0, "b": 3_000_000})
+    assert beyond_int_cache.encode("b a b") == [3_000_000, 0, 3_000_000]
+    assert beyond_int_cache.encode_batch(["b a"]) == [[3_000_000, 0]]
     big = SimpleTokenizer({"a": -5, "b": 2**40})
     assert big.dtype == np.int64
     assert big.encode("a b") == [-5, 2**40]

@@ -1,4 +1,5 @@
 // Bindings for the chapter's word-level tokenizer: convert, release the GIL, call, wrap.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,27 +30,32 @@ py::list to_str_list(const std::vector<std::string>& items) {
   return out;
 }
 
+// The C++ tokenizer plus the Python ints its ids turn into.
+struct BoundTokenizer {
+  Tokenizer core;
+  IntCache ints;
+};
+
+// Caching ints costs ~40 bytes per id; cache ids up to this bound (the usual vocabulary is dense
+// from 0 and far smaller).
+constexpr int64_t kMaxCachedInt = int64_t(1) << 20;
+
 template <class T>
-py::array encode_as(const Tokenizer& tokenizer, std::string_view text) {
+std::vector<T> encode_ids(const Tokenizer& tokenizer, std::string_view text) {
   std::vector<T> ids;
-  {
-    py::gil_scoped_release release;
-    tokenizer.encode(text, ids);
-  }
-  return vector_to_numpy(std::move(ids));
+  py::gil_scoped_release release;
+  tokenizer.encode(text, ids);
+  return ids;
 }
 
 template <class T>
-py::list encode_batch_as(const Tokenizer& tokenizer, const std::vector<std::string_view>& texts, int num_threads) {
+std::vector<std::vector<T>> encode_many(const Tokenizer& tokenizer, const std::vector<std::string_view>& texts,
+                                        int num_threads) {
   std::vector<std::vector<T>> results(texts.size());
-  {
-    py::gil_scoped_release release;
-    parallel_tasks(static_cast<int64_t>(texts.size()), num_threads,
-                   [&](int64_t i) { tokenizer.encode(texts[static_cast<size_t>(i)], results[static_cast<size_t>(i)]); });
-  }
-  py::list out(results.size());
-  for (size_t i = 0; i < results.size(); ++i) out[i] = vector_to_numpy(std::move(results[i]));
-  return out;
+  py::gil_scoped_release release;
+  parallel_tasks(static_cast<int64_t>(texts.size()), num_threads,
+                 [&](int64_t i) { tokenizer.encode(texts[static_cast<size_t>(i)], results[static_cast<size_t>(i)]); });
+  return results;
 }
 
 // dtype names are chosen by the Python layer from the vocabulary's id range.
@@ -104,31 +110,58 @@ void register_simple(py::module_& m) {
       py::arg("path"), py::arg("replace"),
       "sorted(set(split(file text))): the file is read and decoded in C++ (strict or replace).");
 
-  py::class_<Tokenizer>(m, "SimpleTokenizerCore", "The C++ side of llmprep.SimpleTokenizer (private).")
+  py::class_<BoundTokenizer>(m, "SimpleTokenizerCore", "The C++ side of llmprep.SimpleTokenizer (private).")
       .def(py::init([](const std::vector<std::string>& words, const std::vector<int64_t>& ids,
                        std::optional<int64_t> unknown_id) {
-             py::gil_scoped_release release;
-             return std::make_unique<Tokenizer>(words, ids, unknown_id);
+             int64_t max_id = -1;
+             for (const int64_t id : ids) max_id = std::max(max_id, id);
+             std::unique_ptr<BoundTokenizer> bound;
+             {
+               py::gil_scoped_release release;
+               bound.reset(new BoundTokenizer{Tokenizer(words, ids, unknown_id), IntCache()});
+             }
+             bound->ints = IntCache(std::min(max_id + 1, kMaxCachedInt));
+             return bound;
            }),
            py::arg("words"), py::arg("ids"), py::arg("unknown_id"))
-      .def("__len__", &Tokenizer::size)
+      .def("__len__", [](const BoundTokenizer& self) { return self.core.size(); })
       .def(
           "encode",
-          [](const Tokenizer& self, py::handle text, const std::string& dtype) -> py::array {
+          [](const BoundTokenizer& self, py::handle text, const std::string& dtype) -> py::array {
             const std::string_view view = utf8_of(text, "text");
             switch (parse_id_type(dtype)) {
               case IdType::kUint16:
-                return encode_as<uint16_t>(self, view);
+                return vector_to_numpy(encode_ids<uint16_t>(self.core, view));
               case IdType::kUint32:
-                return encode_as<uint32_t>(self, view);
+                return vector_to_numpy(encode_ids<uint32_t>(self.core, view));
               default:
-                return encode_as<int64_t>(self, view);
+                return vector_to_numpy(encode_ids<int64_t>(self.core, view));
             }
           },
           py::arg("text"), py::arg("dtype"), "Ids of text as a new numpy array owning the C++ buffer (no copy).")
       .def(
+          "encode_list",
+          [](const BoundTokenizer& self, py::handle text, const std::string& dtype) -> py::list {
+            const std::string_view view = utf8_of(text, "text");
+            switch (parse_id_type(dtype)) {
+              case IdType::kUint16: {
+                const auto ids = encode_ids<uint16_t>(self.core, view);
+                return self.ints.to_list(ids.data(), ids.size());
+              }
+              case IdType::kUint32: {
+                const auto ids = encode_ids<uint32_t>(self.core, view);
+                return self.ints.to_list(ids.data(), ids.size());
+              }
+              default: {
+                const auto ids = encode_ids<int64_t>(self.core, view);
+                return self.ints.to_list(ids.data(), ids.size());
+              }
+            }
+          },
+          py::arg("text"), py::arg("dtype"), "Ids of text as a list of int.")
+      .def(
           "encode_batch",
-          [](const Tokenizer& self, const py::sequence& texts, const std::string& dtype, int num_threads) {
+          [](const BoundTokenizer& self, const py::sequence& texts, const std::string& dtype, int num_threads) {
             // Views borrow each str's UTF-8 buffer; `texts` keeps the strs alive during the call.
             std::vector<std::string_view> views;
             views.reserve(texts.size());
@@ -136,26 +169,33 @@ void register_simple(py::module_& m) {
               const std::string name = "texts[" + std::to_string(i) + "]";
               views.push_back(utf8_of(texts[i], name.c_str()));
             }
+            py::list out(views.size());
+            auto to_lists = [&](const auto& results) {
+              for (size_t i = 0; i < results.size(); ++i) out[i] = self.ints.to_list(results[i].data(), results[i].size());
+            };
             switch (parse_id_type(dtype)) {
               case IdType::kUint16:
-                return encode_batch_as<uint16_t>(self, views, num_threads);
+                to_lists(encode_many<uint16_t>(self.core, views, num_threads));
+                break;
               case IdType::kUint32:
-                return encode_batch_as<uint32_t>(self, views, num_threads);
+                to_lists(encode_many<uint32_t>(self.core, views, num_threads));
+                break;
               default:
-                return encode_batch_as<int64_t>(self, views, num_threads);
+                to_lists(encode_many<int64_t>(self.core, views, num_threads));
             }
+            return out;
           },
           py::arg("texts"), py::arg("dtype"), py::arg("num_threads"),
-          "Ids of each text (a list of numpy arrays), encoded in parallel with the GIL released.")
+          "Ids of each text (a list of lists of int), encoded in parallel with the GIL released.")
       .def(
           "decode",
-          [](const Tokenizer& self, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, bool v2) {
+          [](const BoundTokenizer& self, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, bool v2) {
             const int64_t* data = ids.data();
             const size_t count = static_cast<size_t>(ids.size());
             std::string text;
             {
               py::gil_scoped_release release;
-              text = self.decode(data, count, v2 ? simple::Cleanup::kV2 : simple::Cleanup::kV1);
+              text = self.core.decode(data, count, v2 ? simple::Cleanup::kV2 : simple::Cleanup::kV1);
             }
             return py::str(text.data(), static_cast<py::ssize_t>(text.size()));
           },

@@ -41,7 +41,8 @@ void Tokenizer::encode(std::string_view text, std::vector<T>& out) const {
   out.reserve(out.size() + text.size() / 4 + 1);
   for_each_token(text, [&](size_t begin, size_t end) {
     const std::string_view word = text.substr(begin, end - begin);
-    int64_t id = table_.find(word);
+    // Words away from the end of the text have 8 readable bytes: the branch-free lookup.
+    int64_t id = begin + 8 <= text.size() ? table_.find_with_slack(word) : table_.find(word);
     if (id == StringIdTable::kMissing) {
       if (!unknown_id_) throw KeyError(std::string(word));
       id = *unknown_id_;

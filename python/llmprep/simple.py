@@ -326,7 +326,10 @@ class SimpleTokenizer:
         >>> SimpleTokenizer({"a": 0, "b": 1}).encode("a b")
         [0, 1]
         """
-        return self.encode_to_numpy(text).tolist()
+        _check_text(text)
+        if self._regex is not None:
+            return self._python_lookup(self._python_split(self._regex, text))
+        return self._core.encode_list(text, self._dtype.name)
 
     def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
         """Token ids of each text, encoded in parallel in C++ with the GIL released.
@@ -350,7 +353,7 @@ class SimpleTokenizer:
         threads = self._check_threads(num_threads)
         if self._regex is not None:
             return [self.encode(text) for text in texts]
-        return [ids.tolist() for ids in self._core.encode_batch(texts, self._dtype.name, threads)]
+        return self._core.encode_batch(texts, self._dtype.name, threads)
 
     @staticmethod
     def _check_threads(num_threads: int | None) -> int:

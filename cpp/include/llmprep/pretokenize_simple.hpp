@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,19 +39,45 @@ inline int whitespace_length(const unsigned char* p, size_t available) {
   return 0;
 }
 
-enum class AsciiKind : unsigned char { kWord, kSpace, kPunct, kDash };
+// What one byte can be, for the scanner: part of a word, ASCII whitespace, a punctuation
+// token, '-', or a lead byte that may start multi-byte whitespace (0xC2, 0xE1, 0xE2, 0xE3).
+// Continuation bytes and all other lead bytes are word bytes: they can never start whitespace.
+enum ByteKind : unsigned char { kWordByte, kSpaceByte, kPunctByte, kDashByte, kMaybeSpaceLead };
 
-struct AsciiKinds {
-  AsciiKind kind[128];
-  constexpr AsciiKinds() : kind() {
-    for (int c = 0; c < 128; ++c) kind[c] = AsciiKind::kWord;
-    for (int c = 0x09; c <= 0x0D; ++c) kind[c] = AsciiKind::kSpace;
-    for (int c = 0x1C; c <= 0x20; ++c) kind[c] = AsciiKind::kSpace;
-    for (char c : {',', '.', ':', ';', '?', '_', '!', '"', '(', ')', '\''}) kind[static_cast<int>(c)] = AsciiKind::kPunct;
-    kind[static_cast<int>('-')] = AsciiKind::kDash;
+struct ByteKinds {
+  unsigned char kind[256];
+  constexpr ByteKinds() : kind() {
+    for (int c = 0; c < 256; ++c) kind[c] = kWordByte;
+    for (int c = 0x09; c <= 0x0D; ++c) kind[c] = kSpaceByte;
+    for (int c = 0x1C; c <= 0x20; ++c) kind[c] = kSpaceByte;
+    for (char c : {',', '.', ':', ';', '?', '_', '!', '"', '(', ')', '\''}) kind[static_cast<int>(c)] = kPunctByte;
+    kind[static_cast<int>('-')] = kDashByte;
+    for (int c : {0xC2, 0xE1, 0xE2, 0xE3}) kind[c] = kMaybeSpaceLead;
   }
 };
-inline constexpr AsciiKinds kAsciiKinds{};
+inline constexpr ByteKinds kByteKinds{};
+
+// The first index >= i whose byte is not in 0x40-0x7F or is '_' (0x5F): it skips runs of ASCII
+// letters 8 bytes at a time. Every byte it skips is a word byte; it may stop early (at a digit,
+// say), and the caller's table loop takes over from there.
+inline size_t skip_letters(const unsigned char* p, size_t i, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  while (i + 8 <= n) {
+    uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const uint64_t underscore = x ^ (kOnes * 0x5F);
+    // Bit 7 of each byte flags a stop: bit 6 clear (below 0x40), bit 7 set (non-ASCII), or '_'
+    // (the zero-byte test may also flag bytes after a true zero, never before one).
+    const uint64_t stop = ((~x & (kOnes * 0x40)) << 1) | (x & kHigh) | ((underscore - kOnes) & ~underscore & kHigh);
+    if (stop != 0) return i + (static_cast<size_t>(__builtin_ctzll(stop)) >> 3);
+    i += 8;
+  }
+#endif
+  (void)p;
+  (void)n;
+  return i;
+}
 
 // Calls sink(begin, end) with the byte range of every token of valid UTF-8 `text`, in order.
 template <class Sink>
@@ -58,7 +85,7 @@ void for_each_token(std::string_view text, Sink&& sink) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   constexpr size_t kNone = static_cast<size_t>(-1);
-  size_t word_start = kNone;
+  size_t word_start = kNone;  // a word can continue across '-' and non-space multi-byte chars
   size_t i = 0;
   auto end_word = [&](size_t at) {
     if (word_start != kNone) {
@@ -67,43 +94,41 @@ void for_each_token(std::string_view text, Sink&& sink) {
     }
   };
   while (i < n) {
-    const unsigned char b = p[i];
-    if (b < 0x80) {
-      switch (kAsciiKinds.kind[b]) {
-        case AsciiKind::kWord:
+    switch (kByteKinds.kind[p[i]]) {
+      case kWordByte:
+        if (word_start == kNone) word_start = i;
+        i = skip_letters(p, i + 1, n);
+        while (i < n && kByteKinds.kind[p[i]] == kWordByte) ++i;
+        break;
+      case kSpaceByte:
+        end_word(i);
+        ++i;
+        break;
+      case kPunctByte:
+        end_word(i);
+        sink(i, i + 1);
+        ++i;
+        break;
+      case kDashByte:
+        if (i + 1 < n && p[i + 1] == '-') {
+          end_word(i);
+          sink(i, i + 2);
+          i += 2;
+        } else {
           if (word_start == kNone) word_start = i;
           ++i;
-          continue;
-        case AsciiKind::kSpace:
+        }
+        break;
+      default: {  // kMaybeSpaceLead
+        const int ws = whitespace_length(p + i, n - i);
+        if (ws > 0) {
           end_word(i);
+          i += static_cast<size_t>(ws);
+        } else {
+          if (word_start == kNone) word_start = i;
           ++i;
-          continue;
-        case AsciiKind::kPunct:
-          end_word(i);
-          sink(i, i + 1);
-          ++i;
-          continue;
-        case AsciiKind::kDash:
-          if (i + 1 < n && p[i + 1] == '-') {
-            end_word(i);
-            sink(i, i + 2);
-            i += 2;
-          } else {
-            if (word_start == kNone) word_start = i;
-            ++i;
-          }
-          continue;
+        }
       }
-    }
-    // Non-ASCII: only a few lead bytes can start whitespace; continuation bytes (0x80-0xBF)
-    // never can, so stepping one byte at a time through a word is safe.
-    const int ws = whitespace_length(p + i, n - i);
-    if (ws > 0) {
-      end_word(i);
-      i += static_cast<size_t>(ws);
-    } else {
-      if (word_start == kNone) word_start = i;
-      ++i;
     }
   }
   end_word(n);

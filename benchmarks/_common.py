@@ -1,0 +1,43 @@
+"""Shared benchmark helpers: corpus loading and best-of-N timing. Ratios are what matter here:
+machines are shared and noisy, so every benchmark runs the reference and ours in one process."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+
+
+def corpus_files() -> list[Path]:
+    files = sorted(DATA.glob("*.txt"))
+    if not files:
+        raise SystemExit(f"no corpora found in {DATA}; set LLMPREP_SHARED to the shared folder")
+    return files
+
+
+def concatenated_corpus() -> str:
+    """All ../shared/data files concatenated, in sorted order."""
+    return "".join(path.read_text(encoding="utf-8") for path in corpus_files())
+
+
+def best_of(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
+    """The best wall time of `repeat` calls, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def row(label: str, seconds: float, megabytes: float, baseline: float | None = None) -> str:
+    ratio = f"{baseline / seconds:8.1f}x" if baseline is not None else " " * 9
+    return f"  {label:<44} {seconds * 1e3:9.2f} ms {megabytes / seconds:9.1f} MB/s {ratio}"
