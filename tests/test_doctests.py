@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["llmprep.simple"]
+MODULES = ["llmprep.simple", "llmprep.nn"]
 
 
 @pytest.mark.parametrize("name", MODULES)
