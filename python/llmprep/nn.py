@@ -178,7 +178,9 @@ class GPTEmbedding(nn.Module):
                 f"sequence length {seq_len} exceeds context_length {self.context_length}; "
                 "use shorter windows (max_length) or a larger context_length"
             )
-        return self.dropout(tokens + self.position(seq_len))
+        embeddings = tokens + self.position(seq_len)
+        # nn.Dropout(p=0) in training mode still launches a kernel: skip it when it cannot drop.
+        return self.dropout(embeddings) if self.dropout.p > 0 else embeddings
 
 
 def _check_sizes(**sizes: int) -> None:
