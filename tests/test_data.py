@@ -240,9 +240,13 @@ def test_lazy_public_names() -> None:
 # On a machine with fewer than 2 CPUs, DataLoader warns that 2 workers are more than it suggests;
 # that warning is about the machine, not this code.
 _FEW_CPUS = "ignore:This DataLoader will create:UserWarning"
+# Python >= 3.12 warns when a process that has threads forks; torch's own intra-op threads can trigger
+# it for DataLoader workers (llmprep's threads are joined before each call returns).
+_FORK_WITH_THREADS = r"ignore:This process .* is multi-threaded, use of fork\(\) may lead to deadlocks:DeprecationWarning"
 
 
 @pytest.mark.filterwarnings(_FEW_CPUS)
+@pytest.mark.filterwarnings(_FORK_WITH_THREADS)
 def test_two_workers_give_the_same_batches(verdict_ids) -> None:
     ours, reference = run_both(verdict_ids, None, n_epochs=1, batch_size=8, max_length=32, stride=16, num_workers=2)
     torch.manual_seed(123)
@@ -278,6 +282,7 @@ def test_token_file_is_opened_lazily_and_pickled_by_path(tmp_path, verdict_ids) 
 
 
 @pytest.mark.filterwarnings(_FEW_CPUS)
+@pytest.mark.filterwarnings(_FORK_WITH_THREADS)
 def test_token_file_with_two_workers(tmp_path, verdict_ids) -> None:
     path = tmp_path / "verdict.bin"
     verdict_ids.astype(np.int32).tofile(path)
@@ -406,6 +411,8 @@ def test_state_dict_mid_epoch_fields(verdict_ids) -> None:
     assert (state["epoch"], state["batches"], state["order"]) == (0, 2, {"seed": 5})
 
 
+@pytest.mark.filterwarnings(_FEW_CPUS)
+@pytest.mark.filterwarnings(_FORK_WITH_THREADS)
 def test_resume_with_workers(verdict_ids) -> None:
     full = list(create_dataloader(verdict_ids, 4, 16, 16, seed=5))
     loader = create_dataloader(verdict_ids, 4, 16, 16, seed=5, num_workers=2)

@@ -5,7 +5,7 @@
 // 6M GPT-2 tokens as uint16, all 46,873 windows of L=256 S=128 into preallocated int64 buffers):
 //   - The copy is two plain widening loops per window (inputs, then targets from the same source
 //     shifted by one). GCC vectorizes both; the second pass reads the window from L1, so the source
-//     is read from memory once. Measured 17-21 GB/s of output on one thread, 1.9-2.0x np.copyto of
+//     is read from memory once. Measured 15-21 GB/s of output on one thread, 1.9-2.1x np.copyto of
 //     the same output bytes (a copy also reads as many bytes as it writes; the gather reads a quarter
 //     of that from a uint16 array). Writing the output is what costs.
 //   - Tried and rejected: one fused loop writing inputs[j] and targets[j - 1] from each source token
