@@ -17,7 +17,25 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "GPTDataset",
     "InvalidUTF8Error",
     "SimpleTokenizer",
     "__version__",
+    "create_dataloader",
 ]
+
+# Names served by llmprep.data, which imports torch: loaded on first access, so `import llmprep`
+# stays torch-free.
+_DATA_NAMES = frozenset({"GPTDataset", "create_dataloader"})
+
+
+def __getattr__(name: str):
+    if name in _DATA_NAMES:
+        from llmprep import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'llmprep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DATA_NAMES)
