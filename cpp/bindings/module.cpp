@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "llmprep's C++ kernels (private: use the llmprep package)";
   llmprep::bindings::register_errors(m);
   llmprep::bindings::register_text(m);
+  llmprep::bindings::register_pretokenize_gpt2(m);
 }
