@@ -1,0 +1,296 @@
+// The GPT-2 pre-tokenizer scanner and its safe-cut rule. Owns the semantics of tiktoken's r50k
+// pattern; character classes come from the generated Unicode tables.
+#include "llmprep/pretokenize_gpt2.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
+#include "llmprep/unicode_tables.hpp"
+#include "llmprep/utf8.hpp"
+
+// What the regex does, alternative by alternative, at a piece start `pos` (the first alternative
+// that matches wins; every quantifier is greedy and none of them ever needs to give back, except
+// in \s+(?!\S)):
+//
+//   '(?:[sdmt]|ll|ve|re)  a lower-case ASCII contraction, matched without looking further ("'sam"
+//                         gives "'s" + "am"). "'S" and U+2019 are not contractions: "'" then
+//                         falls to the [^\s\p{L}\p{N}] run.
+//   ' ?\p{L}++' etc.      an optional U+0020 and a maximal run of one class (letter, number or
+//                         other). Only U+0020 can lead, and only when a non-space follows it.
+//   \s++$                 a whitespace run that reaches the end of the text: all of it.
+//   \s+(?!\S)             a run of n >= 2 whitespace characters followed by a non-space: the first
+//                         n-1 (backtracking one character makes the lookahead see whitespace). The
+//                         last one then starts the next piece: " " + word if it is U+0020,
+//                         otherwise it stands alone via \s.
+//   \s                    a run of one whitespace character that is not U+0020, followed by a
+//                         non-space: that character alone ("\n" before "word").
+//
+// Every decision depends only on text at and after `pos` (no lookbehind), so the scan is
+// memoryless: the pieces of text[p:] are the pieces of text after p whenever p is a boundary.
+//
+// Performance notes (one thread, g++ -O3, no -march; the four ../shared/data corpora concatenated:
+// 3.5 MB, 822k pieces, ~4.3 bytes per piece, nearly all ASCII. 2 cores shared with other jobs, so
+// single runs vary up to 2x; the figures are best-of-15 runs taken side by side):
+//   - Design: a 256-entry byte-class table decides ASCII bytes with one load; a byte >= 0x80 falls back
+//     to decoding the code point and the two-stage Unicode table. A short branch on the first byte
+//     ("'", " ", else its class) picks the alternative, then a loop runs to the end of the class run.
+//     No allocation per piece; a piece costs ~4 branches plus its run.
+//   - Per-byte loop only: 230-350 MB/s (54-83 M pieces/s). Most of a piece's cost was the
+//     mispredicted exit of the per-byte run loop, at a different length for every word.
+//   - Kept: ASCII letter and digit runs 8 bytes at a time (SWAR range test + count trailing zeros):
+//     most words end inside the first 8 bytes, so the exit is arithmetic, not a branch. 500-570 MB/s
+//     (117-134 M pieces/s), 2.4x; letters-only 1 MB runs ~5 GB/s. Scalar fallback on big-endian.
+//   - Rejected: entering the SWAR loop for every character of a run (also non-ASCII ones): CJK and
+//     Cyrillic runs fell from ~1.6 / ~1.0 GB/s to ~0.5 / ~0.4 GB/s; it is now entered only after an
+//     ASCII byte of the run's class.
+//   - Not tried yet, the way towards ~1 GB/s on prose: 16/32-byte SIMD classification of a block into
+//     class masks and boundary bits (class changes, with fix-ups for " " + word, contractions and
+//     whitespace runs), emitting piece ends from the bit mask without a branch per piece.
+//   - is_safe_cut costs ~10 ns; next_safe_cut on prose finds a cut within a few bytes, so splitting a
+//     text into chunks for threads costs nothing measurable.
+//   benchmarks/bench_pretokenize_gpt2.py measures the same through Python against the regex module.
+namespace llmprep::gpt2 {
+
+namespace {
+
+using unicode::CharClass;
+
+// Byte classes: the four CharClass values for ASCII bytes, plus kNonAscii for every byte >= 0x80
+// (a lead or continuation byte: decode, then use the Unicode table). U+001C..U+001F are kOther:
+// tiktoken's \s does not contain them.
+constexpr uint8_t kOther = static_cast<uint8_t>(CharClass::kOther);
+constexpr uint8_t kLetter = static_cast<uint8_t>(CharClass::kLetter);
+constexpr uint8_t kNumber = static_cast<uint8_t>(CharClass::kNumber);
+constexpr uint8_t kSpace = static_cast<uint8_t>(CharClass::kWhitespace);
+constexpr uint8_t kNonAscii = 4;
+
+struct ByteClasses {
+  uint8_t of[256];
+  constexpr ByteClasses() : of() {
+    for (int b = 0; b < 256; ++b) {
+      uint8_t c = kOther;
+      if (b >= 0x80) c = kNonAscii;
+      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) c = kLetter;
+      else if (b >= '0' && b <= '9') c = kNumber;
+      else if (b == ' ' || (b >= 0x09 && b <= 0x0D)) c = kSpace;
+      of[b] = c;
+    }
+  }
+};
+constexpr ByteClasses kByteClass{};
+
+inline uint8_t byte_class(unsigned char b) { return kByteClass.of[b]; }
+
+// Class and byte length of the code point starting at s[i] (valid UTF-8, i < size).
+inline uint8_t class_at(const unsigned char* s, size_t i, int& length) {
+  const uint8_t c = byte_class(s[i]);
+  if (c != kNonAscii) {
+    length = 1;
+    return c;
+  }
+  uint32_t cp = 0;
+  length = decode_code_point(s + i, cp);
+  return static_cast<uint8_t>(unicode::char_class(cp));
+}
+
+// SWAR over 8 bytes: the high bit of each byte of the result is set where the byte is in [lo, hi]
+// (both ASCII). Clearing the high bit first keeps every per-byte sum below 0x100, so no carry crosses
+// into the next byte; bytes >= 0x80 are then excluded by their own high bit.
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+inline uint64_t bytes_in_range(uint64_t w, unsigned char lo, unsigned char hi) {
+  const uint64_t low7 = w & ~kHighBits;
+  const uint64_t at_least_lo = low7 + kOnes * (0x80 - lo);
+  const uint64_t above_hi = low7 + kOnes * (0x7F - hi);
+  return at_least_lo & ~above_hi & ~w & kHighBits;
+}
+
+inline int trailing_zeros(uint64_t x) {  // x != 0
+#if defined(_MSC_VER) && !defined(__clang__)
+  unsigned long index = 0;
+  _BitScanForward64(&index, x);
+  return static_cast<int>(index);
+#else
+  return __builtin_ctzll(x);
+#endif
+}
+
+// End of the run of ASCII letters (cls == kLetter) or ASCII digits (kNumber) starting at byte i,
+// eight bytes per step: most words end inside the first word of 8, so the loop exit is a
+// count of trailing zeros instead of a mispredicted per-byte branch.
+inline size_t ascii_run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || defined(_M_ARM64)
+  while (i + 8 <= n) {
+    uint64_t w = 0;
+    std::memcpy(&w, s + i, 8);
+    const uint64_t in_class =
+        cls == kLetter ? bytes_in_range(w | (kOnes * 0x20), 'a', 'z') : bytes_in_range(w, '0', '9');
+    if (in_class != kHighBits) return i + static_cast<size_t>(trailing_zeros(~in_class & kHighBits) >> 3);
+    i += 8;
+  }
+#endif
+  while (i < n && byte_class(s[i]) == cls) ++i;
+  return i;
+}
+
+// End of the maximal run of class `cls` (kLetter, kNumber or kOther) starting at byte i.
+inline size_t run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
+  while (i < n) {
+    const uint8_t c = byte_class(s[i]);
+    if (c == cls) {
+      i = cls == kOther ? i + 1 : ascii_run_end(s, n, i + 1, cls);
+      continue;
+    }
+    if (c != kNonAscii) break;
+    uint32_t cp = 0;
+    const int length = decode_code_point(s + i, cp);
+    if (static_cast<uint8_t>(unicode::char_class(cp)) != cls) break;
+    i += static_cast<size_t>(length);
+  }
+  return i;
+}
+
+// The piece starting with a whitespace run at `pos` (see the table above). When the run is a single
+// U+0020 followed by a non-space, the caller has already taken the " ?X+" branch instead.
+inline size_t whitespace_piece_end(const unsigned char* s, size_t n, size_t pos) {
+  size_t i = pos;
+  size_t last_start = pos;
+  while (i < n) {
+    int length = 1;
+    if (class_at(s, i, length) != kSpace) break;
+    last_start = i;
+    i += static_cast<size_t>(length);
+  }
+  if (i == n) return n;                      // \s++$
+  if (last_start > pos) return last_start;  // \s+(?!\S): give back the last character
+  return i;                                  // \s: one character that is not U+0020
+}
+
+inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
+  const unsigned char b = s[pos];
+  if (b == '\'' && pos + 1 < n) {
+    const unsigned char c1 = s[pos + 1];
+    if (c1 == 's' || c1 == 't' || c1 == 'd' || c1 == 'm') return pos + 2;
+    if (pos + 2 < n) {
+      const unsigned char c2 = s[pos + 2];
+      if ((c1 == 'l' && c2 == 'l') || (c1 == 'v' && c2 == 'e') || (c1 == 'r' && c2 == 'e')) return pos + 3;
+    }
+    return run_end(s, n, pos + 1, kOther);
+  }
+  if (b == ' ') {
+    if (pos + 1 == n) return n;
+    int length = 1;
+    const uint8_t c = class_at(s, pos + 1, length);
+    if (c != kSpace) return run_end(s, n, pos + 1 + static_cast<size_t>(length), c);
+    return whitespace_piece_end(s, n, pos);
+  }
+  int length = 1;
+  const uint8_t c = class_at(s, pos, length);
+  if (c == kSpace) return whitespace_piece_end(s, n, pos);
+  return run_end(s, n, pos + static_cast<size_t>(length), c);
+}
+
+inline const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
+
+inline bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+
+// Start of the code point that ends at byte p (0 < p, p on a code point boundary).
+inline size_t previous_start(const unsigned char* s, size_t p) {
+  size_t q = p - 1;
+  while (q > 0 && is_continuation(s[q])) --q;
+  return q;
+}
+
+}  // namespace
+
+size_t next_piece_end(std::string_view text, size_t pos) {
+  if (pos >= text.size()) {
+    throw std::out_of_range("next_piece_end: position " + std::to_string(pos) + " is not inside the text of " +
+                            std::to_string(text.size()) + " bytes");
+  }
+  return scan_piece(bytes_of(text), text.size(), pos);
+}
+
+void piece_ends(std::string_view text, std::vector<size_t>& ends) {
+  const unsigned char* s = bytes_of(text);
+  const size_t n = text.size();
+  for (size_t pos = 0; pos < n;) {
+    pos = scan_piece(s, n, pos);
+    ends.push_back(pos);
+  }
+}
+
+// Why the rule below is right. Write P(t) for the pieces of t. Cutting at p is safe iff
+//   (a) the scan of the whole text has a boundary at p (then, the scan being memoryless, the pieces
+//       after p are P(text[p:])), and
+//   (b) the scan of text[:p] reproduces the pieces before p. Each piece ending before p is decided
+//       by the text up to at most one character past it, except a whitespace run, which is decided
+//       by the run and the character after it. So (b) can only fail when the last piece before p
+//       depends on text[p]: that is a whitespace run ending at p and followed by a non-space
+//       ("a\n\nb" cut before "b": the whole text gives "\n", "\n"; the prefix gives "\n\n").
+// With x the code point ending at p and y the one starting there:
+//   x, y both non-space, different classes: no alternative puts two classes in one piece except a
+//       contraction ("'" + letters), so p is a boundary unless x is "'" and y a letter; (b) holds
+//       because the last piece ends in a non-space. Same class: usually one run (no cut), except
+//       after a contraction ("'s" + "am"); we answer false, which is conservative.
+//   x non-space, y space: no piece carries a non-space into following whitespace (U+0020 only ever
+//       leads a piece), so p is a boundary, and (b) holds as above. This covers "word" + " next".
+//   x space, y non-space: a boundary iff the run ending at p is one character that is not U+0020
+//       (U+0020 would lead y's piece; a longer run gives back its last character, which then
+//       stands alone and ends at p, but the prefix alone would keep the run whole: (b) fails).
+//   x, y both space: inside one run. The only boundary inside a run is before its last character
+//       when a non-space follows the run (\s+(?!\S)); then the prefix ends in the rest of the run,
+//       one piece (\s++$), as in the whole text, so (b) holds. A run that reaches the end of the
+//       text is one piece: no cut.
+bool is_safe_cut(std::string_view text, size_t p) {
+  const size_t n = text.size();
+  if (p > n) {
+    throw std::out_of_range("is_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
+                            std::to_string(n) + " bytes");
+  }
+  if (p == 0 || p == n) return true;
+  const unsigned char* s = bytes_of(text);
+  if (is_continuation(s[p])) return false;
+
+  const size_t x_start = previous_start(s, p);
+  int x_length = 1;
+  const uint8_t x = class_at(s, x_start, x_length);
+  int y_length = 1;
+  const uint8_t y = class_at(s, p, y_length);
+
+  if (x != kSpace && y != kSpace) return x != y && !(s[x_start] == '\'' && y == kLetter);
+  if (x != kSpace) return true;
+  if (y != kSpace) {
+    if (s[x_start] == ' ') return false;
+    if (x_start == 0) return true;
+    int w_length = 1;
+    return class_at(s, previous_start(s, x_start), w_length) != kSpace;
+  }
+  const size_t after = p + static_cast<size_t>(y_length);
+  if (after == n) return false;
+  int z_length = 1;
+  return class_at(s, after, z_length) != kSpace;
+}
+
+size_t next_safe_cut(std::string_view text, size_t p) {
+  const size_t n = text.size();
+  if (p > n) {
+    throw std::out_of_range("next_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
+                            std::to_string(n) + " bytes");
+  }
+  for (; p < n; ++p) {
+    if (is_safe_cut(text, p)) return p;
+  }
+  return n;
+}
+
+}  // namespace llmprep::gpt2
