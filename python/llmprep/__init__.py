@@ -18,24 +18,33 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "GPTDataset",
+    "GPTEmbedding",
     "InvalidUTF8Error",
+    "PositionalEmbedding",
     "SimpleTokenizer",
+    "TokenEmbedding",
     "__version__",
     "create_dataloader",
 ]
 
-# Names served by llmprep.data, which imports torch: loaded on first access, so `import llmprep`
-# stays torch-free.
-_DATA_NAMES = frozenset({"GPTDataset", "create_dataloader"})
+# Names served by modules that import torch, loaded on first access so that `import llmprep`
+# stays torch-free: name -> module.
+_LAZY = {
+    "GPTDataset": "llmprep.data",
+    "create_dataloader": "llmprep.data",
+    "GPTEmbedding": "llmprep.nn",
+    "TokenEmbedding": "llmprep.nn",
+    "PositionalEmbedding": "llmprep.nn",
+}
 
 
 def __getattr__(name: str):
-    if name in _DATA_NAMES:
-        from llmprep import data
+    if name in _LAZY:
+        import importlib
 
-        return getattr(data, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'llmprep' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _DATA_NAMES)
+    return sorted(set(globals()) | set(_LAZY))
