@@ -1,13 +1,61 @@
-"""The chapter's section 2.6 dataset and loader, re-expressed as the reference for llmprep.data.
+"""The chapter's code (../shared/seed, sections 2.2-2.6), re-expressed as the tests' reference.
 
-GPTDatasetV1 and create_dataloader_v1 are the chapter's code verbatim; the only change is that
-create_dataloader_v1 accepts an optional tokenizer so tests can reuse one tiktoken encoding.
+SimpleTokenizerV1/V2, GPTDatasetV1 and create_dataloader_v1 are the chapter's code verbatim; the
+only change is that create_dataloader_v1 accepts an optional tokenizer so tests can reuse one
+tiktoken encoding. (llmprep._chapter holds another copy for the demo's timings; the tests keep
+their own so that the reference cannot drift with the package.)
 """
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+_PATTERN = r'([,.:;?_!"()\']|--|\s)'
+
+
+def chapter_split(text: str, pattern: str = _PATTERN) -> list[str]:
+    preprocessed = re.split(pattern, text)
+    return [item.strip() for item in preprocessed if item.strip()]
+
+
+def chapter_vocab(text: str, specials: tuple[str, ...] = ()) -> dict[str, int]:
+    all_tokens = sorted(list(set(chapter_split(text))))
+    all_tokens.extend(specials)
+    return {token: integer for integer, token in enumerate(all_tokens)}
+
+
+class SimpleTokenizerV1:
+    def __init__(self, vocab):
+        self.str_to_int = vocab
+        self.int_to_str = {i: s for s, i in vocab.items()}
+
+    def encode(self, text):
+        preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
+        preprocessed = [item.strip() for item in preprocessed if item.strip()]
+        return [self.str_to_int[s] for s in preprocessed]
+
+    def decode(self, ids):
+        text = " ".join([self.int_to_str[i] for i in ids])
+        return re.sub(r'\s+([,.?!"()\'])', r"\1", text)
+
+
+class SimpleTokenizerV2:
+    def __init__(self, vocab):
+        self.str_to_int = vocab
+        self.int_to_str = {i: s for s, i in vocab.items()}
+
+    def encode(self, text):
+        preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
+        preprocessed = [item.strip() for item in preprocessed if item.strip()]
+        preprocessed = [item if item in self.str_to_int else "<|unk|>" for item in preprocessed]
+        return [self.str_to_int[s] for s in preprocessed]
+
+    def decode(self, ids):
+        text = " ".join([self.int_to_str[i] for i in ids])
+        return re.sub(r'\s+([,.:;?!"()\'])', r"\1", text)
 
 
 class GPTDatasetV1(Dataset):
