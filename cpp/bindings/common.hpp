@@ -34,5 +34,6 @@ py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
 void register_errors(py::module_& m);
 void register_text(py::module_& m);
 void register_pretokenize_gpt2(py::module_& m);
+void register_bpe(py::module_& m);
 
 }  // namespace llmprep::bindings

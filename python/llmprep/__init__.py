@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from llmprep._core import InvalidUTF8Error
+from llmprep.encoding import Encoding, get_encoding
 
 try:
     __version__ = version("llmprep")
@@ -16,6 +17,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Encoding",
     "InvalidUTF8Error",
+    "get_encoding",
     "__version__",
 ]
