@@ -15,15 +15,30 @@ namespace llmprep::bindings {
 
 namespace {
 
-py::list ids_to_list(const std::vector<uint32_t>& ids) {
+// One Python int per id, made once per process and shared by every list we build: a list of
+// tokens then costs one reference-count increment per token instead of one allocation (which
+// made encode() ~60 ns per token slower than encode_to_numpy). Touched only with the GIL held;
+// never freed, like CPython's own small-int cache.
+PyObject* const* id_ints(uint32_t max_id) {
+  static std::vector<PyObject*>* ints = new std::vector<PyObject*>();
+  if (ints->size() <= max_id) {
+    ints->reserve(size_t(max_id) + 1);
+    for (size_t id = ints->size(); id <= max_id; ++id) {
+      PyObject* value = PyLong_FromSize_t(id);
+      if (value == nullptr) throw py::error_already_set();
+      ints->push_back(value);
+    }
+  }
+  return ints->data();
+}
+
+py::list ids_to_list(const std::vector<uint32_t>& ids, uint32_t max_id) {
+  PyObject* const* ints = id_ints(max_id);
   PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
   if (list == nullptr) throw py::error_already_set();
   for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* value = PyLong_FromUnsignedLong(ids[i]);
-    if (value == nullptr) {
-      Py_DECREF(list);
-      throw py::error_already_set();
-    }
+    PyObject* value = ints[ids[i]];  // every id the encoder emits is <= max_id
+    Py_INCREF(value);
     PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), value);
   }
   return py::reinterpret_steal<py::list>(list);
@@ -113,7 +128,7 @@ void register_bpe(py::module_& m) {
       .def(
           "encode",
           [](const BpeEncoder& self, py::handle text, const std::vector<uint32_t>& allowed, int num_threads,
-             size_t task_bytes) { return ids_to_list(text_ids(self, text, allowed, num_threads, task_bytes)); },
+             size_t task_bytes) { return ids_to_list(text_ids(self, text, allowed, num_threads, task_bytes), self.max_token_value()); },
           py::arg("text"), py::arg("allowed_special"), py::arg("num_threads"), py::arg("task_bytes") = 0,
           "Token ids as a list; allowed_special is a list of special-token ids to recognise; task_bytes > 0 "
           "forces cutting into tasks of about that size (tests), 0 decides by size.")
@@ -136,7 +151,7 @@ void register_bpe(py::module_& m) {
               ids = self.encode_batch(views, allowed, num_threads, task_bytes);
             }
             py::list out(ids.size());
-            for (size_t i = 0; i < ids.size(); ++i) out[i] = ids_to_list(ids[i]);
+            for (size_t i = 0; i < ids.size(); ++i) out[i] = ids_to_list(ids[i], self.max_token_value());
             return out;
           },
           py::arg("texts"), py::arg("allowed_special"), py::arg("num_threads"), py::arg("task_bytes") = 0,
@@ -156,7 +171,7 @@ void register_bpe(py::module_& m) {
                   self.merge_piece(piece, ids);
                 }
               }
-              out[i] = ids_to_list(ids);
+              out[i] = ids_to_list(ids, self.max_token_value());
             }
             return out;
           },

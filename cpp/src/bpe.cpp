@@ -112,11 +112,13 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 // Merge results of pieces this thread has seen, for one encoder at a time. ids_ holds, for each
 // cached piece, its token count followed by its tokens; the map points at the count.
 struct PieceCache {
-  static constexpr size_t kMaxEntries = size_t(1) << 16;  // ~4 MiB of table: fits L2/L3, bounded
+  static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
   static constexpr size_t kMaxPieceBytes = 64;           // longer pieces are rare: not worth storing
 
   uint64_t owner = 0;
-  BytesMap map{kMaxEntries};
+  // Starts small and grows: worker threads are new on every parallel call, and zeroing a full-size
+  // table per thread per call showed up in the two-thread timings.
+  BytesMap map{1024};
   std::vector<uint32_t> ids;
 
   void reset(uint64_t new_owner) {
