@@ -3,27 +3,37 @@
 //
 // Performance notes
 // -----------------
-// (Figures: benchmarks/bench_bpe.py on this 2-core shared VM, all ../shared/data concatenated, 4.5 MB;
-// see the README table for the latest run.)
+// Measured with benchmarks/bench_bpe.py on this 2-core shared VM (AMD EPYC, 1 MiB L2 per core, other
+// jobs running: absolute figures swing +-30% between runs; ratios within one run are what count).
+// Input: the four ../shared/data corpora concatenated, 3.5 MB, 0.9M tokens.
+// * One thread: 110-150 MB/s into numpy (encode_to_numpy), 9-10x tiktoken's encode_ordinary in the
+//   same run; about 45% of it is the pre-tokenizer (~3 ns/B), the rest is BPE (~3.5 ns/B).
+//   encode() to a Python list runs at ~90% of that: every id shares one cached Python int.
 // * Per piece, in order: single byte -> byte_rank_; whole piece in the vocabulary (exact for GPT-2
-//   because rank == id == merge priority; ~80% of pieces on English text stop here); the calling
-//   thread's piece cache; only then the merge loop, whose result is cached.
+//   because rank == id == merge priority; most pieces of English text stop here); the calling
+//   thread's piece cache, probed with the hash already computed; only then the merge loop, whose
+//   result is cached.
 // * Byte-string lookups hash at most two 64-bit words for keys <= 16 bytes (nearly every piece)
 //   and compare inline words instead of calling memcmp. The merge loop never hashes bytes: it asks a
 //   (rank, rank) -> rank table packed into one 64-bit word per slot (108k pairs for GPT-2, 2 MiB),
 //   which is exact because every part during a tiktoken-style merge is itself a token.
 // * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array: for 2..20
-//   parts it beats any heap. Long pieces use a min-heap of (rank, start) over a linked list of parts,
-//   O(n log n): the same leftmost-lowest-rank order as the scan, so the same output.
+//   parts it beats anything cleverer. Long pieces use per-rank buckets (merge_large): 1 MB of 'x'
+//   costs ~22 ns/B, of '-' ~32 ns/B, of '7' ~15 ns/B, of spaces ~5 ns/B, i.e. 1-5x normal text.
+//   A binary heap of (rank, position) gave the same order at 90-190 ns/B (cache misses in an
+//   8 MB heap): rejected.
 // * The piece cache is per thread (thread_local, keyed by encoder instance), so reads take no lock;
-//   worker threads are started per call, so their caches start cold: each parallel task is large
-//   (>= 256 KiB) so that the warm-up is a small fraction of it.
-// * Tried and rejected: std::unordered_map<std::string,...> for ranks (3-4x slower lookups:
-//   allocation per key and a memcmp per probe).
-// * Towards ~1 GB/s per core (gigatoken's figure): a SIMD pre-tokenizer for ASCII runs, a
-//   direct-mapped piece cache keyed by the same two words (no probing), emitting ids straight into
-//   the final numpy buffer instead of per-task vectors, and avoiding the Python list entirely
-//   (encode_to_numpy): past ~100 MB/s the list of ints costs more than the encoding.
+//   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
+//   Worker threads are started per call, so their caches start cold (a cold run is ~10% slower):
+//   parallel tasks are >= 256 KiB so that warming up is a small part of each.
+// * Tried and rejected: prefetching rank-table slots for a group of 16 pieces before looking them
+//   up (the first slot load is the hottest instruction, yet the total did not move beyond noise);
+//   std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
+// * Towards ~1 GB/s per core (gigatoken's published figure; it ran 3-4x faster than this in the
+//   same process here): fuse the pre-tokenizer with the lookup (hash while scanning, SIMD class
+//   scan for ASCII runs); a smaller direct-mapped table for the most frequent ~4k tokens that stays
+//   in L1/L2; emit ids straight into the final buffer instead of per-task vectors; a process-wide
+//   read-mostly piece cache so that worker threads start warm.
 #include "llmprep/bpe.hpp"
 
 #include <algorithm>
@@ -109,6 +119,8 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 #endif
 }
 
+}  // namespace
+
 // Merge results of pieces this thread has seen, for one encoder at a time. ids_ holds, for each
 // cached piece, its token count followed by its tokens; the map points at the count.
 struct PieceCache {
@@ -127,6 +139,8 @@ struct PieceCache {
     ids.clear();
   }
 };
+
+namespace {
 
 thread_local PieceCache tls_cache;
 
@@ -261,18 +275,23 @@ bool BytesMap::insert(std::string_view key, uint32_t value) {
   return true;
 }
 
-uint32_t BytesMap::find(std::string_view key) const noexcept {
+BytesMap::Probe BytesMap::probe(std::string_view key) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  Probe probe;
+  key_words(p, key.size(), probe.w0, probe.w1);
+  probe.hash = hash_key(p, key.size(), probe.w0, probe.w1);
+  return probe;
+}
+
+uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t len = key.size();
-  uint64_t w0, w1;
-  key_words(p, len, w0, w1);
-  const uint64_t h = hash_key(p, len, w0, w1);
-  const uint32_t h32 = uint32_t(h >> 32);
-  size_t i = h & mask_;
+  const uint32_t h32 = uint32_t(probe.hash >> 32);
+  size_t i = probe.hash & mask_;
   for (;;) {
     const Slot& s = slots_[i];
     if (s.len == 0) return kMissing;
-    if (s.hash == h32 && s.len == len && s.w0 == w0 && s.w1 == w1 &&
+    if (s.hash == h32 && s.len == len && s.w0 == probe.w0 && s.w1 == probe.w1 &&
         (len <= 16 || std::memcmp(arena_.data() + s.tail, p + 16, len - 16) == 0)) {
       return s.value;
     }
@@ -507,7 +526,14 @@ void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out)
   }
 }
 
-void BpeEncoder::encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+PieceCache& BpeEncoder::thread_cache() const {
+  PieceCache& cache = tls_cache;
+  if (cache.owner != instance_id_) cache.reset(instance_id_);
+  return cache;
+}
+
+void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                              std::vector<uint32_t>& out) const {
   const size_t n = piece.size();
   if (n == 0) return;
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
@@ -517,7 +543,7 @@ void BpeEncoder::encode_piece(std::string_view piece, std::vector<uint32_t>& out
   }
   if (n > PieceCache::kMaxPieceBytes) {
     // Whole-piece lookup still pays for long tokens; anything else goes straight to the merge.
-    const uint32_t whole = n <= 128 ? ranks_.find(piece) : BytesMap::kMissing;
+    const uint32_t whole = n <= 128 ? ranks_.find(piece, probe) : BytesMap::kMissing;
     if (whole != BytesMap::kMissing) {
       out.push_back(whole);
     } else {
@@ -525,14 +551,12 @@ void BpeEncoder::encode_piece(std::string_view piece, std::vector<uint32_t>& out
     }
     return;
   }
-  const uint32_t whole = ranks_.find(piece);
+  const uint32_t whole = ranks_.find(piece, probe);
   if (whole != BytesMap::kMissing) {
     out.push_back(whole);
     return;
   }
-  PieceCache& cache = tls_cache;
-  if (cache.owner != instance_id_) cache.reset(instance_id_);
-  const uint32_t at = cache.map.find(piece);
+  const uint32_t at = cache.map.find(piece, probe);
   if (at != BytesMap::kMissing) {
     const uint32_t* ids = cache.ids.data() + at;
     out.insert(out.end(), ids + 1, ids + 1 + ids[0]);

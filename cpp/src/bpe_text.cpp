@@ -31,10 +31,12 @@ constexpr size_t kMaxTaskBytes = size_t(8) << 20;
 }  // namespace
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint32_t>& out) const {
+  PieceCache& cache = thread_cache();
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t end = gpt2::next_piece_end(text, pos);
-    encode_piece(text.substr(pos, end - pos), out);
+    const std::string_view piece = text.substr(pos, end - pos);
+    encode_piece(piece, BytesMap::probe(piece), cache, out);
     pos = end;
   }
 }
@@ -117,7 +119,7 @@ void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int
     threads = resolve_num_threads(num_threads, int64_t(total / task_bytes + 1));
   } else if (total >= kParallelMinBytes) {
     threads = resolve_num_threads(num_threads, int64_t(total / kMinTaskBytes));
-    task_bytes = task_size_for(total, threads);
+    if (threads > 1) task_bytes = task_size_for(total, threads);
   }
   if (task_bytes == 0) {
     out.reserve(out.size() + total / 4 + 16);

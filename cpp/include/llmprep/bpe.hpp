@@ -20,10 +20,20 @@ class BytesMap {
  public:
   static constexpr uint32_t kMissing = 0xFFFFFFFFu;
 
+  // A key's words and hash, computed once and usable with any BytesMap (the hash does not depend
+  // on the table): a piece missing from the rank table is looked up in the cache with the same probe.
+  struct Probe {
+    uint64_t w0;
+    uint64_t w1;
+    uint64_t hash;
+  };
+  static Probe probe(std::string_view key) noexcept;
+
   explicit BytesMap(size_t expected_entries = 0);
   // Returns false (and changes nothing) when the key is already present.
   bool insert(std::string_view key, uint32_t value);
-  uint32_t find(std::string_view key) const noexcept;
+  uint32_t find(std::string_view key) const noexcept { return find(key, probe(key)); }
+  uint32_t find(std::string_view key, const Probe& probe) const noexcept;
   size_t size() const noexcept { return size_; }
   void clear();
 
@@ -77,6 +87,8 @@ class PairMap {
 
 // One piece of text between allowed special tokens, or one special token.
 struct EncodeSegment;
+// The calling thread's cache of merge results (defined in bpe.cpp).
+struct PieceCache;
 
 class BpeEncoder {
  public:
@@ -93,7 +105,15 @@ class BpeEncoder {
   size_t n_mergeable() const noexcept { return n_mergeable_; }
 
   // BPE of one pre-tokenized piece (any bytes), appended to out. Uses the calling thread's cache.
-  void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const;
+  void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+    encode_piece(piece, BytesMap::probe(piece), thread_cache(), out);
+  }
+  // The same with the piece's probe computed and the thread's cache fetched by the caller
+  // (a thread_local in a shared library costs a call per access: fetch it once per text).
+  void encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                    std::vector<uint32_t>& out) const;
+  // The calling thread's piece cache, emptied first if it last served another encoder.
+  PieceCache& thread_cache() const;
   // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
   void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
 
