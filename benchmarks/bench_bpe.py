@@ -48,6 +48,16 @@ def row(label: str, seconds: float, n_bytes: int, n_tokens: int, baseline: float
     )
 
 
+def cpu_seconds(fn, repeats: int) -> float:
+    """Process CPU time (all threads) per call: what a parallel path costs in total work, which the
+    other jobs on a shared machine do not change the way they change wall time."""
+    fn()
+    start = time.process_time()
+    for _ in range(repeats):
+        fn()
+    return (time.process_time() - start) / repeats
+
+
 def two_thread_calibration(repeats: int) -> float:
     """How much two threads gain on this machine right now, measured on hashlib (which releases the
     GIL): on a shared VM other processes take cores, and any scaling figure must be read against this."""
@@ -143,6 +153,13 @@ def main() -> int:
     row("llmprep encode_to_numpy, 2 threads", t_np2, n_bytes, n_tokens, t_ref_b)
     print(f"  scaling 2 threads / 1 thread: numpy {t_np1 / t_np2:.2f}x, batch {t_b1 / t_b2:.2f}x"
           f"  (this machine now: 2 threads of sha256 give {two_thread_calibration(args.repeats):.2f}x)")
+    cpu1 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=1), args.repeats)
+    cpu2 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=2), args.repeats)
+    cpub1 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=1), args.repeats)
+    cpub2 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=2), args.repeats)
+    print(f"  CPU time 2 threads / 1 thread: numpy {cpu2 / cpu1:.2f}, batch {cpub2 / cpub1:.2f}"
+          f" -> speedup bound on 2 free cores: numpy {2 * cpu1 / cpu2:.2f}x, batch (GIL-held list building"
+          f" included) {2 * cpub1 / cpub2:.2f}x")
 
     print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
     normal_ns = t_np1 * 1e9 / n_bytes

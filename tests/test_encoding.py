@@ -391,3 +391,33 @@ def test_corrupt_vocabulary_files(gpt2_dir, tmp_path) -> None:
     bad.write_text("YQ== 0\nnot-base64!! 1\n")
     with pytest.raises(ValueError, match="line 2 should be 'base64-token rank'"):
         Encoding.from_tiktoken_file(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation and concurrency
+
+
+def test_docstring_examples_run(enc, gpt2_dir, monkeypatch) -> None:
+    import doctest
+
+    import llmprep.encoding
+
+    from conftest import ROOT
+
+    # The from_files example names ../shared/gpt2 relative to the repository root.
+    if (ROOT.parent / "shared" / "gpt2").resolve() != gpt2_dir.resolve():
+        pytest.skip("the docstring examples assume ../shared next to the repository")
+    monkeypatch.chdir(ROOT)
+    result = doctest.testmod(llmprep.encoding, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0
+
+
+def test_concurrent_callers_get_serial_results(enc, corpus_text) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [corpus_text[i : i + 200_000] for i in range(0, 2_000_000, 200_000)]
+    expected = [enc.encode_ordinary(c, num_threads=1) for c in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: enc.encode_ordinary(c, num_threads=1), chunks * 2))
+    assert got == expected * 2

@@ -121,7 +121,7 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 
 }  // namespace
 
-// Merge results of pieces this thread has seen, for one encoder at a time. ids_ holds, for each
+// Merge results of pieces this thread has seen, for one encoder at a time. ids holds, for each
 // cached piece, its token count followed by its tokens; the map points at the count.
 struct PieceCache {
   static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
@@ -132,11 +132,37 @@ struct PieceCache {
   // table per thread per call showed up in the two-thread timings.
   BytesMap map{1024};
   std::vector<uint32_t> ids;
+  std::string keys;                   // the cached pieces back to back, so that absorb() can list them
+  std::vector<uint32_t> key_offsets;  // where each one starts in keys
+  // During a parallel call: the calling thread's cache, read-only for everyone, so worker threads
+  // (new on every call) do not start cold.
+  const PieceCache* shared = nullptr;
 
   void reset(uint64_t new_owner) {
     owner = new_owner;
     map.clear();
     ids.clear();
+    keys.clear();
+    key_offsets.clear();
+  }
+  void add(std::string_view piece, const uint32_t* piece_ids, size_t count) {
+    if (map.size() >= kMaxEntries) reset(owner);
+    map.insert(piece, uint32_t(ids.size()));
+    ids.push_back(uint32_t(count));
+    ids.insert(ids.end(), piece_ids, piece_ids + count);
+    key_offsets.push_back(uint32_t(keys.size()));
+    keys.append(piece);
+  }
+  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
+  void absorb(const PieceCache& other) {
+    for (size_t k = 0; k < other.key_offsets.size() && map.size() < kMaxEntries; ++k) {
+      const size_t begin = other.key_offsets[k];
+      const size_t end = k + 1 < other.key_offsets.size() ? other.key_offsets[k + 1] : other.keys.size();
+      const std::string_view piece = std::string_view(other.keys).substr(begin, end - begin);
+      if (map.find(piece) != BytesMap::kMissing) continue;
+      const uint32_t* at = other.ids.data() + other.map.find(piece);
+      add(piece, at + 1, at[0]);
+    }
   }
 };
 
@@ -562,13 +588,37 @@ void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& pro
     out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
     return;
   }
+  if (cache.shared != nullptr) {
+    const uint32_t shared_at = cache.shared->map.find(piece, probe);
+    if (shared_at != BytesMap::kMissing) {
+      const uint32_t* ids = cache.shared->ids.data() + shared_at;
+      out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
+      return;
+    }
+  }
   const size_t before = out.size();
   merge_small(p, n, out);
-  if (cache.map.size() >= PieceCache::kMaxEntries) cache.reset(instance_id_);
-  const size_t count = out.size() - before;
-  cache.map.insert(piece, uint32_t(cache.ids.size()));
-  cache.ids.push_back(uint32_t(count));
-  cache.ids.insert(cache.ids.end(), out.begin() + std::ptrdiff_t(before), out.end());
+  cache.add(piece, out.data() + before, out.size() - before);
+}
+
+PieceCache& BpeEncoder::parallel_caches_begin(PieceCache*& caller_new) const {
+  PieceCache& caller = thread_cache();
+  caller_new = new PieceCache();
+  caller_new->owner = instance_id_;
+  caller_new->shared = &caller;
+  return caller;
+}
+
+PieceCache& BpeEncoder::parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const {
+  PieceCache& mine = thread_cache();
+  if (&mine == &caller) return caller_new;  // the caller's own cache stays frozen during the call
+  mine.shared = &caller;                    // a new worker thread: its cache dies with it
+  return mine;
+}
+
+void BpeEncoder::parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const {
+  caller.absorb(*caller_new);
+  delete caller_new;
 }
 
 }  // namespace llmprep

@@ -31,7 +31,10 @@ constexpr size_t kMaxTaskBytes = size_t(8) << 20;
 }  // namespace
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint32_t>& out) const {
-  PieceCache& cache = thread_cache();
+  encode_ordinary_serial(text, thread_cache(), out);
+}
+
+void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const {
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t end = gpt2::next_piece_end(text, pos);
@@ -110,6 +113,28 @@ size_t task_size_for(size_t total_bytes, int threads) {
 
 }  // namespace
 
+void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
+                           std::vector<std::vector<uint32_t>>& results) const {
+  PieceCache* caller_new = nullptr;
+  PieceCache& caller = parallel_caches_begin(caller_new);
+  try {
+    parallel_tasks(int64_t(tasks.size()), threads, [&](int64_t t) {
+      const EncodeSegment& task = tasks[size_t(t)];
+      std::vector<uint32_t>& result = results[size_t(t)];
+      if (task.special != EncodeSegment::kOrdinary) {
+        result.push_back(task.special);
+      } else {
+        result.reserve(task.text.size() / 4 + 16);
+        encode_ordinary_serial(task.text, parallel_cache_for_this_thread(caller, *caller_new), result);
+      }
+    });
+  } catch (...) {
+    parallel_caches_end(caller, caller_new);
+    throw;
+  }
+  parallel_caches_end(caller, caller_new);
+}
+
 void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
                                  std::vector<uint32_t>& out) const {
   size_t total = 0;
@@ -135,16 +160,7 @@ void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int
   std::vector<EncodeSegment> tasks;
   cut_into_tasks(segments, task_bytes, tasks);
   std::vector<std::vector<uint32_t>> results(tasks.size());
-  parallel_tasks(int64_t(tasks.size()), threads, [&](int64_t t) {
-    const EncodeSegment& task = tasks[size_t(t)];
-    std::vector<uint32_t>& result = results[size_t(t)];
-    if (task.special != EncodeSegment::kOrdinary) {
-      result.push_back(task.special);
-    } else {
-      result.reserve(task.text.size() / 4 + 16);
-      encode_ordinary_serial(task.text, result);
-    }
-  });
+  run_tasks(tasks, threads, results);
   size_t count = 0;
   for (const auto& r : results) count += r.size();
   out.reserve(out.size() + count);
@@ -180,16 +196,7 @@ std::vector<std::vector<uint32_t>> BpeEncoder::encode_batch(const std::vector<st
   }
   first_task[texts.size()] = tasks.size();
   std::vector<std::vector<uint32_t>> results(tasks.size());
-  parallel_tasks(int64_t(tasks.size()), threads, [&](int64_t t) {
-    const EncodeSegment& task = tasks[size_t(t)];
-    std::vector<uint32_t>& result = results[size_t(t)];
-    if (task.special != EncodeSegment::kOrdinary) {
-      result.push_back(task.special);
-    } else {
-      result.reserve(task.text.size() / 4 + 16);
-      encode_ordinary_serial(task.text, result);
-    }
-  });
+  run_tasks(tasks, threads, results);
   std::vector<std::vector<uint32_t>> out(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
     const size_t a = first_task[i], b = first_task[i + 1];

@@ -114,6 +114,11 @@ class BpeEncoder {
                     std::vector<uint32_t>& out) const;
   // The calling thread's piece cache, emptied first if it last served another encoder.
   PieceCache& thread_cache() const;
+  // Caches in a parallel call: every thread reads the calling thread's cache, which stays frozen
+  // meanwhile (the calling thread writes to caller_new instead, absorbed at the end).
+  PieceCache& parallel_caches_begin(PieceCache*& caller_new) const;
+  PieceCache& parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const;
+  void parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const;
   // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
   void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
 
@@ -139,6 +144,9 @@ class BpeEncoder {
   std::string_view token_bytes(int64_t id) const;
 
  private:
+  void encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const;
+  void run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
+                 std::vector<std::vector<uint32_t>>& results) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void split_special(std::string_view text, const std::vector<uint32_t>& allowed,
