@@ -85,6 +85,12 @@ class PairMap {
   std::vector<uint64_t> slots_;
 };
 
+// The first occurrence of `needle` in text at or after `from` (npos if none).
+size_t find_bytes(std::string_view text, std::string_view needle, size_t from);
+// The leftmost occurrence of any needle (the longest on ties): (position, needle index), or
+// (npos, 0) when none occurs. Finds disallowed special tokens for the Python policy.
+std::pair<size_t, size_t> find_first_needle(std::string_view text, const std::vector<std::string_view>& needles);
+
 // One piece of text between allowed special tokens, or one special token.
 struct EncodeSegment;
 // The calling thread's cache of merge results (defined in bpe.cpp).
