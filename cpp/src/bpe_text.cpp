@@ -87,8 +87,7 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t end = gpt2::next_piece_end(text, pos);
-    const std::string_view piece = text.substr(pos, end - pos);
-    encode_piece(piece, BytesMap::probe(piece), cache, out);
+    encode_piece(text.substr(pos, end - pos), cache, out);
     pos = end;
   }
 }

@@ -112,12 +112,11 @@ class BpeEncoder {
 
   // BPE of one pre-tokenized piece (any bytes), appended to out. Uses the calling thread's cache.
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
-    encode_piece(piece, BytesMap::probe(piece), thread_cache(), out);
+    encode_piece(piece, thread_cache(), out);
   }
-  // The same with the piece's probe computed and the thread's cache fetched by the caller
-  // (a thread_local in a shared library costs a call per access: fetch it once per text).
-  void encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
-                    std::vector<uint32_t>& out) const;
+  // The same with the thread's cache fetched by the caller (a thread_local in a shared library
+  // costs a call per access: fetch it once per text).
+  void encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const;
   // The calling thread's piece cache, emptied first if it last served another encoder.
   PieceCache& thread_cache() const;
   // Caches in a parallel call: every thread reads the calling thread's cache, which stays frozen
@@ -155,6 +154,9 @@ class BpeEncoder {
                  std::vector<std::vector<uint32_t>>& results) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out, std::vector<uint32_t>* log) const;
+  bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
+               uint32_t right_first) const;
   void split_special(std::string_view text, const std::vector<uint32_t>& allowed,
                      std::vector<EncodeSegment>& segments) const;
   void encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
