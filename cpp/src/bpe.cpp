@@ -250,16 +250,39 @@ thread_local LongMergeScratch tls_long_scratch;
 // BytesMap
 
 BytesMap::BytesMap(size_t expected_entries) {
+  // Sized for a GPT-2-like split (about 70% short keys); both tables grow as needed.
   size_t capacity = 16;
-  while (capacity < expected_entries * 2) capacity *= 2;
+  while (capacity < expected_entries * 2 / 3) capacity *= 2;
   slots_.assign(capacity, Slot{0, 0, 0, 0, 0, 0});
   mask_ = capacity - 1;
+  size_t short_capacity = 16;
+  while (short_capacity < expected_entries * 3 / 2) short_capacity *= 2;
+  short_.assign(short_capacity, ShortSlot{0, 0, 0});
+  short_mask_ = short_capacity - 1;
 }
 
 void BytesMap::clear() {
   std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0, 0});
+  std::fill(short_.begin(), short_.end(), ShortSlot{0, 0, 0});
   size_ = 0;
+  short_size_ = 0;
   arena_.clear();
+}
+
+void BytesMap::grow_short() {
+  std::vector<ShortSlot> old;
+  old.swap(short_);
+  short_.assign(old.size() * 2, ShortSlot{0, 0, 0});
+  short_mask_ = short_.size() - 1;
+  for (const ShortSlot& s : old) {
+    if (s.key == 0) continue;
+    const size_t len = size_t(s.key >> 56);
+    unsigned char bytes[8];
+    for (size_t k = 0; k < len; ++k) bytes[k] = static_cast<unsigned char>((s.key >> (8 * k)) & 0xFF);
+    size_t i = hash_key(bytes, len, s.key & ((uint64_t(1) << 56) - 1), 0) & short_mask_;
+    while (short_[i].key != 0) i = (i + 1) & short_mask_;
+    short_[i] = s;
+  }
 }
 
 void BytesMap::grow() {
@@ -287,8 +310,17 @@ bool BytesMap::insert(std::string_view key, uint32_t value) {
   if (key.empty()) throw std::invalid_argument("BytesMap: the empty byte string cannot be a key");
   if (key.size() > 0xFFFFFFFFu) throw std::invalid_argument("BytesMap: key too long");
   if (find(key) != kMissing) return false;
-  if ((size_ + 1) * 2 > slots_.size()) grow();
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  if (key.size() <= kShortMax) {
+    if ((short_size_ + 1) * 3 > short_.size() * 2) grow_short();  // load <= 2/3
+    const Probe pr = probe(key);
+    size_t i = pr.hash & short_mask_;
+    while (short_[i].key != 0) i = (i + 1) & short_mask_;
+    short_[i] = ShortSlot{short_key(pr, key.size()), value, 0};
+    ++short_size_;
+    return true;
+  }
+  if ((size_ + 1) * 2 > slots_.size()) grow();
   uint64_t w0, w1;
   key_words(p, key.size(), w0, w1);
   const uint64_t h = hash_key(p, key.size(), w0, w1);
@@ -316,6 +348,14 @@ BytesMap::Probe BytesMap::probe(std::string_view key) noexcept {
 uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t len = key.size();
+  if (len <= kShortMax) {
+    const uint64_t want = short_key(probe, len);
+    for (size_t i = probe.hash & short_mask_;; i = (i + 1) & short_mask_) {
+      const ShortSlot& s = short_[i];
+      if (s.key == want) return s.value;
+      if (s.key == 0) return kMissing;
+    }
+  }
   const uint32_t h32 = uint32_t(probe.hash >> 32);
   size_t i = probe.hash & mask_;
   for (;;) {
