@@ -26,8 +26,10 @@
 //   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
 //   Worker threads are started per call, so their caches start cold (a cold run is ~10% slower):
 //   parallel tasks are >= 256 KiB so that warming up is a small part of each.
-// * Tried and rejected: prefetching rank-table slots for a group of 16 pieces before looking them
-//   up (the first slot load is the hottest instruction, yet the total did not move beyond noise);
+// * Tried and rejected, twice: scanning a group of 8-16 pieces, hashing them and prefetching their
+//   rank-table and cache slots before the lookups. The slot load is the hottest instruction (~35%
+//   of the time), yet the grouped loop measured 5-15% slower in alternating CPU-time runs: the
+//   extra passes cost more than the overlapped misses saved.
 //   std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
 // * Towards ~1 GB/s per core (gigatoken's published figure; it ran 3-4x faster than this in the
 //   same process here): fuse the pre-tokenizer with the lookup (hash while scanning, SIMD class
