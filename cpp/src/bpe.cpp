@@ -97,11 +97,15 @@ inline void key_words(const unsigned char* p, size_t len, uint64_t& w0, uint64_t
   }
 }
 
+// One multiply for keys up to 8 bytes (nearly every piece): the product's high half depends on
+// every input bit, and folding it down gives the table index (low bits) that mixing too.
 inline uint64_t hash_key(const unsigned char* p, size_t len, uint64_t w0, uint64_t w1) noexcept {
-  uint64_t h = (w0 * 0x9E3779B97F4A7C15ull) ^ ((w1 * 0xC2B2AE3D27D4EB4Full) >> 7) ^ (uint64_t(len) * 0x165667B19E3779F9ull);
-  for (size_t i = 16; i < len; ++i) h = (h ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
+  uint64_t x = w0 ^ (uint64_t(len) << 57);
+  if (len > 8) {
+    x ^= w1 * 0xC2B2AE3D27D4EB4Full;
+    for (size_t i = 16; i < len; ++i) x = (x ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
+  }
+  uint64_t h = x * 0x9E3779B97F4A7C15ull;
   h ^= h >> 32;
   return h;
 }
