@@ -552,11 +552,21 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
     uint32_t next;
   };
   const uint32_t end = uint32_t(n);
+  // Long pieces are runs: the same pair comes up again and again, so a one-entry memo per call
+  // site skips most hash lookups.
+  struct Memo {
+    uint32_t a = kNone, b = kNone, rank = kNone;
+  };
+  Memo fill_memo, right_memo, left_memo;
+  auto pair_rank = [this](Memo& memo, uint32_t a, uint32_t b) {
+    if (a != memo.a || b != memo.b) memo = Memo{a, b, pairs_.find(a, b)};
+    return memo.rank;
+  };
   // Not a std::vector: value-initialising 16 bytes per input byte only to overwrite them is waste.
   std::unique_ptr<Part[]> parts(new Part[n]);
   for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
   for (uint32_t i = 0; i + 1 < end; ++i) {
-    parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
+    parts[i].pr = pair_rank(fill_memo, parts[i].tok, parts[i + 1].tok);
     if (parts[i].pr != kNone) scratch.push(parts[i].pr, i);
   }
   std::vector<uint32_t>& work = scratch.work;
@@ -573,7 +583,7 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
       bool lowered = false;
       if (part.next < end) {
         parts[part.next].prev = i;
-        part.pr = pairs_.find(rank, parts[part.next].tok);
+        part.pr = pair_rank(right_memo, rank, parts[part.next].tok);
         if (part.pr != kNone) {
           scratch.push(part.pr, i);
           lowered = part.pr < rank;
@@ -583,7 +593,7 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
       }
       if (i != 0) {
         Part& left = parts[part.prev];
-        left.pr = pairs_.find(left.tok, rank);
+        left.pr = pair_rank(left_memo, left.tok, rank);
         if (left.pr != kNone) {
           scratch.push(left.pr, part.prev);
           lowered = lowered || left.pr < rank;
@@ -634,27 +644,63 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
 // crossed any boundary, the chunks' tokens are exactly the whole piece's; otherwise the piece is
 // merged whole. Chunks start at multiples of kChunk, a power of two, which lines up with the
 // pairwise merging of runs, so the check passes on runs of one character.
+// Runs also repeat whole chunks: a chunk with the same bytes as one of the previous three (so
+// periods 1..3 chunks, i.e. any run of a 1-, 2- or 4-byte unit, and 3-byte units) reuses its
+// tokens and log, and a boundary between two such repeats reuses the earlier boundary's verdict.
+// Both are memoisation of deterministic functions, so the output is unchanged.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kChunk = 4096;
+  constexpr size_t kRing = 4;  // the current chunk and the three before it
   if (n < 2 * kChunk) {
     merge_buckets(p, n, out, nullptr);
     return;
   }
+  struct Chunk {
+    size_t begin = 0;
+    size_t size = 0;
+    size_t out_begin = 0;
+    size_t out_count = 0;
+    std::shared_ptr<std::vector<uint32_t>> log;
+    size_t repeats = 0;  // d > 0: same bytes as the chunk d places back; 0: merged here
+  };
+  Chunk ring[kRing];
   const size_t before = out.size();
-  std::vector<uint32_t> left_log, right_log;
-  uint32_t left_last = 0;
-  for (size_t begin = 0; begin < n; begin += kChunk) {
+  size_t k = 0;
+  for (size_t begin = 0; begin < n; begin += kChunk, ++k) {
     // The last chunk takes the remainder rather than leaving a short one.
     const size_t size = n - begin < 2 * kChunk ? n - begin : kChunk;
-    right_log.clear();
-    merge_buckets(p + begin, size, out, &right_log);
-    if (begin > 0 && crosses(left_log, left_last, right_log, byte_rank_[p[begin]])) {
-      out.resize(before);
-      merge_buckets(p, n, out, nullptr);
-      return;
+    Chunk& chunk = ring[k % kRing];
+    chunk.begin = begin;
+    chunk.size = size;
+    chunk.out_begin = out.size();
+    chunk.repeats = 0;
+    for (size_t d = 1; d < kRing && d <= k; ++d) {
+      const Chunk& earlier = ring[(k - d) % kRing];
+      if (earlier.size == size && std::memcmp(p + earlier.begin, p + begin, size) == 0) {
+        chunk.repeats = d;
+        break;
+      }
     }
-    left_log.swap(right_log);
-    left_last = byte_rank_[p[begin + size - 1]];
+    if (chunk.repeats != 0) {
+      const Chunk& earlier = ring[(k - chunk.repeats) % kRing];
+      out.reserve(out.size() + earlier.out_count);
+      for (size_t t = 0; t < earlier.out_count; ++t) out.push_back(out[earlier.out_begin + t]);
+      chunk.log = earlier.log;
+    } else {
+      chunk.log = std::make_shared<std::vector<uint32_t>>();
+      merge_buckets(p + begin, size, out, chunk.log.get());
+    }
+    chunk.out_count = out.size() - chunk.out_begin;
+    if (k > 0) {
+      const Chunk& left = ring[(k - 1) % kRing];
+      // Both sides repeat chunks that sat side by side d places back: that boundary passed.
+      const bool seen = chunk.repeats != 0 && left.repeats == chunk.repeats;
+      if (!seen && crosses(*left.log, byte_rank_[p[begin - 1]], *chunk.log, byte_rank_[p[begin]])) {
+        out.resize(before);
+        merge_buckets(p, n, out, nullptr);
+        return;
+      }
+    }
     if (size != kChunk) break;
   }
 }
