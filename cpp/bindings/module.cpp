@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_simple(m);
   llmprep::bindings::register_windows(m);
   llmprep::bindings::register_pretokenize_gpt2(m);
+  llmprep::bindings::register_bpe(m);
 }

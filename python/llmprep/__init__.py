@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from llmprep._core import InvalidUTF8Error
+from llmprep.encoding import Encoding, get_encoding
 from llmprep.simple import SimpleTokenizer
 
 try:
@@ -17,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Encoding",
     "GPTDataset",
     "GPTEmbedding",
     "InvalidUTF8Error",
@@ -25,6 +27,7 @@ __all__ = [
     "TokenEmbedding",
     "__version__",
     "create_dataloader",
+    "get_encoding",
 ]
 
 # Names served by modules that import torch, loaded on first access so that `import llmprep`
