@@ -460,6 +460,15 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
     }
   }
   pairs_.build(pairs);
+
+  bigrams_.assign(65536 / 64, 0);
+  for (const auto& entry : mergeable) {
+    const std::string& bytes = entry.first;
+    for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+      const unsigned key = (unsigned(static_cast<unsigned char>(bytes[i])) << 8) | static_cast<unsigned char>(bytes[i + 1]);
+      bigrams_[key >> 6] |= uint64_t(1) << (key & 63);
+    }
+  }
 }
 
 BpeEncoder::~BpeEncoder() = default;
@@ -639,18 +648,35 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
   }
 }
 
-// Long pieces (runs of one letter, digit or mark) in cache-sized chunks: each chunk is merged on
-// its own with a log, and each boundary is checked with crosses(). If no merge would have
-// crossed any boundary, the chunks' tokens are exactly the whole piece's; otherwise the piece is
-// merged whole. Chunks start at multiples of kChunk, a power of two, which lines up with the
-// pairwise merging of runs, so the check passes on runs of one character.
-// Runs also repeat whole chunks: a chunk with the same bytes as one of the previous three (so
-// periods 1..3 chunks, i.e. any run of a 1-, 2- or 4-byte unit, and 3-byte units) reuses its
-// tokens and log, and a boundary between two such repeats reuses the earlier boundary's verdict.
-// Both are memoisation of deterministic functions, so the output is unchanged.
+// Long pieces. First, cut wherever the two bytes around a position stand next to each other in no
+// token: no merge can ever join them, so the spans between such cuts merge independently, and
+// exactly as they would inside the whole piece. (A long run of random letters falls apart into
+// spans of a few bytes; runs of one character have no such cut.) Short spans take merge_small.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  size_t start = 0;
+  for (size_t c = 1; c < n; ++c) {
+    if (!bigram_in_token(p[c - 1], p[c])) {
+      merge_span(p + start, c - start, out);
+      start = c;
+    }
+  }
+  merge_span(p + start, n - start, out);
+}
+
+// One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
+// log; crosses() then replays both logs at each boundary to confirm that the pair across it would
+// never have been merged; if it would, the span is merged whole. Chunks start at multiples of
+// kChunk, a power of two, which lines up with the pairwise merging of runs, so the check passes on
+// runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
+// previous three reuses its tokens and log, and a boundary between two such repeats reuses the
+// earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
+void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kChunk = 4096;
   constexpr size_t kRing = 4;  // the current chunk and the three before it
+  if (n < kLargePiece) {
+    merge_small(p, n, out);
+    return;
+  }
   if (n < 2 * kChunk) {
     merge_buckets(p, n, out, nullptr);
     return;
