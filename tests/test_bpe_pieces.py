@@ -101,3 +101,13 @@ def test_long_random_pieces_match_tiktoken(core, tiktoken_gpt2, seed: int) -> No
     alphabet = [b"a", b"b", b"e", b"t", b"h", b" ", b"-", b"x", b"\xe2\x80\x94"]
     piece = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(8_200, 14_000)))
     assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece])
+
+
+@pytest.mark.parametrize("alphabet", ["abcdefghijklmnopqrstuvwxyz", "etaoin shr", "0123456789", "-=_.,;:!?*#/+"])
+def test_long_random_words_match_tiktoken(core, tiktoken_gpt2, alphabet: str) -> None:
+    # Long pieces are first cut where two bytes are adjacent in no token; a missed bigram would
+    # show up as a wrong merge here.
+    rng = random.Random(alphabet)
+    for size in (200, 5_000, 20_000):
+        piece = "".join(rng.choice(alphabet) for _ in range(size)).encode()
+        assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece]), size

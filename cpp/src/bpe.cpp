@@ -6,36 +6,46 @@
 // Measured with benchmarks/bench_bpe.py on this 2-core shared VM (AMD EPYC, 1 MiB L2 per core, other
 // jobs running: absolute figures swing +-30% between runs; ratios within one run are what count).
 // Input: the four ../shared/data corpora concatenated, 3.5 MB, 0.9M tokens.
-// * One thread: 110-150 MB/s into numpy (encode_to_numpy), 9-10x tiktoken's encode_ordinary in the
-//   same run; about 45% of it is the pre-tokenizer (~3 ns/B), the rest is BPE (~3.5 ns/B).
-//   encode() to a Python list runs at ~90% of that: every id shares one cached Python int.
+// * One thread: ~210 MB/s into numpy (encode_to_numpy), 11-13x tiktoken's encode_ordinary in the
+//   same run; roughly half of it is the pre-tokenizer, half BPE. encode() to a Python list runs at
+//   ~85% of that: every id shares one cached Python int (allocating one per token made the list
+//   path 2.3x slower than numpy). gigatoken 0.10 ran at ~590 MB/s on one thread in the same run.
 // * Per piece, in order: single byte -> byte_rank_; whole piece in the vocabulary (exact for GPT-2
 //   because rank == id == merge priority; most pieces of English text stop here); the calling
 //   thread's piece cache, probed with the hash already computed; only then the merge loop, whose
 //   result is cached.
-// * Byte-string lookups hash at most two 64-bit words for keys <= 16 bytes (nearly every piece)
-//   and compare inline words instead of calling memcmp. The merge loop never hashes bytes: it asks a
-//   (rank, rank) -> rank table packed into one 64-bit word per slot (108k pairs for GPT-2, 2 MiB),
-//   which is exact because every part during a tiktoken-style merge is itself a token.
-// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array: for 2..20
-//   parts it beats anything cleverer. Long pieces use per-rank buckets (merge_large): 1 MB of 'x'
-//   costs ~22 ns/B, of '-' ~32 ns/B, of '7' ~15 ns/B, of spaces ~5 ns/B, i.e. 1-5x normal text.
-//   A binary heap of (rank, position) gave the same order at 90-190 ns/B (cache misses in an
-//   8 MB heap): rejected.
+// * BytesMap: keys of 1..7 bytes (90% of multi-byte pieces) in 16-byte slots keyed by one word,
+//   longer keys in 32-byte slots with two inline words; hash = one multiply for keys <= 8 bytes.
+//   Those two changes gave ~7% and ~8%. The first slot load is still the hottest instruction (the
+//   tables are 1 + 1 MiB): it is a cache miss for the long tail of pieces.
+// * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table packed into one 64-bit
+//   word per slot (108k pairs for GPT-2, 2 MiB), which is exact because every part during a
+//   tiktoken-style merge is itself a token.
+// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array. Long pieces
+//   (merge_large): (1) cut wherever two bytes are adjacent in no token (exact: no merge can join
+//   them), spans < 128 bytes back to the scan; (2) a long span in 4 KiB chunks merged by per-rank
+//   buckets with a merge log, each boundary confirmed by replaying both logs (crosses()), else the
+//   span is merged whole; (3) a chunk equal to one of the previous three reuses its tokens, log and
+//   boundary verdict. 1 MB runs of 'x' / '-' now cost ~1-1.5 ns/B, of '7' ~5 ns/B (the checks
+//   replay), spaces/newlines ~6 ns/B: 0.2-1.3x normal text. The hard case is a long piece with no
+//   repetition and few cuts: 1 MB of random letters ~33 ns/B (7x normal), random digits ~80 ns/B
+//   (17x normal; every digit pair occurs in some token, and random digits fail most chunk checks,
+//   so they take the whole-span fallback), still 9-11x faster than tiktoken on the same input.
+//   Rejected: a binary heap of (rank, position) (same order, 90-190 ns/B: cache misses in an 8 MB
+//   heap); bucketed merge of the whole 1 MB piece without chunks (20-30 ns/B).
 // * The piece cache is per thread (thread_local, keyed by encoder instance), so reads take no lock;
 //   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
-//   Worker threads are started per call, so their caches start cold (a cold run is ~10% slower):
-//   parallel tasks are >= 256 KiB so that warming up is a small part of each.
+//   In a parallel call every thread also reads the calling thread's cache, frozen for the call
+//   (worker threads are new on every call and would start cold: ~10% more work for them).
 // * Tried and rejected, twice: scanning a group of 8-16 pieces, hashing them and prefetching their
-//   rank-table and cache slots before the lookups. The slot load is the hottest instruction (~35%
-//   of the time), yet the grouped loop measured 5-15% slower in alternating CPU-time runs: the
-//   extra passes cost more than the overlapped misses saved.
-//   std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
-// * Towards ~1 GB/s per core (gigatoken's published figure; it ran 3-4x faster than this in the
-//   same process here): fuse the pre-tokenizer with the lookup (hash while scanning, SIMD class
-//   scan for ASCII runs); a smaller direct-mapped table for the most frequent ~4k tokens that stays
-//   in L1/L2; emit ids straight into the final buffer instead of per-task vectors; a process-wide
-//   read-mostly piece cache so that worker threads start warm.
+//   rank-table and cache slots before the lookups. The grouped loop measured 5-15% slower in
+//   alternating CPU-time runs: the extra passes cost more than the overlapped misses saved.
+//   Also rejected: std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
+// * Towards ~1 GB/s per core (gigatoken's published figure; 2.8x faster than this here): fuse the
+//   pre-tokenizer with the lookup (hash while scanning, SIMD class scan for ASCII), a direct-mapped
+//   table of the most frequent few thousand pieces that stays in L1/L2, emit ids straight into the
+//   final buffer instead of per-task vectors; for long digit runs, chunk boundaries placed at token
+//   boundaries found with a small overlap instead of the whole-span fallback.
 #include "llmprep/bpe.hpp"
 
 #include <algorithm>
@@ -460,6 +470,15 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
     }
   }
   pairs_.build(pairs);
+
+  bigrams_.assign(65536 / 64, 0);
+  for (const auto& entry : mergeable) {
+    const std::string& bytes = entry.first;
+    for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+      const unsigned key = (unsigned(static_cast<unsigned char>(bytes[i])) << 8) | static_cast<unsigned char>(bytes[i + 1]);
+      bigrams_[key >> 6] |= uint64_t(1) << (key & 63);
+    }
+  }
 }
 
 BpeEncoder::~BpeEncoder() = default;
@@ -639,18 +658,35 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
   }
 }
 
-// Long pieces (runs of one letter, digit or mark) in cache-sized chunks: each chunk is merged on
-// its own with a log, and each boundary is checked with crosses(). If no merge would have
-// crossed any boundary, the chunks' tokens are exactly the whole piece's; otherwise the piece is
-// merged whole. Chunks start at multiples of kChunk, a power of two, which lines up with the
-// pairwise merging of runs, so the check passes on runs of one character.
-// Runs also repeat whole chunks: a chunk with the same bytes as one of the previous three (so
-// periods 1..3 chunks, i.e. any run of a 1-, 2- or 4-byte unit, and 3-byte units) reuses its
-// tokens and log, and a boundary between two such repeats reuses the earlier boundary's verdict.
-// Both are memoisation of deterministic functions, so the output is unchanged.
+// Long pieces. First, cut wherever the two bytes around a position stand next to each other in no
+// token: no merge can ever join them, so the spans between such cuts merge independently, and
+// exactly as they would inside the whole piece. (A long run of random letters falls apart into
+// spans of a few bytes; runs of one character have no such cut.) Short spans take merge_small.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  size_t start = 0;
+  for (size_t c = 1; c < n; ++c) {
+    if (!bigram_in_token(p[c - 1], p[c])) {
+      merge_span(p + start, c - start, out);
+      start = c;
+    }
+  }
+  merge_span(p + start, n - start, out);
+}
+
+// One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
+// log; crosses() then replays both logs at each boundary to confirm that the pair across it would
+// never have been merged; if it would, the span is merged whole. Chunks start at multiples of
+// kChunk, a power of two, which lines up with the pairwise merging of runs, so the check passes on
+// runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
+// previous three reuses its tokens and log, and a boundary between two such repeats reuses the
+// earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
+void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kChunk = 4096;
   constexpr size_t kRing = 4;  // the current chunk and the three before it
+  if (n < kLargePiece) {
+    merge_small(p, n, out);
+    return;
+  }
   if (n < 2 * kChunk) {
     merge_buckets(p, n, out, nullptr);
     return;

@@ -169,6 +169,7 @@ class BpeEncoder {
                  std::vector<std::vector<uint32_t>>& results) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out, std::vector<uint32_t>* log) const;
   bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
                uint32_t right_first) const;
@@ -184,6 +185,13 @@ class BpeEncoder {
   BytesMap ranks_;
   PairMap pairs_;
   std::vector<std::pair<std::string, uint32_t>> special_;  // (text, id)
+  // Bit (a << 8 | b): bytes a, b stand next to each other in some token. When they do not, no
+  // merge can ever join them, so a long piece can be cut between them.
+  std::vector<uint64_t> bigrams_;
+  bool bigram_in_token(unsigned char a, unsigned char b) const noexcept {
+    const unsigned key = (unsigned(a) << 8) | b;
+    return (bigrams_[key >> 6] >> (key & 63)) & 1;
+  }
   // id -> bytes for decoding: token id's bytes are decode_arena_[decode_offset_[id], decode_offset_[id+1]),
   // and decode_known_[id] says whether the id exists at all (ranks may have gaps).
   std::string decode_arena_;
