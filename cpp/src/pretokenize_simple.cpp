@@ -4,13 +4,13 @@
 // Performance notes: one pass, a 128-entry class table for ASCII and a 5-lead-byte check for the
 // non-ASCII whitespace; no per-token allocation (tokens are views). On the concatenated corpora
 // the split alone runs at several hundred MB/s on one core, far ahead of the word lookup, so no
-// SIMD was tried. Vocabulary building hashes each token once into StringIdTable, then sorts only
+// SIMD was tried. Vocabulary building inserts each token into a BytesMap used as a set, then sorts only
 // the unique words.
 #include "llmprep/pretokenize_simple.hpp"
 
 #include <algorithm>
 
-#include "llmprep/string_table.hpp"
+#include "llmprep/bytes_map.hpp"
 
 namespace llmprep::simple {
 
@@ -22,14 +22,11 @@ std::vector<std::string_view> split(std::string_view text) {
 }
 
 std::vector<std::string> sorted_unique_tokens(std::string_view text) {
-  StringIdTable seen;
+  BytesMap seen;
   std::vector<std::string_view> unique;
   for_each_token(text, [&](size_t begin, size_t end) {
     const std::string_view token = text.substr(begin, end - begin);
-    if (seen.find(token) == StringIdTable::kMissing) {
-      seen.insert(token, 0);
-      unique.push_back(token);
-    }
+    if (seen.insert(token, 0)) unique.push_back(token);
   });
   // string_view comparison is char_traits<char>::compare, i.e. unsigned bytes: for UTF-8 that is
   // code-point order, the order Python's sorted() gives for str.

@@ -1,10 +1,11 @@
 // SimpleTokenizerV1/V2: the word lookup loop fused with the splitter, and decode.
 //
 // Performance notes: encode is one pass of for_each_token with an inline open-addressing lookup
-// per token; output goes straight into the caller's vector of the final dtype (no int64
-// intermediate). Measured on the concatenated corpora (3.5 MB): see benchmarks/bench_simple.py
+// per token (BytesMap, shared with BPE); output goes straight into the caller's vector of the
+// final dtype (no int64 intermediate). Measured on the concatenated corpora (3.5 MB): see benchmarks/bench_simple.py
 // and the README table. Tried: std::unordered_map<string_view, int64_t> (about 2x slower per
-// lookup). Batch calls parallelise across texts with parallel_tasks; a single text is not split
+// lookup; also tried: a table of its own with 8-byte keys packed in the slot, no faster
+// than BytesMap and a second way to do the same thing). Batch calls parallelise across texts with parallel_tasks; a single text is not split
 // across threads because the splitter's tokens are cheap to find but a cut would need care at
 // "--" and multi-byte whitespace for a gain only on huge single strings.
 #include "llmprep/simple_tokenizer.hpp"
@@ -17,13 +18,20 @@ Tokenizer::Tokenizer(const std::vector<std::string>& words, const std::vector<in
                      std::optional<int64_t> unknown_id)
     : unknown_id_(unknown_id) {
   if (words.size() != ids.size()) throw std::invalid_argument("words and ids must have the same length");
+  if (words.size() >= BytesMap::kMissing) throw std::length_error("vocabulary too large: at most 2^32 - 2 words");
   words_ = words;
+  ids_ = ids;
+  index_ = BytesMap(words.size());
   int64_t max_id = -1;
   bool all_non_negative = true;
   for (size_t i = 0; i < words.size(); ++i) {
-    table_.insert(words[i], ids[i]);
     all_non_negative = all_non_negative && ids[i] >= 0;
     if (ids[i] > max_id) max_id = ids[i];
+    // The empty word can never be a token, so it needs no lookup entry (decode still finds it).
+    if (words[i].empty()) continue;
+    if (!index_.insert(words[i], static_cast<uint32_t>(i))) {
+      ids_[index_.find(words[i])] = ids[i];  // a repeated word keeps its last id, as a dict does
+    }
   }
   // Dense when the ids are non-negative and not much sparser than the words themselves.
   const bool dense = all_non_negative && max_id < static_cast<int64_t>(2 * words.size() + 1024);
@@ -41,13 +49,14 @@ void Tokenizer::encode(std::string_view text, std::vector<T>& out) const {
   out.reserve(out.size() + text.size() / 4 + 1);
   for_each_token(text, [&](size_t begin, size_t end) {
     const std::string_view word = text.substr(begin, end - begin);
-    // Words away from the end of the text have 8 readable bytes: the branch-free lookup.
-    int64_t id = begin + 8 <= text.size() ? table_.find_with_slack(word) : table_.find(word);
-    if (id == StringIdTable::kMissing) {
+    // Words away from the end of the text have 8 readable bytes: the one-load lookup.
+    const uint32_t index = begin + 8 <= text.size() ? index_.find_with_slack(word) : index_.find(word);
+    if (index == BytesMap::kMissing) {
       if (!unknown_id_) throw KeyError(std::string(word));
-      id = *unknown_id_;
+      out.push_back(static_cast<T>(*unknown_id_));
+    } else {
+      out.push_back(static_cast<T>(ids_[index]));
     }
-    out.push_back(static_cast<T>(id));
   });
 }
 

@@ -11,62 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "llmprep/bytes_map.hpp"
+
 namespace llmprep {
-
-// Maps byte strings to 32-bit values with open addressing. Keys up to 16 bytes live in the slot
-// itself (two 64-bit words), so the common lookup is one hash and two integer compares; longer
-// keys keep their tail in an arena. Insert-only; the owner clears it when it grows too large.
-class BytesMap {
- public:
-  static constexpr uint32_t kMissing = 0xFFFFFFFFu;
-
-  // A key's words and hash, computed once and usable with any BytesMap (the hash does not depend
-  // on the table): a piece missing from the rank table is looked up in the cache with the same probe.
-  struct Probe {
-    uint64_t w0;
-    uint64_t w1;
-    uint64_t hash;
-  };
-  static Probe probe(std::string_view key) noexcept;
-
-  explicit BytesMap(size_t expected_entries = 0);
-  // Returns false (and changes nothing) when the key is already present.
-  bool insert(std::string_view key, uint32_t value);
-  uint32_t find(std::string_view key) const noexcept { return find(key, probe(key)); }
-  uint32_t find(std::string_view key, const Probe& probe) const noexcept;
-  size_t size() const noexcept { return size_ + short_size_; }
-  void clear();
-
- private:
-  // Keys of 1..7 bytes (~70% of GPT-2's tokens, ~90% of multi-byte pieces of English text) live in
-  // a table of 16-byte slots keyed by one word, the bytes with the length in the top byte: half
-  // the memory of the general table, so more of it stays in L2.
-  static constexpr size_t kShortMax = 7;
-  struct ShortSlot {
-    uint64_t key;  // 0 marks an empty slot (a real key has a non-zero length byte)
-    uint32_t value;
-    uint32_t unused;
-  };
-  static uint64_t short_key(const Probe& probe, size_t len) noexcept { return probe.w0 | (uint64_t(len) << 56); }
-  void grow_short();
-  size_t short_mask_ = 0;
-  size_t short_size_ = 0;
-  std::vector<ShortSlot> short_;
-
-  struct Slot {
-    uint64_t w0;
-    uint64_t w1;
-    uint32_t len;    // 0 marks an empty slot; the empty key is never stored
-    uint32_t value;
-    uint32_t tail;   // arena offset of bytes 16.. when len > 16
-    uint32_t hash;   // upper hash bits, to skip most mismatching slots cheaply
-  };
-  void grow();
-  size_t mask_ = 0;
-  size_t size_ = 0;
-  std::vector<Slot> slots_;
-  std::string arena_;
-};
 
 // The rank of the concatenation of two adjacent tokens, keyed by the two ranks: one 64-bit word per
 // slot. Because every part during a tiktoken-style merge is itself a token, "rank of bytes(a)+bytes(b)"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "llmprep/pretokenize_simple.hpp"
-#include "llmprep/string_table.hpp"
+#include "llmprep/bytes_map.hpp"
 
 namespace llmprep::simple {
 
@@ -29,12 +29,13 @@ class Tokenizer {
   // " ".join(words of ids) with the V1 or V2 clean-up. Throws llmprep::KeyError for an unknown id.
   std::string decode(const int64_t* ids, size_t count, Cleanup style) const;
 
-  size_t size() const noexcept { return table_.size(); }
+  size_t size() const noexcept { return words_.size(); }
 
  private:
   const std::string& word_of(int64_t id) const;
 
-  StringIdTable table_;
+  BytesMap index_;               // word -> its position in words_/ids_
+  std::vector<int64_t> ids_;     // id of each word (ids may be any int64; BytesMap holds 32 bits)
   std::optional<int64_t> unknown_id_;
   // id -> word: a dense vector for ids in [0, dense_.size()) (the usual case), a map otherwise.
   std::vector<std::string> words_;
