@@ -35,6 +35,7 @@ py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
 void register_errors(py::module_& m);
 void register_text(py::module_& m);
 void register_simple(py::module_& m);
+void register_pretokenize_gpt2(py::module_& m);
 
 }  // namespace llmprep::bindings
 

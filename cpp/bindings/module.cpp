@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_errors(m);
   llmprep::bindings::register_text(m);
   llmprep::bindings::register_simple(m);
+  llmprep::bindings::register_pretokenize_gpt2(m);
 }

@@ -1,0 +1,235 @@
+// The GPT-2 pre-tokenizer scanner and its safe-cut rule. Owns the semantics of tiktoken's r50k
+// pattern; character classes come from the generated Unicode tables.
+#include "llmprep/pretokenize_gpt2.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "llmprep/unicode_tables.hpp"
+#include "llmprep/utf8.hpp"
+
+// What the regex does, alternative by alternative, at a piece start `pos` (the first alternative
+// that matches wins; every quantifier is greedy and none of them ever needs to give back, except
+// in \s+(?!\S)):
+//
+//   '(?:[sdmt]|ll|ve|re)  a lower-case ASCII contraction, matched without looking further ("'sam"
+//                         gives "'s" + "am"). "'S" and U+2019 are not contractions: "'" then
+//                         falls to the [^\s\p{L}\p{N}] run.
+//   ' ?\p{L}++' etc.      an optional U+0020 and a maximal run of one class (letter, number or
+//                         other). Only U+0020 can lead, and only when a non-space follows it.
+//   \s++$                 a whitespace run that reaches the end of the text: all of it.
+//   \s+(?!\S)             a run of n >= 2 whitespace characters followed by a non-space: the first
+//                         n-1 (backtracking one character makes the lookahead see whitespace). The
+//                         last one then starts the next piece: " " + word if it is U+0020,
+//                         otherwise it stands alone via \s.
+//   \s                    a run of one whitespace character that is not U+0020, followed by a
+//                         non-space: that character alone ("\n" before "word").
+//
+// Every decision depends only on text at and after `pos` (no lookbehind), so the scan is
+// memoryless: the pieces of text[p:] are the pieces of text after p whenever p is a boundary.
+//
+// Performance notes (single thread, the four ../shared/data corpora concatenated, 3.5 MB, mostly
+// ASCII, ~4.4 bytes per piece; 2 shared cores, so figures are noisy, best of several runs):
+//   - Classification: a 256-entry byte-class table decides ASCII bytes with one load; bytes >= 0x80
+//     fall back to decoding the code point and the two-stage Unicode table. A per-piece switch on
+//     the first byte's class then runs a tight "while same class" loop over the run.
+//   - See benchmarks/bench_pretokenize_gpt2.py for the measured MB/s and pieces/s.
+namespace llmprep::gpt2 {
+
+namespace {
+
+using unicode::CharClass;
+
+// Byte classes: the four CharClass values for ASCII bytes, plus kNonAscii for every byte >= 0x80
+// (a lead or continuation byte: decode, then use the Unicode table). U+001C..U+001F are kOther:
+// tiktoken's \s does not contain them.
+constexpr uint8_t kOther = static_cast<uint8_t>(CharClass::kOther);
+constexpr uint8_t kLetter = static_cast<uint8_t>(CharClass::kLetter);
+constexpr uint8_t kNumber = static_cast<uint8_t>(CharClass::kNumber);
+constexpr uint8_t kSpace = static_cast<uint8_t>(CharClass::kWhitespace);
+constexpr uint8_t kNonAscii = 4;
+
+struct ByteClasses {
+  uint8_t of[256];
+  constexpr ByteClasses() : of() {
+    for (int b = 0; b < 256; ++b) {
+      uint8_t c = kOther;
+      if (b >= 0x80) c = kNonAscii;
+      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) c = kLetter;
+      else if (b >= '0' && b <= '9') c = kNumber;
+      else if (b == ' ' || (b >= 0x09 && b <= 0x0D)) c = kSpace;
+      of[b] = c;
+    }
+  }
+};
+constexpr ByteClasses kByteClass{};
+
+inline uint8_t byte_class(unsigned char b) { return kByteClass.of[b]; }
+
+// Class and byte length of the code point starting at s[i] (valid UTF-8, i < size).
+inline uint8_t class_at(const unsigned char* s, size_t i, int& length) {
+  const uint8_t c = byte_class(s[i]);
+  if (c != kNonAscii) {
+    length = 1;
+    return c;
+  }
+  uint32_t cp = 0;
+  length = decode_code_point(s + i, cp);
+  return static_cast<uint8_t>(unicode::char_class(cp));
+}
+
+// End of the maximal run of class `cls` (kLetter, kNumber or kOther) starting at byte i.
+inline size_t run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
+  while (i < n) {
+    const uint8_t c = byte_class(s[i]);
+    if (c == cls) {
+      ++i;
+      continue;
+    }
+    if (c != kNonAscii) break;
+    uint32_t cp = 0;
+    const int length = decode_code_point(s + i, cp);
+    if (static_cast<uint8_t>(unicode::char_class(cp)) != cls) break;
+    i += static_cast<size_t>(length);
+  }
+  return i;
+}
+
+// The piece starting with a whitespace run at `pos` (see the table above). When the run is a single
+// U+0020 followed by a non-space, the caller has already taken the " ?X+" branch instead.
+inline size_t whitespace_piece_end(const unsigned char* s, size_t n, size_t pos) {
+  size_t i = pos;
+  size_t last_start = pos;
+  while (i < n) {
+    int length = 1;
+    if (class_at(s, i, length) != kSpace) break;
+    last_start = i;
+    i += static_cast<size_t>(length);
+  }
+  if (i == n) return n;                      // \s++$
+  if (last_start > pos) return last_start;  // \s+(?!\S): give back the last character
+  return i;                                  // \s: one character that is not U+0020
+}
+
+inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
+  const unsigned char b = s[pos];
+  if (b == '\'' && pos + 1 < n) {
+    const unsigned char c1 = s[pos + 1];
+    if (c1 == 's' || c1 == 't' || c1 == 'd' || c1 == 'm') return pos + 2;
+    if (pos + 2 < n) {
+      const unsigned char c2 = s[pos + 2];
+      if ((c1 == 'l' && c2 == 'l') || (c1 == 'v' && c2 == 'e') || (c1 == 'r' && c2 == 'e')) return pos + 3;
+    }
+    return run_end(s, n, pos + 1, kOther);
+  }
+  if (b == ' ') {
+    if (pos + 1 == n) return n;
+    int length = 1;
+    const uint8_t c = class_at(s, pos + 1, length);
+    if (c != kSpace) return run_end(s, n, pos + 1 + static_cast<size_t>(length), c);
+    return whitespace_piece_end(s, n, pos);
+  }
+  int length = 1;
+  const uint8_t c = class_at(s, pos, length);
+  if (c == kSpace) return whitespace_piece_end(s, n, pos);
+  return run_end(s, n, pos + static_cast<size_t>(length), c);
+}
+
+inline const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
+
+inline bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+
+// Start of the code point that ends at byte p (0 < p, p on a code point boundary).
+inline size_t previous_start(const unsigned char* s, size_t p) {
+  size_t q = p - 1;
+  while (q > 0 && is_continuation(s[q])) --q;
+  return q;
+}
+
+}  // namespace
+
+size_t next_piece_end(std::string_view text, size_t pos) {
+  if (pos >= text.size()) {
+    throw std::out_of_range("next_piece_end: position " + std::to_string(pos) + " is not inside the text of " +
+                            std::to_string(text.size()) + " bytes");
+  }
+  return scan_piece(bytes_of(text), text.size(), pos);
+}
+
+void piece_ends(std::string_view text, std::vector<size_t>& ends) {
+  const unsigned char* s = bytes_of(text);
+  const size_t n = text.size();
+  for (size_t pos = 0; pos < n;) {
+    pos = scan_piece(s, n, pos);
+    ends.push_back(pos);
+  }
+}
+
+// Why the rule below is right. Write P(t) for the pieces of t. Cutting at p is safe iff
+//   (a) the scan of the whole text has a boundary at p (then, the scan being memoryless, the pieces
+//       after p are P(text[p:])), and
+//   (b) the scan of text[:p] reproduces the pieces before p. Each piece ending before p is decided
+//       by the text up to at most one character past it, except a whitespace run, which is decided
+//       by the run and the character after it. So (b) can only fail when the last piece before p
+//       depends on text[p]: that is a whitespace run ending at p and followed by a non-space
+//       ("a\n\nb" cut before "b": the whole text gives "\n", "\n"; the prefix gives "\n\n").
+// With x the code point ending at p and y the one starting there:
+//   x, y both non-space, different classes: no alternative puts two classes in one piece except a
+//       contraction ("'" + letters), so p is a boundary unless x is "'" and y a letter; (b) holds
+//       because the last piece ends in a non-space. Same class: usually one run (no cut), except
+//       after a contraction ("'s" + "am"); we answer false, which is conservative.
+//   x non-space, y space: no piece carries a non-space into following whitespace (U+0020 only ever
+//       leads a piece), so p is a boundary, and (b) holds as above. This covers "word" + " next".
+//   x space, y non-space: a boundary iff the run ending at p is one character that is not U+0020
+//       (U+0020 would lead y's piece; a longer run gives back its last character, which then
+//       stands alone and ends at p, but the prefix alone would keep the run whole: (b) fails).
+//   x, y both space: inside one run. The only boundary inside a run is before its last character
+//       when a non-space follows the run (\s+(?!\S)); then the prefix ends in the rest of the run,
+//       one piece (\s++$), as in the whole text, so (b) holds. A run that reaches the end of the
+//       text is one piece: no cut.
+bool is_safe_cut(std::string_view text, size_t p) {
+  const size_t n = text.size();
+  if (p > n) {
+    throw std::out_of_range("is_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
+                            std::to_string(n) + " bytes");
+  }
+  if (p == 0 || p == n) return true;
+  const unsigned char* s = bytes_of(text);
+  if (is_continuation(s[p])) return false;
+
+  const size_t x_start = previous_start(s, p);
+  int x_length = 1;
+  const uint8_t x = class_at(s, x_start, x_length);
+  int y_length = 1;
+  const uint8_t y = class_at(s, p, y_length);
+
+  if (x != kSpace && y != kSpace) return x != y && !(s[x_start] == '\'' && y == kLetter);
+  if (x != kSpace) return true;
+  if (y != kSpace) {
+    if (s[x_start] == ' ') return false;
+    if (x_start == 0) return true;
+    int w_length = 1;
+    return class_at(s, previous_start(s, x_start), w_length) != kSpace;
+  }
+  const size_t after = p + static_cast<size_t>(y_length);
+  if (after == n) return false;
+  int z_length = 1;
+  return class_at(s, after, z_length) != kSpace;
+}
+
+size_t next_safe_cut(std::string_view text, size_t p) {
+  const size_t n = text.size();
+  if (p > n) {
+    throw std::out_of_range("next_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
+                            std::to_string(n) + " bytes");
+  }
+  for (; p < n; ++p) {
+    if (is_safe_cut(text, p)) return p;
+  }
+  return n;
+}
+
+}  // namespace llmprep::gpt2
