@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from llmprep._core import InvalidUTF8Error
 from llmprep.simple import SimpleTokenizer
+from llmprep.tokens import TokenFile, TokenFileError, open_tokens
 
 try:
     __version__ = version("llmprep")
@@ -19,5 +20,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "InvalidUTF8Error",
     "SimpleTokenizer",
+    "TokenFile",
+    "TokenFileError",
     "__version__",
+    "open_tokens",
 ]

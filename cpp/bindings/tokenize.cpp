@@ -1,0 +1,65 @@
+// Bindings for corpus preprocessing: the streaming chunker that `llmprep tokenize` feeds file
+// blocks through. The pipeline itself (inputs, batching, the token file) is Python policy.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "llmprep/chunker.hpp"
+
+namespace llmprep::bindings {
+
+namespace {
+
+CutRule parse_rule(const std::string& rule) {
+  if (rule == "gpt2") return CutRule::kGpt2;
+  if (rule == "whitespace") return CutRule::kWhitespace;
+  throw std::invalid_argument("cut rule must be 'gpt2' or 'whitespace', not '" + rule + "'");
+}
+
+py::list to_bytes_list(const std::vector<std::string>& chunks) {
+  py::list out(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i)
+    out[i] = py::bytes(chunks[i].data(), static_cast<py::ssize_t>(chunks[i].size()));
+  return out;
+}
+
+}  // namespace
+
+void register_tokenize(py::module_& m) {
+  py::class_<TextChunker>(m, "TextChunker",
+                          "Cuts one document, fed in blocks, into chunks of valid UTF-8 that encode independently.")
+      .def(py::init([](const std::string& rule, int64_t chunk_bytes, bool replace, const std::string& source) {
+             if (chunk_bytes < 1) throw std::invalid_argument("chunk_bytes must be >= 1");
+             return std::make_unique<TextChunker>(parse_rule(rule), static_cast<size_t>(chunk_bytes), replace, source);
+           }),
+           py::arg("rule"), py::arg("chunk_bytes"), py::arg("replace"), py::arg("source"))
+      .def(
+          "push",
+          [](TextChunker& self, const py::buffer& data) {
+            const py::buffer_info info = data.request();
+            if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1)
+              throw std::invalid_argument("push() takes contiguous bytes (bytes, bytearray or a memoryview of them)");
+            std::vector<std::string> chunks;
+            {
+              py::gil_scoped_release release;
+              self.push(std::string_view(static_cast<const char*>(info.ptr), static_cast<size_t>(info.size)), chunks);
+            }
+            return to_bytes_list(chunks);
+          },
+          py::arg("data"), "Feeds the next bytes; returns the finished chunks (new bytes objects, copies).")
+      .def(
+          "finish",
+          [](TextChunker& self) {
+            std::vector<std::string> chunks;
+            {
+              py::gil_scoped_release release;
+              self.finish(chunks);
+            }
+            return to_bytes_list(chunks);
+          },
+          "Ends the document; returns the remaining chunks (none empty).")
+      .def_property_readonly("bytes_in", &TextChunker::bytes_in, "Source bytes consumed so far.");
+}
+
+}  // namespace llmprep::bindings
