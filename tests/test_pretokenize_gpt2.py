@@ -353,6 +353,23 @@ def test_random_pieces_match_regex_module(text: str) -> None:
     assert_same_pieces(_core.gpt2_pieces(text), GPT2_PATTERN.findall(text))
 
 
+def test_ascii_runs_of_every_length_and_neighbour() -> None:
+    # Letter and digit runs are scanned 8 bytes at a time: try every run length across two words,
+    # ending at every ASCII byte (the range edges "@[`{" and "/:" included) and at the end of the text.
+    texts = [
+        lead + run * length + chr(b) + tail
+        for run in ("a", "Z", "q", "5")
+        for length in range(0, 18)
+        for b in range(128)
+        for lead, tail in (("", ""), (" ", "xy"), ("!", "\u00e9"))
+    ]
+    assert_same_pieces(_core.gpt2_pieces("\n".join(texts)), GPT2_PATTERN.findall("\n".join(texts)))
+    for text in texts[:: len(texts) // 300]:
+        assert _core.gpt2_pieces(text) == GPT2_PATTERN.findall(text)
+    assert _core.gpt2_pieces("abcdefgh") == ["abcdefgh"]
+    assert _core.gpt2_pieces("abcdefgh\u00e9ij1") == ["abcdefgh\u00e9ij", "1"]
+
+
 def test_long_runs_are_single_pieces() -> None:
     for c in ["x", "7", "-", "\u4e2d", "\u0663", "\U0001f600"]:
         assert _core.gpt2_pieces(c * 100_000) == [c * 100_000]

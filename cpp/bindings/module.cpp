@@ -8,5 +8,6 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_text(m);
   llmprep::bindings::register_simple(m);
   llmprep::bindings::register_pretokenize_gpt2(m);
-  llmprep::bindings::register_tokenize(m);
+  llmprep::bindings::register_bpe(m);
+  llmprep::bindings::register_tokenize(m);  // after bpe: it takes a BpeEncoder
 }

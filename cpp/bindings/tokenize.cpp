@@ -5,7 +5,10 @@
 #include <vector>
 
 #include "common.hpp"
+#include "llmprep/bpe.hpp"
 #include "llmprep/chunker.hpp"
+#include "llmprep/parallel.hpp"
+#include "llmprep/utf8.hpp"
 
 namespace llmprep::bindings {
 
@@ -22,6 +25,11 @@ py::list to_bytes_list(const std::vector<std::string>& chunks) {
   for (size_t i = 0; i < chunks.size(); ++i)
     out[i] = py::bytes(chunks[i].data(), static_cast<py::ssize_t>(chunks[i].size()));
   return out;
+}
+
+// Views of each bytes object (kept alive by the caller's list).
+std::vector<std::string_view> views_of(const std::vector<py::bytes>& chunks) {
+  return std::vector<std::string_view>(chunks.begin(), chunks.end());
 }
 
 }  // namespace
@@ -60,6 +68,31 @@ void register_tokenize(py::module_& m) {
           },
           "Ends the document; returns the remaining chunks (none empty).")
       .def_property_readonly("bytes_in", &TextChunker::bytes_in, "Source bytes consumed so far.");
+
+  m.def(
+      "bpe_encode_chunks",
+      [](const BpeEncoder& encoder, const std::vector<py::bytes>& chunks, int num_threads) {
+        const std::vector<std::string_view> views = views_of(chunks);
+        std::vector<std::vector<uint32_t>> ids(views.size());
+        {
+          py::gil_scoped_release release;
+          // One task per chunk: chunks are already cut at safe points, so no further cutting.
+          parallel_tasks(static_cast<int64_t>(views.size()), num_threads, [&](int64_t i) {
+            const std::string_view text = views[static_cast<size_t>(i)];
+            const Utf8Fault fault = find_utf8_fault(text);
+            if (fault.offset >= 0)
+              throw std::invalid_argument("chunks[" + std::to_string(i) + "] is not valid UTF-8 (" + fault.reason +
+                                          " at byte " + std::to_string(fault.offset) + ")");
+            encoder.encode_ordinary_serial(text, ids[static_cast<size_t>(i)]);
+          });
+        }
+        py::list out(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) out[i] = vector_to_numpy(std::move(ids[i]));
+        return out;
+      },
+      py::arg("encoder"), py::arg("chunks"), py::arg("num_threads"),
+      "encode_ordinary of each UTF-8 chunk on up to num_threads threads, as uint32 numpy arrays that own "
+      "their C++ buffers (no copy).");
 }
 
 }  // namespace llmprep::bindings

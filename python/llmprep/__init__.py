@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from llmprep._core import InvalidUTF8Error
+from llmprep.encoding import Encoding, get_encoding
 from llmprep.simple import SimpleTokenizer
 from llmprep.tokens import TokenFile, TokenFileError, open_tokens
 
@@ -18,10 +19,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Encoding",
     "InvalidUTF8Error",
     "SimpleTokenizer",
     "TokenFile",
     "TokenFileError",
     "__version__",
+    "get_encoding",
     "open_tokens",
 ]

@@ -52,7 +52,7 @@ class ChunkEncoder(Protocol):
 
 
 class _TiktokenEncoder:
-    """GPT-2 / r50k_base through tiktoken: the stand-in until llmprep's BPE encoder is merged."""
+    """GPT-2 / r50k_base through tiktoken: the reference (``engine="tiktoken"``), for comparisons."""
 
     cut_rule = "gpt2"
 
@@ -68,6 +68,26 @@ class _TiktokenEncoder:
         texts = [c.decode("utf-8") for c in chunks]
         lists = self._enc.encode_ordinary_batch(texts, num_threads=max(num_threads, 1))
         return [np.array(ids, dtype=np.uint32) for ids in lists]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._enc.decode(list(ids))
+
+
+class _LlmprepBpeEncoder:
+    """GPT-2 / r50k_base through llmprep's own C++ BPE encoder (the default)."""
+
+    cut_rule = "gpt2"
+
+    def __init__(self, name: str) -> None:
+        from llmprep.encoding import get_encoding
+
+        self._enc = get_encoding(name)
+        self.name = name
+        self.vocab_size = self._enc.n_vocab
+        self.eot_token: int | None = self._enc.eot_token
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        return _core.bpe_encode_chunks(self._enc._core, chunks, num_threads)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._enc.decode(list(ids))
@@ -108,8 +128,13 @@ class _SimpleEncoder:
 ENCODINGS = ("gpt2", "r50k_base", "simple")
 
 
-def get_chunk_encoder(name: str, vocab: str | os.PathLike[str] | None = None) -> ChunkEncoder:
+def get_chunk_encoder(
+    name: str, vocab: str | os.PathLike[str] | None = None, *, engine: str = "llmprep"
+) -> ChunkEncoder:
     """The encoder for ``--encoding NAME`` (``simple`` needs ``vocab``, a saved SimpleTokenizer).
+
+    ``engine="tiktoken"`` runs GPT-2 / r50k_base through tiktoken instead of llmprep's encoder
+    (same ids; for differential tests and benchmarks).
 
     Raises:
         ValueError: An unknown name, or ``simple`` without a vocabulary (or a vocabulary with others).
@@ -121,7 +146,9 @@ def get_chunk_encoder(name: str, vocab: str | os.PathLike[str] | None = None) ->
     if vocab is not None:
         raise ValueError(f"--vocab is only for --encoding simple, not {name}")
     if name in ("gpt2", "r50k_base"):
-        return _TiktokenEncoder(name)
+        if engine not in ("llmprep", "tiktoken"):
+            raise ValueError(f"engine must be 'llmprep' or 'tiktoken', not {engine!r}")
+        return _LlmprepBpeEncoder(name) if engine == "llmprep" else _TiktokenEncoder(name)
     raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")
 
 

@@ -1,0 +1,167 @@
+"""GPT-2 BPE: llmprep vs tiktoken (and gigatoken, if installed), same process, same input.
+
+    python benchmarks/bench_bpe.py [--repeats 5] [--worst-bytes 1000000]
+
+Input: every ../shared/data/*.txt concatenated, plus worst cases (one long run of a letter, a digit,
+a punctuation mark, spaces, newlines). Every encoder's output is checked equal to tiktoken's before
+anything is timed; each timing is the best of --repeats runs after a warm-up.
+Ratios are baseline time / our time (> 1: we are faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
+
+import tiktoken  # noqa: E402
+
+import llmprep  # noqa: E402
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up (caches, page faults)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def row(label: str, seconds: float, n_bytes: int, n_tokens: int, baseline: float | None = None) -> None:
+    ratio = f"{baseline / seconds:7.2f}x" if baseline else "        "
+    print(
+        f"  {label:<46} {n_bytes / seconds / 1e6:9.1f} MB/s {n_tokens / seconds / 1e6:8.2f} Mtok/s"
+        f" {seconds * 1e9 / n_bytes:8.1f} ns/B  {ratio}"
+    )
+
+
+def two_thread_calibration(repeats: int) -> float:
+    """How much two threads gain on this machine right now, measured on hashlib (which releases the
+    GIL): on a shared VM other processes take cores, and any scaling figure must be read against this."""
+    data = b"x" * 20_000_000
+
+    def one() -> None:
+        hashlib.sha256(data).digest()
+
+    def two() -> None:
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    return 2 * best_of(one, repeats) / best_of(two, repeats)
+
+
+def load_gigatoken(enc: llmprep.Encoding):
+    try:
+        import gigatoken
+    except ImportError:
+        return None
+    # gigatoken reads .tiktoken files; the file name tells it the pattern and special tokens.
+    import base64
+
+    tmp = Path(tempfile.mkdtemp()) / "r50k_base.tiktoken"
+    tmp.write_text("".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in enc._mergeable_ranks.items()))
+    return gigatoken.Tokenizer.from_tiktoken(tmp)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--worst-bytes", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    paths = sorted((SHARED / "data").glob("*.txt"))
+    if not paths:
+        print(f"no corpora in {SHARED / 'data'}", file=sys.stderr)
+        return 1
+    text = "".join(p.read_text(encoding="utf-8") for p in paths)
+    n_bytes = len(text.encode("utf-8"))
+    docs = text.split("\n\n")  # paragraphs, as a batch of documents
+    docs = [d + "\n\n" for d in docs[:-1]] + docs[-1:]
+
+    ref = tiktoken.get_encoding("gpt2")
+    ours = llmprep.get_encoding("gpt2")
+    giga = load_gigatoken(ours)
+
+    # Equal outputs first.
+    expected = ref.encode_ordinary(text)
+    n_tokens = len(expected)
+    assert ours.encode_ordinary(text, num_threads=1) == expected
+    assert ours.encode_to_numpy(text, num_threads=1).tolist() == expected
+    assert ours.encode_to_numpy(text, num_threads=2).tolist() == expected
+    expected_docs = ref.encode_ordinary_batch(docs, num_threads=2)
+    assert ours.encode_ordinary_batch(docs, num_threads=2) == expected_docs
+    if giga is not None:
+        try:
+            giga_ok = giga.encode(text).tolist() == expected
+        except Exception as e:  # noqa: BLE001 (an optional comparison must not stop the run)
+            print(f"gigatoken failed: {e}")
+            giga_ok = False
+        if not giga_ok:
+            print("gigatoken's output differs from tiktoken's: left out")
+            giga = None
+
+    print(f"input: {len(paths)} corpora, {n_bytes / 1e6:.2f} MB, {n_tokens:,} tokens, {len(docs):,} documents;"
+          f" best of {args.repeats}; cores: {os.cpu_count()}")
+    print(f"  {'':<46} {'speed':>14} {'tokens':>15} {'per byte':>11}  vs tiktoken")
+
+    print("one thread")
+    t_ref = best_of(lambda: ref.encode_ordinary(text), args.repeats)
+    row("tiktoken encode_ordinary (list)", t_ref, n_bytes, n_tokens)
+    t_list = best_of(lambda: ours.encode_ordinary(text, num_threads=1), args.repeats)
+    row("llmprep encode_ordinary (list)", t_list, n_bytes, n_tokens, t_ref)
+    t_np1 = best_of(lambda: ours.encode_to_numpy(text, num_threads=1), args.repeats)
+    row("llmprep encode_to_numpy (uint32)", t_np1, n_bytes, n_tokens, t_ref)
+    if giga is not None:
+        t_giga = best_of(lambda: giga.encode(text), args.repeats)
+        row("gigatoken encode (numpy, its own threading)", t_giga, n_bytes, n_tokens, t_ref)
+        print(f"  llmprep numpy vs gigatoken: {t_giga / t_np1:.2f}x")
+
+    print("two threads")
+    t_ref_b = best_of(lambda: ref.encode_ordinary_batch(docs, num_threads=2), args.repeats)
+    row("tiktoken encode_ordinary_batch (docs)", t_ref_b, n_bytes, n_tokens)
+    t_b1 = best_of(lambda: ours.encode_ordinary_batch(docs, num_threads=1), args.repeats)
+    row("llmprep encode_ordinary_batch, 1 thread", t_b1, n_bytes, n_tokens, t_ref_b)
+    t_b2 = best_of(lambda: ours.encode_ordinary_batch(docs, num_threads=2), args.repeats)
+    row("llmprep encode_ordinary_batch, 2 threads", t_b2, n_bytes, n_tokens, t_ref_b)
+    t_np2 = best_of(lambda: ours.encode_to_numpy(text, num_threads=2), args.repeats)
+    row("llmprep encode_to_numpy, 2 threads", t_np2, n_bytes, n_tokens, t_ref_b)
+    print(f"  scaling 2 threads / 1 thread: numpy {t_np1 / t_np2:.2f}x, batch {t_b1 / t_b2:.2f}x"
+          f"  (this machine now: 2 threads of sha256 give {two_thread_calibration(args.repeats):.2f}x)")
+
+    print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
+    normal_ns = t_np1 * 1e9 / n_bytes
+    ref_ns = t_ref * 1e9 / n_bytes
+    for label, unit in [("letter x", "x"), ("digit 7", "7"), ("punct -", "-"), ("spaces", " "),
+                        ("newlines", "\n"), ("'ab' repeated", "ab"), ("é repeated", "é")]:  # fmt: skip
+        worst = unit * (args.worst_bytes // len(unit.encode("utf-8")))
+        worst_bytes = len(worst.encode("utf-8"))
+        want = ref.encode_ordinary(worst)
+        got = ours.encode_to_numpy(worst, num_threads=1)
+        assert np.array_equal(got, np.array(want, dtype=np.uint32)), label
+        t_ours = best_of(lambda w=worst: ours.encode_to_numpy(w, num_threads=1), max(1, args.repeats // 2))
+        t_tik = best_of(lambda w=worst: ref.encode_ordinary(w), 1)
+        ours_ns = t_ours * 1e9 / worst_bytes
+        tik_ns = t_tik * 1e9 / worst_bytes
+        print(f"  {label:<16} llmprep {ours_ns:7.1f} ns/B ({ours_ns / normal_ns:4.1f}x normal)"
+              f"   tiktoken {tik_ns:7.1f} ns/B ({tik_ns / ref_ns:4.1f}x its normal)   {t_tik / t_ours:6.1f}x faster")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+// Byte-level BPE as tiktoken runs it (rank of a byte string = its id = its merge priority), with the
+// GPT-2 pre-tokenizer in front, special-token splitting, decoding, and parallel encoding of one large
+// text or of many texts. Results never depend on the thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace llmprep {
+
+// Maps byte strings to 32-bit values with open addressing. Keys up to 16 bytes live in the slot
+// itself (two 64-bit words), so the common lookup is one hash and two integer compares; longer
+// keys keep their tail in an arena. Insert-only; the owner clears it when it grows too large.
+class BytesMap {
+ public:
+  static constexpr uint32_t kMissing = 0xFFFFFFFFu;
+
+  // A key's words and hash, computed once and usable with any BytesMap (the hash does not depend
+  // on the table): a piece missing from the rank table is looked up in the cache with the same probe.
+  struct Probe {
+    uint64_t w0;
+    uint64_t w1;
+    uint64_t hash;
+  };
+  static Probe probe(std::string_view key) noexcept;
+
+  explicit BytesMap(size_t expected_entries = 0);
+  // Returns false (and changes nothing) when the key is already present.
+  bool insert(std::string_view key, uint32_t value);
+  uint32_t find(std::string_view key) const noexcept { return find(key, probe(key)); }
+  uint32_t find(std::string_view key, const Probe& probe) const noexcept;
+  size_t size() const noexcept { return size_; }
+  void clear();
+
+ private:
+  struct Slot {
+    uint64_t w0;
+    uint64_t w1;
+    uint32_t len;    // 0 marks an empty slot; the empty key is never stored
+    uint32_t value;
+    uint32_t tail;   // arena offset of bytes 16.. when len > 16
+    uint32_t hash;   // upper hash bits, to skip most mismatching slots cheaply
+  };
+  void grow();
+  size_t mask_ = 0;
+  size_t size_ = 0;
+  std::vector<Slot> slots_;
+  std::string arena_;
+};
+
+// The rank of the concatenation of two adjacent tokens, keyed by the two ranks: one 64-bit word per
+// slot. Because every part during a tiktoken-style merge is itself a token, "rank of bytes(a)+bytes(b)"
+// equals this table's answer for (a, b), so merging never hashes byte strings.
+class PairMap {
+ public:
+  static constexpr uint32_t kMissing = 0xFFFFFFFFu;
+  static constexpr uint32_t kMaxRank = (1u << 20) - 1;  // ranks are packed in 20 bits
+
+  // Each entry: (a << 20 | b, rank of the concatenation). Throws std::invalid_argument for a rank
+  // above kMaxRank.
+  void build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs);
+  uint32_t find(uint32_t a, uint32_t b) const noexcept {
+    const uint64_t key = (uint64_t(a) << 20) | b;
+    size_t i = hash(key) & mask_;
+    for (;;) {
+      const uint64_t slot = slots_[i];
+      if (slot == kEmpty) return kMissing;
+      if ((slot >> 20) == key) return uint32_t(slot & kMaxRank);
+      i = (i + 1) & mask_;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t(0);
+  static size_t hash(uint64_t key) noexcept {
+    key *= 0x9E3779B97F4A7C15ull;
+    return size_t(key >> 24);
+  }
+  size_t mask_ = 0;
+  std::vector<uint64_t> slots_;
+};
+
+// One piece of text between allowed special tokens, or one special token.
+struct EncodeSegment;
+// The calling thread's cache of merge results (defined in bpe.cpp).
+struct PieceCache;
+
+class BpeEncoder {
+ public:
+  // mergeable: (bytes, rank) for every ordinary token; all 256 single bytes must be present and ranks
+  // must be unique and below 2^20. special: (text, id) for special tokens, ids distinct from ranks.
+  // Throws std::invalid_argument naming what is wrong.
+  BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& mergeable,
+             const std::vector<std::pair<std::string, uint32_t>>& special);
+  ~BpeEncoder();
+  BpeEncoder(const BpeEncoder&) = delete;
+  BpeEncoder& operator=(const BpeEncoder&) = delete;
+
+  uint32_t max_token_value() const noexcept { return max_token_value_; }
+  size_t n_mergeable() const noexcept { return n_mergeable_; }
+
+  // BPE of one pre-tokenized piece (any bytes), appended to out. Uses the calling thread's cache.
+  void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+    encode_piece(piece, BytesMap::probe(piece), thread_cache(), out);
+  }
+  // The same with the piece's probe computed and the thread's cache fetched by the caller
+  // (a thread_local in a shared library costs a call per access: fetch it once per text).
+  void encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                    std::vector<uint32_t>& out) const;
+  // The calling thread's piece cache, emptied first if it last served another encoder.
+  PieceCache& thread_cache() const;
+  // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
+  void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
+
+  // GPT-2 pre-tokenization + BPE of valid UTF-8 `text`, one thread, appended to out.
+  void encode_ordinary_serial(std::string_view text, std::vector<uint32_t>& out) const;
+
+  // As tiktoken's encode with the given special-token ids allowed (an empty list: encode_ordinary).
+  // One large text is cut at safe points and encoded on up to num_threads threads
+  // (<= 0: the default); the result is the same for every thread count. task_bytes > 0 forces the
+  // cut-and-join path with tasks of about that size (tests use tiny ones); 0 chooses by size.
+  std::vector<uint32_t> encode(std::string_view text, const std::vector<uint32_t>& allowed_special,
+                               int num_threads, size_t task_bytes = 0) const;
+  // Many texts at once, in parallel; result[i] == encode(texts[i], allowed_special, 1).
+  std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view>& texts,
+                                                  const std::vector<uint32_t>& allowed_special,
+                                                  int num_threads, size_t task_bytes = 0) const;
+
+  // The bytes of the given ids, concatenated. Throws KeyError naming the first unknown id.
+  std::string decode_bytes(const uint32_t* ids, size_t n) const;
+  // Same for 64-bit ids as Python hands them over (negative or huge ids are unknown ids).
+  std::string decode_bytes(const int64_t* ids, size_t n) const;
+  // The bytes of one token id, or KeyError.
+  std::string_view token_bytes(int64_t id) const;
+
+ private:
+  void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void split_special(std::string_view text, const std::vector<uint32_t>& allowed,
+                     std::vector<EncodeSegment>& segments) const;
+  void encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
+                       std::vector<uint32_t>& out) const;
+
+  uint64_t instance_id_;  // keys the per-thread piece caches to this encoder
+  uint32_t max_token_value_ = 0;
+  size_t n_mergeable_ = 0;
+  uint32_t byte_rank_[256];
+  BytesMap ranks_;
+  PairMap pairs_;
+  std::vector<std::pair<std::string, uint32_t>> special_;  // (text, id)
+  // id -> bytes for decoding: token id's bytes are decode_arena_[decode_offset_[id], decode_offset_[id+1]),
+  // and decode_known_[id] says whether the id exists at all (ranks may have gaps).
+  std::string decode_arena_;
+  std::vector<uint64_t> decode_offset_;
+  std::vector<uint8_t> decode_known_;
+};
+
+}  // namespace llmprep

@@ -1,0 +1,574 @@
+// Byte-level BPE: the rank tables, the merge loop (short and long pieces), the per-thread piece
+// cache, and decoding. Pre-tokenization and parallel splitting of whole texts are in bpe_text.cpp.
+//
+// Performance notes
+// -----------------
+// Measured with benchmarks/bench_bpe.py on this 2-core shared VM (AMD EPYC, 1 MiB L2 per core, other
+// jobs running: absolute figures swing +-30% between runs; ratios within one run are what count).
+// Input: the four ../shared/data corpora concatenated, 3.5 MB, 0.9M tokens.
+// * One thread: 110-150 MB/s into numpy (encode_to_numpy), 9-10x tiktoken's encode_ordinary in the
+//   same run; about 45% of it is the pre-tokenizer (~3 ns/B), the rest is BPE (~3.5 ns/B).
+//   encode() to a Python list runs at ~90% of that: every id shares one cached Python int.
+// * Per piece, in order: single byte -> byte_rank_; whole piece in the vocabulary (exact for GPT-2
+//   because rank == id == merge priority; most pieces of English text stop here); the calling
+//   thread's piece cache, probed with the hash already computed; only then the merge loop, whose
+//   result is cached.
+// * Byte-string lookups hash at most two 64-bit words for keys <= 16 bytes (nearly every piece)
+//   and compare inline words instead of calling memcmp. The merge loop never hashes bytes: it asks a
+//   (rank, rank) -> rank table packed into one 64-bit word per slot (108k pairs for GPT-2, 2 MiB),
+//   which is exact because every part during a tiktoken-style merge is itself a token.
+// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array: for 2..20
+//   parts it beats anything cleverer. Long pieces use per-rank buckets (merge_large): 1 MB of 'x'
+//   costs ~22 ns/B, of '-' ~32 ns/B, of '7' ~15 ns/B, of spaces ~5 ns/B, i.e. 1-5x normal text.
+//   A binary heap of (rank, position) gave the same order at 90-190 ns/B (cache misses in an
+//   8 MB heap): rejected.
+// * The piece cache is per thread (thread_local, keyed by encoder instance), so reads take no lock;
+//   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
+//   Worker threads are started per call, so their caches start cold (a cold run is ~10% slower):
+//   parallel tasks are >= 256 KiB so that warming up is a small part of each.
+// * Tried and rejected: prefetching rank-table slots for a group of 16 pieces before looking them
+//   up (the first slot load is the hottest instruction, yet the total did not move beyond noise);
+//   std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
+// * Towards ~1 GB/s per core (gigatoken's published figure; it ran 3-4x faster than this in the
+//   same process here): fuse the pre-tokenizer with the lookup (hash while scanning, SIMD class
+//   scan for ASCII runs); a smaller direct-mapped table for the most frequent ~4k tokens that stays
+//   in L1/L2; emit ids straight into the final buffer instead of per-task vectors; a process-wide
+//   read-mostly piece cache so that worker threads start warm.
+#include "llmprep/bpe.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+
+#include "llmprep/errors.hpp"
+
+namespace llmprep {
+
+namespace {
+
+inline uint64_t load64(const unsigned char* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+inline uint32_t load32(const unsigned char* p) noexcept {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+// The first 16 bytes of a key as two little-endian words, zero-padded, using overlapping loads
+// that never read outside [p, p + len).
+inline void key_words(const unsigned char* p, size_t len, uint64_t& w0, uint64_t& w1) noexcept {
+  if (len >= 16) {
+    w0 = load64(p);
+    w1 = load64(p + 8);
+  } else if (len > 8) {
+    w0 = load64(p);
+    w1 = load64(p + len - 8) >> (8 * (16 - len));
+  } else if (len == 8) {
+    w0 = load64(p);
+    w1 = 0;
+  } else if (len >= 4) {
+    w0 = uint64_t(load32(p)) | (uint64_t(load32(p + len - 4)) << (8 * (len - 4)));
+    w1 = 0;
+  } else if (len > 0) {
+    w0 = uint64_t(p[0]) | (uint64_t(p[len / 2]) << (8 * (len / 2))) | (uint64_t(p[len - 1]) << (8 * (len - 1)));
+    w1 = 0;
+  } else {
+    w0 = w1 = 0;
+  }
+}
+
+inline uint64_t hash_key(const unsigned char* p, size_t len, uint64_t w0, uint64_t w1) noexcept {
+  uint64_t h = (w0 * 0x9E3779B97F4A7C15ull) ^ ((w1 * 0xC2B2AE3D27D4EB4Full) >> 7) ^ (uint64_t(len) * 0x165667B19E3779F9ull);
+  for (size_t i = 16; i < len; ++i) h = (h ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 32;
+  return h;
+}
+
+constexpr size_t kLargePiece = 128;  // pieces this long or longer use the bucket merge
+constexpr uint32_t kNone = 0xFFFFFFFFu;  // no merge possible (also sorts last)
+constexpr uint32_t kDead = 0xFFFFFFFEu;  // part absorbed by its left neighbour
+
+std::atomic<uint64_t> next_instance_id{1};
+
+inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
+#if defined(_MSC_VER) && !defined(__clang__)
+  unsigned long index;
+  _BitScanForward64(&index, x);
+  return unsigned(index);
+#else
+  return unsigned(__builtin_ctzll(x));
+#endif
+}
+
+}  // namespace
+
+// Merge results of pieces this thread has seen, for one encoder at a time. ids_ holds, for each
+// cached piece, its token count followed by its tokens; the map points at the count.
+struct PieceCache {
+  static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
+  static constexpr size_t kMaxPieceBytes = 64;           // longer pieces are rare: not worth storing
+
+  uint64_t owner = 0;
+  // Starts small and grows: worker threads are new on every parallel call, and zeroing a full-size
+  // table per thread per call showed up in the two-thread timings.
+  BytesMap map{1024};
+  std::vector<uint32_t> ids;
+
+  void reset(uint64_t new_owner) {
+    owner = new_owner;
+    map.clear();
+    ids.clear();
+  }
+};
+
+namespace {
+
+thread_local PieceCache tls_cache;
+
+// Per-thread buckets for merge_large, one per rank, kept between calls (every bucket is empty
+// again when a merge finishes, so nothing needs clearing).
+struct LongMergeScratch {
+  std::vector<std::vector<uint32_t>> buckets;  // positions waiting, by pair rank
+  std::vector<uint8_t> unsorted;               // bucket filled out of position order
+  std::vector<uint64_t> bits;                  // bit r: bucket r is non-empty
+  std::vector<uint64_t> summary;               // bit w: bits[w] != 0
+  std::vector<uint32_t> work;                  // the bucket being merged
+  size_t lowest = 0;                           // no non-empty bucket below this
+
+  void prepare(size_t ranks) {
+    if (buckets.size() >= ranks) return;
+    buckets.resize(ranks);
+    unsorted.resize(ranks, 0);
+    bits.resize((ranks + 63) / 64, 0);
+    summary.resize((bits.size() + 63) / 64, 0);
+  }
+  void push(uint32_t rank, uint32_t pos) {
+    std::vector<uint32_t>& b = buckets[rank];
+    if (b.empty()) {
+      bits[rank >> 6] |= uint64_t(1) << (rank & 63);
+      summary[rank >> 12] |= uint64_t(1) << ((rank >> 6) & 63);
+    } else if (pos < b.back()) {
+      unsorted[rank] = 1;
+    }
+    b.push_back(pos);
+    if (rank < lowest) lowest = rank;
+  }
+  // Moves the lowest non-empty bucket, in position order, into `work`; kNone when all are empty.
+  uint32_t take_lowest() {
+    size_t w = lowest >> 6;
+    uint64_t word = w < bits.size() ? bits[w] & (~uint64_t(0) << (lowest & 63)) : 0;
+    if (word == 0) {
+      // Next non-empty word after w, through the summary.
+      size_t s = (w + 1) >> 6;
+      uint64_t sw = s < summary.size() ? summary[s] & (~uint64_t(0) << ((w + 1) & 63)) : 0;
+      while (sw == 0) {
+        if (++s >= summary.size()) {
+          lowest = 0;
+          return kNone;
+        }
+        sw = summary[s];
+      }
+      w = s * 64 + size_t(count_trailing_zeros(sw));
+      word = bits[w];
+    }
+    const uint32_t rank = uint32_t(w * 64 + size_t(count_trailing_zeros(word)));
+    lowest = rank;
+    work.swap(buckets[rank]);
+    bits[w] &= ~(uint64_t(1) << (rank & 63));
+    if (bits[w] == 0) summary[w >> 6] &= ~(uint64_t(1) << (w & 63));
+    if (unsorted[rank]) {
+      std::sort(work.begin(), work.end());
+      unsorted[rank] = 0;
+    }
+    return rank;
+  }
+  // Returns work[from..] (still sorted) to bucket `rank`, which is empty while it is being merged.
+  void put_back(uint32_t rank, size_t from) {
+    if (from >= work.size()) return;
+    buckets[rank].assign(work.begin() + std::ptrdiff_t(from), work.end());
+    bits[rank >> 6] |= uint64_t(1) << (rank & 63);
+    summary[rank >> 12] |= uint64_t(1) << ((rank >> 6) & 63);
+    if (rank < lowest) lowest = rank;
+  }
+};
+
+thread_local LongMergeScratch tls_long_scratch;
+
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// BytesMap
+
+BytesMap::BytesMap(size_t expected_entries) {
+  size_t capacity = 16;
+  while (capacity < expected_entries * 2) capacity *= 2;
+  slots_.assign(capacity, Slot{0, 0, 0, 0, 0, 0});
+  mask_ = capacity - 1;
+}
+
+void BytesMap::clear() {
+  std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0, 0});
+  size_ = 0;
+  arena_.clear();
+}
+
+void BytesMap::grow() {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(old.size() * 2, Slot{0, 0, 0, 0, 0, 0});
+  mask_ = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.len == 0) continue;
+    // The stored 32-bit hash is the upper half; rehash from the key to get the slot index.
+    std::string key(s.len, '\0');
+    for (size_t k = 0; k < std::min<size_t>(s.len, 16); ++k) {
+      key[k] = char(((k < 8 ? s.w0 : s.w1) >> (8 * (k % 8))) & 0xFF);
+    }
+    if (s.len > 16) std::memcpy(&key[16], arena_.data() + s.tail, s.len - 16);
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    const uint64_t h = hash_key(p, s.len, s.w0, s.w1);
+    size_t i = h & mask_;
+    while (slots_[i].len != 0) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+bool BytesMap::insert(std::string_view key, uint32_t value) {
+  if (key.empty()) throw std::invalid_argument("BytesMap: the empty byte string cannot be a key");
+  if (key.size() > 0xFFFFFFFFu) throw std::invalid_argument("BytesMap: key too long");
+  if (find(key) != kMissing) return false;
+  if ((size_ + 1) * 2 > slots_.size()) grow();
+  const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  uint64_t w0, w1;
+  key_words(p, key.size(), w0, w1);
+  const uint64_t h = hash_key(p, key.size(), w0, w1);
+  uint32_t tail = 0;
+  if (key.size() > 16) {
+    if (arena_.size() + key.size() > 0xFFFFFFFFull) throw std::invalid_argument("BytesMap: keys too large");
+    tail = uint32_t(arena_.size());
+    arena_.append(key.data() + 16, key.size() - 16);
+  }
+  size_t i = h & mask_;
+  while (slots_[i].len != 0) i = (i + 1) & mask_;
+  slots_[i] = Slot{w0, w1, uint32_t(key.size()), value, tail, uint32_t(h >> 32)};
+  ++size_;
+  return true;
+}
+
+BytesMap::Probe BytesMap::probe(std::string_view key) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  Probe probe;
+  key_words(p, key.size(), probe.w0, probe.w1);
+  probe.hash = hash_key(p, key.size(), probe.w0, probe.w1);
+  return probe;
+}
+
+uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  const size_t len = key.size();
+  const uint32_t h32 = uint32_t(probe.hash >> 32);
+  size_t i = probe.hash & mask_;
+  for (;;) {
+    const Slot& s = slots_[i];
+    if (s.len == 0) return kMissing;
+    if (s.hash == h32 && s.len == len && s.w0 == probe.w0 && s.w1 == probe.w1 &&
+        (len <= 16 || std::memcmp(arena_.data() + s.tail, p + 16, len - 16) == 0)) {
+      return s.value;
+    }
+    i = (i + 1) & mask_;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PairMap
+
+void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
+  size_t capacity = 16;
+  while (capacity < pairs.size() * 2) capacity *= 2;
+  slots_.assign(capacity, kEmpty);
+  mask_ = capacity - 1;
+  for (const auto& [key, rank] : pairs) {
+    if (rank > kMaxRank || (key >> 40) != 0) throw std::invalid_argument("PairMap: rank above 2^20 - 1");
+    size_t i = hash(key) & mask_;
+    while (slots_[i] != kEmpty) {
+      if ((slots_[i] >> 20) == key) break;  // same pair from another split: same concatenation
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = (key << 20) | rank;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BpeEncoder: construction and decoding
+
+BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& mergeable,
+                       const std::vector<std::pair<std::string, uint32_t>>& special)
+    : instance_id_(next_instance_id.fetch_add(1)), ranks_(mergeable.size()), special_(special) {
+  if (mergeable.empty()) throw std::invalid_argument("the vocabulary has no tokens");
+  std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNone);
+  uint32_t max_id = 0;
+  for (const auto& [bytes, rank] : mergeable) {
+    if (bytes.empty()) throw std::invalid_argument("the vocabulary contains an empty token (rank " + std::to_string(rank) + ")");
+    if (rank > PairMap::kMaxRank) {
+      throw std::invalid_argument("token rank " + std::to_string(rank) +
+                                  " is too large: ranks must be below 1,048,576");
+    }
+    if (!ranks_.insert(bytes, rank)) {
+      throw std::invalid_argument("the vocabulary lists the same token bytes twice (rank " + std::to_string(rank) + ")");
+    }
+    if (bytes.size() == 1) byte_rank_[static_cast<unsigned char>(bytes[0])] = rank;
+    max_id = std::max(max_id, rank);
+  }
+  for (int b = 0; b < 256; ++b) {
+    if (byte_rank_[b] == kNone) {
+      throw std::invalid_argument("the vocabulary has no token for the single byte " + std::to_string(b) +
+                                  ": byte-level BPE needs all 256 single bytes");
+    }
+  }
+  n_mergeable_ = mergeable.size();
+  for (const auto& [text, id] : special) {
+    if (text.empty()) throw std::invalid_argument("a special token is the empty string");
+    max_id = std::max(max_id, id);
+  }
+  max_token_value_ = max_id;
+
+  // Decode table (ids may have gaps, and two tokens may not share an id).
+  decode_known_.assign(size_t(max_id) + 1, 0);
+  std::vector<const std::string*> by_id(size_t(max_id) + 1, nullptr);
+  auto place = [&](const std::string& bytes, uint32_t id, const char* kind) {
+    if (by_id[id] != nullptr) {
+      throw std::invalid_argument(std::string("id ") + std::to_string(id) + " is used twice (" + kind + " token)");
+    }
+    by_id[id] = &bytes;
+    decode_known_[id] = 1;
+  };
+  for (const auto& [bytes, rank] : mergeable) place(bytes, rank, "ordinary");
+  for (const auto& [text, id] : special_) place(text, id, "special");
+  decode_offset_.assign(size_t(max_id) + 2, 0);
+  for (size_t id = 0; id <= max_id; ++id) {
+    decode_offset_[id] = decode_arena_.size();
+    if (by_id[id] != nullptr) decode_arena_ += *by_id[id];
+  }
+  decode_offset_[size_t(max_id) + 1] = decode_arena_.size();
+
+  // Pair table: every split of every token into two tokens.
+  std::vector<std::pair<uint64_t, uint32_t>> pairs;
+  pairs.reserve(mergeable.size() * 3);
+  for (const auto& [bytes, rank] : mergeable) {
+    for (size_t cut = 1; cut < bytes.size(); ++cut) {
+      const uint32_t left = ranks_.find(std::string_view(bytes).substr(0, cut));
+      if (left == BytesMap::kMissing) continue;
+      const uint32_t right = ranks_.find(std::string_view(bytes).substr(cut));
+      if (right == BytesMap::kMissing) continue;
+      pairs.emplace_back((uint64_t(left) << 20) | right, rank);
+    }
+  }
+  pairs_.build(pairs);
+}
+
+BpeEncoder::~BpeEncoder() = default;
+
+std::string_view BpeEncoder::token_bytes(int64_t id) const {
+  if (id < 0 || uint64_t(id) > max_token_value_ || !decode_known_[size_t(id)]) {
+    throw KeyError("Invalid token for decoding: " + std::to_string(id) + " (valid ids are 0.." +
+                   std::to_string(max_token_value_) + ")");
+  }
+  const size_t begin = decode_offset_[size_t(id)];
+  return std::string_view(decode_arena_).substr(begin, decode_offset_[size_t(id) + 1] - begin);
+}
+
+std::string BpeEncoder::decode_bytes(const uint32_t* ids, size_t n) const {
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += token_bytes(ids[i]).size();
+  std::string out;
+  out.reserve(total);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t begin = decode_offset_[ids[i]];
+    out.append(decode_arena_.data() + begin, decode_offset_[ids[i] + 1] - begin);
+  }
+  return out;
+}
+
+std::string BpeEncoder::decode_bytes(const int64_t* ids, size_t n) const {
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += token_bytes(ids[i]).size();
+  std::string out;
+  out.reserve(total);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t begin = decode_offset_[size_t(ids[i])];
+    out.append(decode_arena_.data() + begin, decode_offset_[size_t(ids[i]) + 1] - begin);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merging
+
+// tiktoken's loop: repeatedly merge the adjacent pair whose concatenation has the lowest rank
+// (leftmost on ties). Parts live in a small array; a merge shifts the tail left by one.
+void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  uint32_t tok[kLargePiece];
+  uint32_t pr[kLargePiece];  // pr[i]: rank of tok[i] + tok[i + 1], kNone if not a token
+  size_t m = n;
+  for (size_t i = 0; i < m; ++i) tok[i] = byte_rank_[p[i]];
+  for (size_t i = 0; i + 1 < m; ++i) pr[i] = pairs_.find(tok[i], tok[i + 1]);
+  while (m > 1) {
+    uint32_t best = kNone;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < m; ++i) {
+      if (pr[i] < best) {
+        best = pr[i];
+        at = i;
+      }
+    }
+    if (best == kNone) break;
+    tok[at] = best;
+    for (size_t i = at + 1; i + 1 < m; ++i) {
+      tok[i] = tok[i + 1];
+      pr[i] = pr[i + 1];
+    }
+    --m;
+    if (at + 1 < m) pr[at] = pairs_.find(tok[at], tok[at + 1]);
+    if (at > 0) pr[at - 1] = pairs_.find(tok[at - 1], tok[at]);
+  }
+  out.insert(out.end(), tok, tok + m);
+}
+
+// The same merge order for long pieces, in time linear in practice. Pairs wait in one bucket per
+// rank; the lowest non-empty bucket (found through a two-level bitmap) is taken whole, sorted by
+// position if it was filled out of order, and merged left to right, which is exactly the
+// (rank, position) order of tiktoken's scan. Entries go stale when a neighbour merges; an entry is
+// used only if its rank still matches its part's current pair rank (the pair at a position only
+// ever grows, and different byte strings have different ranks, so a stale entry never matches).
+// A merge that creates a pair ranked below the current bucket interrupts it: the rest goes back.
+void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  if (n > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
+  LongMergeScratch& scratch = tls_long_scratch;
+  scratch.prepare(size_t(max_token_value_) + 1);
+  struct Part {
+    uint32_t tok;
+    uint32_t pr;  // rank of this part + the next one; kNone; or kDead once absorbed
+    uint32_t prev;
+    uint32_t next;
+  };
+  const uint32_t end = uint32_t(n);
+  std::vector<Part> parts(n);
+  for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
+  for (uint32_t i = 0; i + 1 < end; ++i) {
+    parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
+    if (parts[i].pr != kNone) scratch.push(parts[i].pr, i);
+  }
+  std::vector<uint32_t>& work = scratch.work;
+  for (uint32_t rank = scratch.take_lowest(); rank != kNone; rank = scratch.take_lowest()) {
+    for (size_t k = 0; k < work.size(); ++k) {
+      const uint32_t i = work[k];
+      Part& part = parts[i];
+      if (part.pr != rank) continue;  // stale
+      const uint32_t j = part.next;
+      part.tok = rank;
+      part.next = parts[j].next;
+      parts[j].pr = kDead;
+      bool lowered = false;
+      if (part.next < end) {
+        parts[part.next].prev = i;
+        part.pr = pairs_.find(rank, parts[part.next].tok);
+        if (part.pr != kNone) {
+          scratch.push(part.pr, i);
+          lowered = part.pr < rank;
+        }
+      } else {
+        part.pr = kNone;
+      }
+      if (i != 0) {
+        Part& left = parts[part.prev];
+        left.pr = pairs_.find(left.tok, rank);
+        if (left.pr != kNone) {
+          scratch.push(left.pr, part.prev);
+          lowered = lowered || left.pr < rank;
+        }
+      }
+      if (lowered) {
+        scratch.put_back(rank, k + 1);
+        break;
+      }
+    }
+    work.clear();
+  }
+  for (uint32_t i = 0; i < end; i = parts[i].next) out.push_back(parts[i].tok);
+}
+
+void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  if (piece.size() < kLargePiece) {
+    merge_small(p, piece.size(), out);
+  } else {
+    merge_large(p, piece.size(), out);
+  }
+}
+
+PieceCache& BpeEncoder::thread_cache() const {
+  PieceCache& cache = tls_cache;
+  if (cache.owner != instance_id_) cache.reset(instance_id_);
+  return cache;
+}
+
+void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                              std::vector<uint32_t>& out) const {
+  const size_t n = piece.size();
+  if (n == 0) return;
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  if (n == 1) {
+    out.push_back(byte_rank_[p[0]]);
+    return;
+  }
+  if (n > PieceCache::kMaxPieceBytes) {
+    // Whole-piece lookup still pays for long tokens; anything else goes straight to the merge.
+    const uint32_t whole = n <= 128 ? ranks_.find(piece, probe) : BytesMap::kMissing;
+    if (whole != BytesMap::kMissing) {
+      out.push_back(whole);
+    } else {
+      merge_piece(piece, out);
+    }
+    return;
+  }
+  const uint32_t whole = ranks_.find(piece, probe);
+  if (whole != BytesMap::kMissing) {
+    out.push_back(whole);
+    return;
+  }
+  const uint32_t at = cache.map.find(piece, probe);
+  if (at != BytesMap::kMissing) {
+    const uint32_t* ids = cache.ids.data() + at;
+    out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
+    return;
+  }
+  const size_t before = out.size();
+  merge_small(p, n, out);
+  if (cache.map.size() >= PieceCache::kMaxEntries) cache.reset(instance_id_);
+  const size_t count = out.size() - before;
+  cache.map.insert(piece, uint32_t(cache.ids.size()));
+  cache.ids.push_back(uint32_t(count));
+  cache.ids.insert(cache.ids.end(), out.begin() + std::ptrdiff_t(before), out.end());
+}
+
+}  // namespace llmprep

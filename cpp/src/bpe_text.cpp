@@ -1,0 +1,208 @@
+// Encoding whole texts: splitting at allowed special tokens, GPT-2 pre-tokenization, and cutting
+// one large text (or a batch of texts) into tasks for parallel_tasks. Every task's output lands in
+// its own slot and the slots are joined in order, so results never depend on the thread count.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "llmprep/bpe.hpp"
+#include "llmprep/parallel.hpp"
+#include "llmprep/pretokenize_gpt2.hpp"
+
+namespace llmprep {
+
+// A run of ordinary text (special == kOrdinary) or one special token to emit as its id.
+struct EncodeSegment {
+  static constexpr uint32_t kOrdinary = 0xFFFFFFFFu;
+  std::string_view text;
+  uint32_t special = kOrdinary;
+};
+
+namespace {
+
+// Below this many bytes a text is encoded on the calling thread: starting threads and joining
+// per-task outputs would cost more than they save.
+constexpr size_t kParallelMinBytes = size_t(1) << 20;
+// Parallel tasks are at least this large so that each worker's cold piece cache warms up on a
+// small fraction of its work, and at most this large so that two threads stay balanced.
+constexpr size_t kMinTaskBytes = size_t(256) << 10;
+constexpr size_t kMaxTaskBytes = size_t(8) << 20;
+
+}  // namespace
+
+void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint32_t>& out) const {
+  PieceCache& cache = thread_cache();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = gpt2::next_piece_end(text, pos);
+    const std::string_view piece = text.substr(pos, end - pos);
+    encode_piece(piece, BytesMap::probe(piece), cache, out);
+    pos = end;
+  }
+}
+
+void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t>& allowed,
+                               std::vector<EncodeSegment>& segments) const {
+  std::vector<std::pair<std::string_view, uint32_t>> tokens;
+  for (uint32_t id : allowed) {
+    auto it = std::find_if(special_.begin(), special_.end(), [&](const auto& s) { return s.second == id; });
+    if (it == special_.end()) {
+      throw std::invalid_argument("allowed special token id " + std::to_string(id) + " is not a special token");
+    }
+    tokens.emplace_back(it->first, id);
+  }
+  if (tokens.empty()) {
+    segments.push_back(EncodeSegment{text, EncodeSegment::kOrdinary});
+    return;
+  }
+  // next[k]: where token k next occurs at or after the scan position (npos: never again).
+  std::vector<size_t> next(tokens.size());
+  for (size_t k = 0; k < tokens.size(); ++k) next[k] = text.find(tokens[k].first);
+  size_t pos = 0;
+  for (;;) {
+    size_t best = std::string_view::npos;
+    size_t best_k = 0;
+    for (size_t k = 0; k < tokens.size(); ++k) {
+      if (next[k] != std::string_view::npos && next[k] < pos) next[k] = text.find(tokens[k].first, pos);
+      // Leftmost match; at the same position the longer token (as a regex alternation ordered
+      // longest-first would).
+      if (next[k] < best || (next[k] == best && best != std::string_view::npos &&
+                             tokens[k].first.size() > tokens[best_k].first.size())) {
+        best = next[k];
+        best_k = k;
+      }
+    }
+    if (best == std::string_view::npos) break;
+    if (best > pos) segments.push_back(EncodeSegment{text.substr(pos, best - pos), EncodeSegment::kOrdinary});
+    segments.push_back(EncodeSegment{text.substr(best, tokens[best_k].first.size()), tokens[best_k].second});
+    pos = best + tokens[best_k].first.size();
+  }
+  if (pos < text.size()) segments.push_back(EncodeSegment{text.substr(pos), EncodeSegment::kOrdinary});
+}
+
+namespace {
+
+// Cuts ordinary segments longer than `task_bytes` at safe cuts; specials stay whole.
+void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_bytes,
+                    std::vector<EncodeSegment>& tasks) {
+  for (const EncodeSegment& seg : segments) {
+    if (seg.special != EncodeSegment::kOrdinary || seg.text.size() <= task_bytes) {
+      tasks.push_back(seg);
+      continue;
+    }
+    size_t begin = 0;
+    while (begin < seg.text.size()) {
+      size_t cut = seg.text.size();
+      if (seg.text.size() - begin > task_bytes) cut = gpt2::next_safe_cut(seg.text, begin + task_bytes);
+      // A cut is relative to the whole segment: pre-tokenization sees exactly the text between
+      // special tokens, as tiktoken's does.
+      tasks.push_back(EncodeSegment{seg.text.substr(begin, cut - begin), EncodeSegment::kOrdinary});
+      begin = cut;
+    }
+  }
+}
+
+size_t task_size_for(size_t total_bytes, int threads) {
+  // About eight tasks per thread balances uneven text without making tasks tiny.
+  size_t size = total_bytes / (size_t(threads) * 8);
+  return std::clamp(size, kMinTaskBytes, kMaxTaskBytes);
+}
+
+}  // namespace
+
+void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
+                                 std::vector<uint32_t>& out) const {
+  size_t total = 0;
+  for (const EncodeSegment& seg : segments) total += seg.text.size();
+  int threads = 1;
+  if (task_bytes > 0) {
+    threads = resolve_num_threads(num_threads, int64_t(total / task_bytes + 1));
+  } else if (total >= kParallelMinBytes) {
+    threads = resolve_num_threads(num_threads, int64_t(total / kMinTaskBytes));
+    if (threads > 1) task_bytes = task_size_for(total, threads);
+  }
+  if (task_bytes == 0) {
+    out.reserve(out.size() + total / 4 + 16);
+    for (const EncodeSegment& seg : segments) {
+      if (seg.special != EncodeSegment::kOrdinary) {
+        out.push_back(seg.special);
+      } else {
+        encode_ordinary_serial(seg.text, out);
+      }
+    }
+    return;
+  }
+  std::vector<EncodeSegment> tasks;
+  cut_into_tasks(segments, task_bytes, tasks);
+  std::vector<std::vector<uint32_t>> results(tasks.size());
+  parallel_tasks(int64_t(tasks.size()), threads, [&](int64_t t) {
+    const EncodeSegment& task = tasks[size_t(t)];
+    std::vector<uint32_t>& result = results[size_t(t)];
+    if (task.special != EncodeSegment::kOrdinary) {
+      result.push_back(task.special);
+    } else {
+      result.reserve(task.text.size() / 4 + 16);
+      encode_ordinary_serial(task.text, result);
+    }
+  });
+  size_t count = 0;
+  for (const auto& r : results) count += r.size();
+  out.reserve(out.size() + count);
+  for (const auto& r : results) out.insert(out.end(), r.begin(), r.end());
+}
+
+std::vector<uint32_t> BpeEncoder::encode(std::string_view text, const std::vector<uint32_t>& allowed_special,
+                                         int num_threads, size_t task_bytes) const {
+  std::vector<EncodeSegment> segments;
+  split_special(text, allowed_special, segments);
+  std::vector<uint32_t> out;
+  encode_segments(segments, num_threads, task_bytes, out);
+  return out;
+}
+
+std::vector<std::vector<uint32_t>> BpeEncoder::encode_batch(const std::vector<std::string_view>& texts,
+                                                            const std::vector<uint32_t>& allowed_special,
+                                                            int num_threads, size_t task_bytes) const {
+  // Tasks over all texts at once: a text larger than a task is cut at safe points, so one huge
+  // text in a batch does not leave the other threads idle.
+  size_t total = 0;
+  for (std::string_view t : texts) total += t.size();
+  const int threads = resolve_num_threads(num_threads, int64_t(texts.size() + total / kMinTaskBytes));
+  if (task_bytes == 0) task_bytes = task_size_for(total, threads);
+  std::vector<EncodeSegment> tasks;
+  std::vector<size_t> first_task(texts.size() + 1, 0);
+  std::vector<EncodeSegment> segments;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    first_task[i] = tasks.size();
+    segments.clear();
+    split_special(texts[i], allowed_special, segments);
+    cut_into_tasks(segments, task_bytes, tasks);
+  }
+  first_task[texts.size()] = tasks.size();
+  std::vector<std::vector<uint32_t>> results(tasks.size());
+  parallel_tasks(int64_t(tasks.size()), threads, [&](int64_t t) {
+    const EncodeSegment& task = tasks[size_t(t)];
+    std::vector<uint32_t>& result = results[size_t(t)];
+    if (task.special != EncodeSegment::kOrdinary) {
+      result.push_back(task.special);
+    } else {
+      result.reserve(task.text.size() / 4 + 16);
+      encode_ordinary_serial(task.text, result);
+    }
+  });
+  std::vector<std::vector<uint32_t>> out(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const size_t a = first_task[i], b = first_task[i + 1];
+    if (b - a == 1) {
+      out[i] = std::move(results[a]);
+      continue;
+    }
+    size_t count = 0;
+    for (size_t t = a; t < b; ++t) count += results[t].size();
+    out[i].reserve(count);
+    for (size_t t = a; t < b; ++t) out[i].insert(out[i].end(), results[t].begin(), results[t].end());
+  }
+  return out;
+}
+
+}  // namespace llmprep
