@@ -267,3 +267,77 @@ def test_interrupted_run_leaves_no_output_file(tmp_path, sig) -> None:
     else:
         assert leftovers == []
         assert "interrupted" in stderr.decode()
+
+
+def test_progress_bar_on_a_terminal(verdict_path, tmp_path) -> None:
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty has 0 columns
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "llmprep", "tokenize", str(verdict_path), "-o", str(tmp_path / "o.tok")],
+            stdout=subprocess.PIPE, stderr=child_fd, env=_env(), timeout=120,
+        )
+        os.close(child_fd)
+        child_fd = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(main_fd, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if child_fd >= 0:
+            os.close(child_fd)
+        os.close(main_fd)
+    bar = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "tokenize" in bar and "B/s" in bar and "tokens/s" in bar and "100%" in bar
+    assert proc.stdout.decode().startswith("tokenized 1 documents")
+    quiet = subprocess.run(
+        [sys.executable, "-m", "llmprep", "tokenize", str(verdict_path), "-o", str(tmp_path / "q.tok"), "--quiet"],
+        capture_output=True, env=_env(), timeout=120,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == b""
+
+
+PEAK_RSS = r"""
+import resource, sys
+from llmprep.cli import main
+rc = main(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+sys.exit(rc)
+"""
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_input(tmp_path) -> None:
+    """A 96 MB single-document file costs about what a tiny one does: nothing reads a whole input."""
+
+    def peak_mb(path: Path) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, "tokenize", str(path), "-o", str(tmp_path / "o.tok"), "--workers", "2"],
+            capture_output=True, text=True, env=_env(), timeout=600,
+        )
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.strip().splitlines()[-1])
+
+    small = tmp_path / "small.txt"
+    small.write_text("A short document.\n")
+    big = tmp_path / "big.txt"
+    line = "It was 1907 -- the year's ninety-third \"storm\"; naïve café owners counted 12,345 coins.\n"
+    with open(big, "w", encoding="utf-8") as f:
+        for i in range(96 * 10**6 // (len(line.encode()) * 1000) + 1):
+            f.write(line * 1000)
+    assert big.stat().st_size >= 96 * 10**6
+    baseline, streamed = peak_mb(small), peak_mb(big)
+    # Reading it whole would add ~96 MB of text (and ~50 MB of ids) to the peak.
+    assert streamed < baseline + 64, (baseline, streamed)
+    assert llmprep.open_tokens(tmp_path / "o.tok").n_documents == 1
