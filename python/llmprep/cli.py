@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import llmprep
 from llmprep import _core
@@ -113,15 +112,8 @@ def _run_tokenize(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    total = None
-    if "-" not in args.inputs and shard is None:
-        total = sum(
-            p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file())
-            for p in map(Path, args.inputs)
-            if p.exists()
-        )
     bar = tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
+        total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
         disable=args.quiet or not sys.stderr.isatty(), dynamic_ncols=True,
     )
     tokens = 0
@@ -138,6 +130,7 @@ def _run_tokenize(args: argparse.Namespace) -> int:
             args.inputs, args.output, encoder, workers=args.workers, jsonl_field=args.jsonl_field,
             eot=not args.no_eot, errors=args.errors, format=args.format, dtype=args.dtype, glob=args.glob,
             shard=shard, chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES, progress=progress,
+            on_total=lambda total: setattr(bar, "total", total),
         )
     finally:
         bar.close()
@@ -174,10 +167,12 @@ def _run_inspect(args: argparse.Namespace) -> int:
     print(f"tokens:     {h.n_tokens:,}")
     print(f"documents:  {h.n_documents:,}")
     if tf.document_offsets is not None and h.n_documents:
-        lengths = np.diff(np.asarray(tf.document_offsets, dtype=np.int64))
-        print(
-            f"doc tokens: min {int(lengths.min()):,}, mean {float(lengths.mean()):,.1f}, max {int(lengths.max()):,}"
-        )
+        low, high, block = None, 0, 1 << 22  # blockwise: bounded memory for huge indexes
+        for start in range(0, h.n_documents, block):
+            lengths = np.diff(np.asarray(tf.document_offsets[start : start + block + 1], dtype=np.int64))
+            low = int(lengths.min()) if low is None else min(low, int(lengths.min()))
+            high = max(high, int(lengths.max()))
+        print(f"doc tokens: min {low:,}, mean {h.n_tokens / h.n_documents:,.1f}, max {high:,}")
     if h.n_tokens:
         sample = np.asarray(tf.tokens[: 1 << 24])
         print(f"ids:        min {int(sample.min())}, max {int(sample.max())}" + (" (first 16M)" if h.n_tokens > 1 << 24 else ""))

@@ -85,7 +85,10 @@ class _LlmprepBpeEncoder:
     def __init__(self, name: str) -> None:
         from llmprep.encoding import get_encoding
 
-        self._enc = get_encoding(name)
+        try:
+            self._enc = get_encoding(name)
+        except RuntimeError as e:  # the vocabulary could not be loaded (no network and no cache)
+            raise OSError(str(e)) from None
         self.name = name
         self.vocab_size = self._enc.n_vocab
         self.eot_token: int | None = self._enc.eot_token
@@ -121,7 +124,7 @@ class _SimpleEncoder:
         except KeyError as e:
             word = e.args[0] if e.args else "?"
             raise ValueError(
-                f"word {word} is not in the vocabulary {self._vocab_path}, which has no <|unk|> "
+                f"word {word!r} is not in the vocabulary {self._vocab_path}, which has no <|unk|> "
                 "(a V1 vocabulary); build one with <|unk|> (llmprep vocab keeps it by default)"
             ) from None
 
@@ -166,10 +169,15 @@ class _Source:
     path: str
     jsonl: bool
     size: int | None
-    n_documents: int = 1  # known for text files; counted for JSONL only when sharding
+    n_documents: int = 1  # a text file is one document; JSONL records are counted only for --shard
 
 
-def _expand_inputs(inputs: Sequence[str], glob: str | None) -> list[_Source]:
+def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None = None) -> list[_Source]:
+    """The input files in document order. Inside directories, hidden entries and the output file
+    itself (and its raw sidecar) are skipped, so re-running into the corpus folder is safe."""
+    skip = set()
+    if output is not None:
+        skip = {output.resolve(), output.with_name(output.name + ".json").resolve()}
     sources: list[_Source] = []
     for item in inputs:
         if item == STDIN:
@@ -181,7 +189,7 @@ def _expand_inputs(inputs: Sequence[str], glob: str | None) -> list[_Source]:
                 p
                 for p in path.rglob("*")
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (glob is None or fnmatch.fnmatch(p.name, glob))
+                and (glob is None or fnmatch.fnmatch(p.name, glob)) and p.resolve() not in skip
             )
             if not found:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
@@ -237,7 +245,8 @@ class _Batch:
 
     chunks: list[bytes] = field(default_factory=list)
     doc_ends: list[int] = field(default_factory=list)
-    nbytes: int = 0
+    nbytes: int = 0  # text in the chunks
+    input_bytes: int = 0  # what was read for them (for progress)
 
 
 def _read_blocks(f: BinaryIO) -> Iterator[memoryview]:
@@ -263,6 +272,7 @@ def tokenize_corpus(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     batch_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_total: Callable[[int | None], None] | None = None,
     stdin: BinaryIO | None = None,
 ) -> TokenizeStats:
     """Tokenizes text files, directories, JSONL files or stdin into one token file.
@@ -286,7 +296,8 @@ def tokenize_corpus(
         chunk_bytes: Target chunk size for the cuts (tests use tiny ones).
         batch_bytes: Text per parallel batch (default: 16 chunks per worker, 4 to 32 MiB). Memory
             holds about three batches of text plus their ids.
-        progress: Called with (bytes, tokens) increments after each batch.
+        progress: Called with (input bytes, tokens) increments after each batch.
+        on_total: Called once, before reading, with the input bytes to expect (None for stdin).
         stdin: The stream read for ``"-"`` (default: ``sys.stdin.buffer``).
 
     Returns:
@@ -305,7 +316,7 @@ def tokenize_corpus(
         raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
     if eot and encoder.eot_token is None:
         raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
-    sources = _expand_inputs(inputs, glob)
+    sources = _expand_inputs(inputs, glob, Path(output))
     if sum(1 for s in sources if s.path == STDIN) > 1:
         raise ValueError("stdin ('-') can be given only once")
     num_threads = workers if workers > 0 else int(os.environ.get("LLMPREP_NUM_THREADS", 0) or os.cpu_count() or 1)
@@ -325,6 +336,17 @@ def tokenize_corpus(
         total = sum(s.n_documents for s in sources)
         i, n = shard
         first_doc, last_doc = total * i // n, total * (i + 1) // n
+    if on_total is not None:
+        expected: int | None = 0
+        doc_index = 0
+        for s in sources:
+            lo, hi = max(first_doc, doc_index), min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents)
+            if s.size is None:
+                expected = None
+            elif expected is not None and hi > lo:
+                expected += s.size * (hi - lo) // max(s.n_documents, 1)  # JSONL: pro rata
+            doc_index += s.n_documents
+        on_total(expected)
 
     stats = TokenizeStats()
     out_path = Path(output)
@@ -351,7 +373,7 @@ def tokenize_corpus(
                 writer.end_document()
                 next_end = next(ends, None)
             if progress is not None:
-                progress(done.nbytes, writer.n_tokens - tokens_before)
+                progress(done.input_bytes, writer.n_tokens - tokens_before)
 
         batch = _Batch()
 
@@ -362,10 +384,12 @@ def tokenize_corpus(
             while len(in_flight) > 1:
                 drain_one()
 
-        def add(chunks: list[bytes]) -> None:
+        def add(chunks: list[bytes], input_bytes: int) -> None:
             for c in chunks:
                 batch.chunks.append(c)
                 batch.nbytes += len(c)
+            batch.input_bytes += input_bytes
+            stats.bytes += input_bytes
             if batch.nbytes >= batch_bytes:
                 submit()
 
@@ -373,34 +397,32 @@ def tokenize_corpus(
             batch.doc_ends.append(len(batch.chunks))
             stats.documents += 1
 
-        doc_index = 0
+        doc_index = 0  # of the first document of `source`, counting every source
         for source in sources:
             if last_doc is not None and (doc_index >= last_doc or doc_index + source.n_documents <= first_doc):
                 doc_index += source.n_documents
                 continue
             if source.jsonl:
-                for text, name in _jsonl_records(source.path, jsonl_field, replace):
-                    if first_doc <= doc_index and (last_doc is None or doc_index < last_doc):
-                        chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
-                        data = text.encode("utf-8")
-                        stats.bytes += len(data)
-                        add(chunker.push(data))
-                        add(chunker.finish())
-                        end_document()
-                    doc_index += 1
+                lo = max(first_doc - doc_index, 0)
+                hi = None if last_doc is None else last_doc - doc_index
+                for text, name, line_bytes in _jsonl_records(source.path, jsonl_field, replace, lo, hi):
+                    chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+                    add(chunker.push(text.encode("utf-8")), line_bytes)
+                    add(chunker.finish(), 0)
+                    end_document()
+                doc_index += source.n_documents
                 continue
             name = "<stdin>" if source.path == STDIN else source.path
             chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
             if source.path == STDIN:
                 stream = stdin if stdin is not None else sys.stdin.buffer
                 for block in _read_blocks(stream):
-                    add(chunker.push(block))
+                    add(chunker.push(block), len(block))
             else:
                 with open(source.path, "rb") as f:
                     for block in _read_blocks(f):
-                        add(chunker.push(block))
-            add(chunker.finish())
-            stats.bytes += chunker.bytes_in
+                        add(chunker.push(block), len(block))
+            add(chunker.finish(), 0)
             end_document()
             doc_index += 1
         if batch.chunks or batch.doc_ends:
@@ -413,14 +435,23 @@ def tokenize_corpus(
     return stats
 
 
-def _jsonl_records(path: str, text_field: str, replace: bool) -> Iterator[tuple[str, str]]:
-    """(text, name for messages) of each non-blank line of a JSONL file, in order."""
+def _jsonl_records(
+    path: str, text_field: str, replace: bool, first: int = 0, last: int | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """(text, name for messages, line bytes) of records [first, last) of a JSONL file (a record is
+    a non-blank line); records before `first` are counted, not parsed."""
     offset = 0
+    record_index = -1
     with open(path, "rb") as f:
         for line_no, line in enumerate(f, start=1):
             line_start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
+            record_index += 1
+            if record_index < first:
+                continue
+            if last is not None and record_index >= last:
+                return
             try:
                 decoded = line.decode("utf-8", "replace" if replace else "strict")
             except UnicodeDecodeError as e:
@@ -452,4 +483,4 @@ def _jsonl_records(path: str, text_field: str, replace: bool) -> Iterator[tuple[
                         "(not valid Unicode); fix the input, or replace it with U+FFFD via --errors replace"
                     )
                 text = _SURROGATE.sub("\ufffd", text)  # as tiktoken does
-            yield text, f"{path} line {line_no}"
+            yield text, f"{path} line {line_no}", len(line)
