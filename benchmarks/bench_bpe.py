@@ -24,6 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
+# numpy's OpenBLAS threads spin after use and steal one of the few cores; gigatoken's pool (rayon)
+# is held to one thread so that its row is a one-core figure like the others.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 import tiktoken  # noqa: E402
 
@@ -46,6 +50,16 @@ def row(label: str, seconds: float, n_bytes: int, n_tokens: int, baseline: float
         f"  {label:<46} {n_bytes / seconds / 1e6:9.1f} MB/s {n_tokens / seconds / 1e6:8.2f} Mtok/s"
         f" {seconds * 1e9 / n_bytes:8.1f} ns/B  {ratio}"
     )
+
+
+def cpu_seconds(fn, repeats: int) -> float:
+    """Process CPU time (all threads) per call: what a parallel path costs in total work, which the
+    other jobs on a shared machine do not change the way they change wall time."""
+    fn()
+    start = time.process_time()
+    for _ in range(repeats):
+        fn()
+    return (time.process_time() - start) / repeats
 
 
 def two_thread_calibration(repeats: int) -> float:
@@ -129,7 +143,7 @@ def main() -> int:
     row("llmprep encode_to_numpy (uint32)", t_np1, n_bytes, n_tokens, t_ref)
     if giga is not None:
         t_giga = best_of(lambda: giga.encode(text), args.repeats)
-        row("gigatoken encode (numpy, its own threading)", t_giga, n_bytes, n_tokens, t_ref)
+        row(f"gigatoken encode (numpy, RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']})", t_giga, n_bytes, n_tokens, t_ref)
         print(f"  llmprep numpy vs gigatoken: {t_giga / t_np1:.2f}x")
 
     print("two threads")
@@ -143,6 +157,13 @@ def main() -> int:
     row("llmprep encode_to_numpy, 2 threads", t_np2, n_bytes, n_tokens, t_ref_b)
     print(f"  scaling 2 threads / 1 thread: numpy {t_np1 / t_np2:.2f}x, batch {t_b1 / t_b2:.2f}x"
           f"  (this machine now: 2 threads of sha256 give {two_thread_calibration(args.repeats):.2f}x)")
+    cpu1 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=1), args.repeats)
+    cpu2 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=2), args.repeats)
+    cpub1 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=1), args.repeats)
+    cpub2 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=2), args.repeats)
+    print(f"  CPU time 2 threads / 1 thread: numpy {cpu2 / cpu1:.2f}, batch {cpub2 / cpub1:.2f}"
+          f" -> on 2 free cores at most numpy {2 * cpu1 / cpu2:.2f}x, batch {2 * cpub1 / cpub2:.2f}x"
+          f" (less any serial part, e.g. building the lists under the GIL)")
 
     print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
     normal_ns = t_np1 * 1e9 / n_bytes

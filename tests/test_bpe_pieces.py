@@ -7,6 +7,8 @@ take the bucketed merge path and pieces that are not UTF-8 at all.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import regex
 from conftest import corpus_paths
@@ -64,3 +66,29 @@ def test_random_bytes_match_tiktoken(core, tiktoken_gpt2, piece: bytes) -> None:
 def test_empty_piece_gives_no_tokens(core) -> None:
     assert core.encode_pieces([b""], True) == [[]]
     assert core.encode_pieces([b""], False) == [[]]
+
+
+LONG_PIECES = {
+    "run": b"x" * 20_000,
+    "run-shifted": b"y" + b"x" * 20_000,  # pairs straddle every chunk boundary: merged whole
+    "pairs": b"ab" * 6_000,
+    "dashes-then-equals": b"-" * 9_000 + b"=",
+    "digits": b"7" * 8_193,
+    "two-byte-char": "é".encode() * 5_000,
+}
+
+
+@pytest.mark.parametrize("name", LONG_PIECES)
+def test_long_pieces_chunked_or_whole_match_tiktoken(core, tiktoken_gpt2, name: str) -> None:
+    piece = LONG_PIECES[name]
+    assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_random_pieces_match_tiktoken(core, tiktoken_gpt2, seed: int) -> None:
+    # Above 8 KiB a piece is merged in 4 KiB chunks whose boundaries are checked; random text over
+    # a small alphabet makes merges across those boundaries (and so the whole-piece fallback) likely.
+    rng = random.Random(seed)
+    alphabet = [b"a", b"b", b"e", b"t", b"h", b" ", b"-", b"x", b"\xe2\x80\x94"]
+    piece = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(8_200, 14_000)))
+    assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece])

@@ -253,6 +253,13 @@ def test_disallowed_special_token_raises(enc) -> None:
         enc.encode_batch(["fine", "not <|endoftext|>"])
     with pytest.raises(ValueError, match="disallowed special token 'xyz'"):
         enc.encode("abc xyz", disallowed_special={"xyz"})
+    # The leftmost one is named, the longer one on a tie; lone surrogates do not hide it.
+    with pytest.raises(ValueError, match="token 'xyz'"):
+        enc.encode("a xyz <|endoftext|>", disallowed_special={"<|endoftext|>", "xyz"})
+    with pytest.raises(ValueError, match="token 'xyzw'"):
+        enc.encode("a xyzw", disallowed_special={"xyz", "xyzw", "w"})
+    with pytest.raises(ValueError, match="disallowed special token '<\\|endoftext\\|>'"):
+        enc.encode("\ud800 <|endoftext|>")
     # Allowed strings that are not special tokens change nothing.
     assert enc.encode("a <|foo|>", allowed_special={"<|foo|>"}) == enc.encode_ordinary("a <|foo|>")
     # Only the allowed ones are split off; the rest are text when not disallowed.
@@ -391,3 +398,43 @@ def test_corrupt_vocabulary_files(gpt2_dir, tmp_path) -> None:
     bad.write_text("YQ== 0\nnot-base64!! 1\n")
     with pytest.raises(ValueError, match="line 2 should be 'base64-token rank'"):
         Encoding.from_tiktoken_file(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation and concurrency
+
+
+def test_docstring_examples_run(enc, gpt2_dir, monkeypatch) -> None:
+    import doctest
+
+    import llmprep.encoding
+
+    from conftest import ROOT
+
+    # The from_files example names ../shared/gpt2 relative to the repository root.
+    if (ROOT.parent / "shared" / "gpt2").resolve() != gpt2_dir.resolve():
+        pytest.skip("the docstring examples assume ../shared next to the repository")
+    monkeypatch.chdir(ROOT)
+    result = doctest.testmod(llmprep.encoding, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0
+
+
+def test_concurrent_callers_get_serial_results(enc, corpus_text) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [corpus_text[i : i + 200_000] for i in range(0, 2_000_000, 200_000)]
+    expected = [enc.encode_ordinary(c, num_threads=1) for c in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: enc.encode_ordinary(c, num_threads=1), chunks * 2))
+    assert got == expected * 2
+
+
+@given(
+    st.text(alphabet="<|>ab é\n", max_size=200),
+    st.lists(st.text(alphabet="<|>ab é", min_size=1, max_size=5), min_size=1, max_size=4),
+)
+def test_special_token_search_matches_python(text: str, needles: list[str]) -> None:
+    found = [(i, n) for n in needles if (i := text.find(n)) >= 0]
+    expected = min(found, key=lambda f: (f[0], -len(f[1])))[1] if found else None
+    assert llmprep._core.BpeEncoder.find_first(text, needles) == expected

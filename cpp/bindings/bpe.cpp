@@ -156,6 +156,21 @@ void register_bpe(py::module_& m) {
           },
           py::arg("texts"), py::arg("allowed_special"), py::arg("num_threads"), py::arg("task_bytes") = 0,
           "Token ids of each text (a list of lists), encoded in parallel.")
+      .def_static(
+          "find_first",
+          [](py::handle text, const std::vector<std::string>& needles) -> py::object {
+            const std::string_view view = utf8_of(text, "text");
+            std::vector<std::string_view> views(needles.begin(), needles.end());
+            std::pair<size_t, size_t> found;
+            {
+              py::gil_scoped_release release;
+              found = find_first_needle(view, views);
+            }
+            if (found.first == std::string_view::npos) return py::none();
+            return py::str(needles[found.second]);
+          },
+          py::arg("text"), py::arg("needles"),
+          "The leftmost of the needles found in text (the longest on ties), or None.")
       .def(
           "encode_pieces",
           [](const BpeEncoder& self, const std::vector<py::bytes>& pieces, bool use_cache) {

@@ -7,7 +7,6 @@
 #include "common.hpp"
 #include "llmprep/bpe.hpp"
 #include "llmprep/chunker.hpp"
-#include "llmprep/parallel.hpp"
 #include "llmprep/utf8.hpp"
 
 namespace llmprep::bindings {
@@ -73,18 +72,19 @@ void register_tokenize(py::module_& m) {
       "bpe_encode_chunks",
       [](const BpeEncoder& encoder, const std::vector<py::bytes>& chunks, int num_threads) {
         const std::vector<std::string_view> views = views_of(chunks);
-        std::vector<std::vector<uint32_t>> ids(views.size());
+        std::vector<std::vector<uint32_t>> ids;
         {
           py::gil_scoped_release release;
-          // One task per chunk: chunks are already cut at safe points, so no further cutting.
-          parallel_tasks(static_cast<int64_t>(views.size()), num_threads, [&](int64_t i) {
-            const std::string_view text = views[static_cast<size_t>(i)];
-            const Utf8Fault fault = find_utf8_fault(text);
+          // The chunker validated these; a direct caller might not have, and the encoder assumes it.
+          for (size_t i = 0; i < views.size(); ++i) {
+            const Utf8Fault fault = find_utf8_fault(views[i]);
             if (fault.offset >= 0)
               throw std::invalid_argument("chunks[" + std::to_string(i) + "] is not valid UTF-8 (" + fault.reason +
                                           " at byte " + std::to_string(fault.offset) + ")");
-            encoder.encode_ordinary_serial(text, ids[static_cast<size_t>(i)]);
-          });
+          }
+          // encode_batch shares the calling thread's piece cache with its workers; the pipeline
+          // calls from one long-lived thread, so the cache stays warm from batch to batch.
+          ids = encoder.encode_batch(views, {}, num_threads);
         }
         py::list out(ids.size());
         for (size_t i = 0; i < ids.size(); ++i) out[i] = vector_to_numpy(std::move(ids[i]));

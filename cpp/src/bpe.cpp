@@ -40,6 +40,7 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -106,6 +107,9 @@ inline uint64_t hash_key(const unsigned char* p, size_t len, uint64_t w0, uint64
 constexpr size_t kLargePiece = 128;  // pieces this long or longer use the bucket merge
 constexpr uint32_t kNone = 0xFFFFFFFFu;  // no merge possible (also sorts last)
 constexpr uint32_t kDead = 0xFFFFFFFEu;  // part absorbed by its left neighbour
+constexpr uint32_t kLogFirst = 1u << 30;  // merge_buckets log: this merge changed the first part
+constexpr uint32_t kLogLast = 1u << 31;   // ... the last part
+constexpr uint32_t kLogRank = (1u << 30) - 1;
 
 std::atomic<uint64_t> next_instance_id{1};
 
@@ -121,7 +125,7 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 
 }  // namespace
 
-// Merge results of pieces this thread has seen, for one encoder at a time. ids_ holds, for each
+// Merge results of pieces this thread has seen, for one encoder at a time. ids holds, for each
 // cached piece, its token count followed by its tokens; the map points at the count.
 struct PieceCache {
   static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
@@ -132,11 +136,37 @@ struct PieceCache {
   // table per thread per call showed up in the two-thread timings.
   BytesMap map{1024};
   std::vector<uint32_t> ids;
+  std::string keys;                   // the cached pieces back to back, so that absorb() can list them
+  std::vector<uint32_t> key_offsets;  // where each one starts in keys
+  // During a parallel call: the calling thread's cache, read-only for everyone, so worker threads
+  // (new on every call) do not start cold.
+  const PieceCache* shared = nullptr;
 
   void reset(uint64_t new_owner) {
     owner = new_owner;
     map.clear();
     ids.clear();
+    keys.clear();
+    key_offsets.clear();
+  }
+  void add(std::string_view piece, const uint32_t* piece_ids, size_t count) {
+    if (map.size() >= kMaxEntries) reset(owner);
+    map.insert(piece, uint32_t(ids.size()));
+    ids.push_back(uint32_t(count));
+    ids.insert(ids.end(), piece_ids, piece_ids + count);
+    key_offsets.push_back(uint32_t(keys.size()));
+    keys.append(piece);
+  }
+  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
+  void absorb(const PieceCache& other) {
+    for (size_t k = 0; k < other.key_offsets.size() && map.size() < kMaxEntries; ++k) {
+      const size_t begin = other.key_offsets[k];
+      const size_t end = k + 1 < other.key_offsets.size() ? other.key_offsets[k + 1] : other.keys.size();
+      const std::string_view piece = std::string_view(other.keys).substr(begin, end - begin);
+      if (map.find(piece) != BytesMap::kMissing) continue;
+      const uint32_t* at = other.ids.data() + other.map.find(piece);
+      add(piece, at + 1, at[0]);
+    }
   }
 };
 
@@ -461,7 +491,11 @@ void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint3
 // used only if its rank still matches its part's current pair rank (the pair at a position only
 // ever grows, and different byte strings have different ranks, so a stale entry never matches).
 // A merge that creates a pair ranked below the current bucket interrupts it: the rest goes back.
-void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+// With `log`, every merge is recorded in order as its rank plus kLogFirst / kLogLast when it
+// changed the first / last part (whose token then is that rank): what merge_large needs to check
+// that two neighbouring chunks never merge across their boundary.
+void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out,
+                               std::vector<uint32_t>* log) const {
   if (n > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
   LongMergeScratch& scratch = tls_long_scratch;
   scratch.prepare(size_t(max_token_value_) + 1);
@@ -472,7 +506,8 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
     uint32_t next;
   };
   const uint32_t end = uint32_t(n);
-  std::vector<Part> parts(n);
+  // Not a std::vector: value-initialising 16 bytes per input byte only to overwrite them is waste.
+  std::unique_ptr<Part[]> parts(new Part[n]);
   for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
   for (uint32_t i = 0; i + 1 < end; ++i) {
     parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
@@ -488,6 +523,7 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
       part.tok = rank;
       part.next = parts[j].next;
       parts[j].pr = kDead;
+      if (log != nullptr) log->push_back(rank | (i == 0 ? kLogFirst : 0) | (part.next == end ? kLogLast : 0));
       bool lowered = false;
       if (part.next < end) {
         parts[part.next].prev = i;
@@ -517,6 +553,66 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
   for (uint32_t i = 0; i < end; i = parts[i].next) out.push_back(parts[i].tok);
 }
 
+// Replays, in the whole piece's (rank, position) order, the merges of two neighbouring chunks run
+// on their own, and reports whether the pair across their boundary would ever have been merged.
+// If it never would, the whole piece's merges at this boundary are exactly the two runs'.
+// left_last / right_first: the boundary parts' tokens before any merge.
+bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_last,
+                         const std::vector<uint32_t>& right_log, uint32_t right_first) const {
+  size_t a = 0, b = 0;
+  uint32_t cross = pairs_.find(left_last, right_first);
+  for (;;) {
+    const uint32_t next_left = a < left_log.size() ? (left_log[a] & kLogRank) : kNone;
+    const uint32_t next_right = b < right_log.size() ? (right_log[b] & kLogRank) : kNone;
+    // Positions order ties: left-chunk pairs < the boundary pair < right-chunk pairs.
+    if (cross != kNone && cross < next_left && cross <= next_right) return true;
+    if (next_left == kNone && next_right == kNone) return false;
+    if (next_left <= next_right) {
+      if (left_log[a] & kLogLast) {
+        left_last = next_left;
+        cross = pairs_.find(left_last, right_first);
+      }
+      ++a;
+    } else {
+      if (right_log[b] & kLogFirst) {
+        right_first = next_right;
+        cross = pairs_.find(left_last, right_first);
+      }
+      ++b;
+    }
+  }
+}
+
+// Long pieces (runs of one letter, digit or mark) in cache-sized chunks: each chunk is merged on
+// its own with a log, and each boundary is checked with crosses(). If no merge would have
+// crossed any boundary, the chunks' tokens are exactly the whole piece's; otherwise the piece is
+// merged whole. Chunks start at multiples of kChunk, a power of two, which lines up with the
+// pairwise merging of runs, so the check passes on runs of one character.
+void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  constexpr size_t kChunk = 4096;
+  if (n < 2 * kChunk) {
+    merge_buckets(p, n, out, nullptr);
+    return;
+  }
+  const size_t before = out.size();
+  std::vector<uint32_t> left_log, right_log;
+  uint32_t left_last = 0;
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    // The last chunk takes the remainder rather than leaving a short one.
+    const size_t size = n - begin < 2 * kChunk ? n - begin : kChunk;
+    right_log.clear();
+    merge_buckets(p + begin, size, out, &right_log);
+    if (begin > 0 && crosses(left_log, left_last, right_log, byte_rank_[p[begin]])) {
+      out.resize(before);
+      merge_buckets(p, n, out, nullptr);
+      return;
+    }
+    left_log.swap(right_log);
+    left_last = byte_rank_[p[begin + size - 1]];
+    if (size != kChunk) break;
+  }
+}
+
 void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out) const {
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
   if (piece.size() < kLargePiece) {
@@ -532,8 +628,7 @@ PieceCache& BpeEncoder::thread_cache() const {
   return cache;
 }
 
-void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
-                              std::vector<uint32_t>& out) const {
+void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const {
   const size_t n = piece.size();
   if (n == 0) return;
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
@@ -542,8 +637,9 @@ void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& pro
     return;
   }
   if (n > PieceCache::kMaxPieceBytes) {
-    // Whole-piece lookup still pays for long tokens; anything else goes straight to the merge.
-    const uint32_t whole = n <= 128 ? ranks_.find(piece, probe) : BytesMap::kMissing;
+    // Whole-piece lookup still pays for long tokens (GPT-2's longest is 128 bytes); anything longer
+    // goes straight to the merge without hashing it.
+    const uint32_t whole = n <= 128 ? ranks_.find(piece) : BytesMap::kMissing;
     if (whole != BytesMap::kMissing) {
       out.push_back(whole);
     } else {
@@ -551,6 +647,7 @@ void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& pro
     }
     return;
   }
+  const BytesMap::Probe probe = BytesMap::probe(piece);
   const uint32_t whole = ranks_.find(piece, probe);
   if (whole != BytesMap::kMissing) {
     out.push_back(whole);
@@ -562,13 +659,37 @@ void BpeEncoder::encode_piece(std::string_view piece, const BytesMap::Probe& pro
     out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
     return;
   }
+  if (cache.shared != nullptr) {
+    const uint32_t shared_at = cache.shared->map.find(piece, probe);
+    if (shared_at != BytesMap::kMissing) {
+      const uint32_t* ids = cache.shared->ids.data() + shared_at;
+      out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
+      return;
+    }
+  }
   const size_t before = out.size();
   merge_small(p, n, out);
-  if (cache.map.size() >= PieceCache::kMaxEntries) cache.reset(instance_id_);
-  const size_t count = out.size() - before;
-  cache.map.insert(piece, uint32_t(cache.ids.size()));
-  cache.ids.push_back(uint32_t(count));
-  cache.ids.insert(cache.ids.end(), out.begin() + std::ptrdiff_t(before), out.end());
+  cache.add(piece, out.data() + before, out.size() - before);
+}
+
+PieceCache& BpeEncoder::parallel_caches_begin(PieceCache*& caller_new) const {
+  PieceCache& caller = thread_cache();
+  caller_new = new PieceCache();
+  caller_new->owner = instance_id_;
+  caller_new->shared = &caller;
+  return caller;
+}
+
+PieceCache& BpeEncoder::parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const {
+  PieceCache& mine = thread_cache();
+  if (&mine == &caller) return caller_new;  // the caller's own cache stays frozen during the call
+  mine.shared = &caller;                    // a new worker thread: its cache dies with it
+  return mine;
+}
+
+void BpeEncoder::parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const {
+  caller.absorb(*caller_new);
+  delete caller_new;
 }
 
 }  // namespace llmprep

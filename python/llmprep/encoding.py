@@ -391,10 +391,15 @@ class Encoding:
         if not isinstance(text, str):
             raise TypeError(f"text must be str, not {type(text).__name__}")
         if disallowed:
-            # Name the leftmost disallowed token, as tiktoken's regex search does.
-            found = [(i, tok) for tok in disallowed if (i := text.find(tok)) >= 0]
-            if found:
-                _raise_disallowed_special_token(min(found, key=lambda f: (f[0], -len(f[1])))[1])
+            # Name the leftmost disallowed token, as tiktoken's regex search does. The search runs in
+            # C++ on the UTF-8 the encoder needs anyway; a str with lone surrogates has none.
+            try:
+                token = _core.BpeEncoder.find_first(text, sorted(disallowed))
+            except ValueError:
+                found = [(i, tok) for tok in disallowed if (i := text.find(tok)) >= 0]
+                token = min(found, key=lambda f: (f[0], -len(f[1])))[1] if found else None
+            if token is not None:
+                _raise_disallowed_special_token(token)
 
     def _call(self, method, text, allowed: list[int], num_threads: int | None):  # noqa: ANN001, ANN202
         threads = _threads(num_threads)

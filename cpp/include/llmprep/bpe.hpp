@@ -85,6 +85,12 @@ class PairMap {
   std::vector<uint64_t> slots_;
 };
 
+// The first occurrence of `needle` in text at or after `from` (npos if none).
+size_t find_bytes(std::string_view text, std::string_view needle, size_t from);
+// The leftmost occurrence of any needle (the longest on ties): (position, needle index), or
+// (npos, 0) when none occurs. Finds disallowed special tokens for the Python policy.
+std::pair<size_t, size_t> find_first_needle(std::string_view text, const std::vector<std::string_view>& needles);
+
 // One piece of text between allowed special tokens, or one special token.
 struct EncodeSegment;
 // The calling thread's cache of merge results (defined in bpe.cpp).
@@ -106,14 +112,18 @@ class BpeEncoder {
 
   // BPE of one pre-tokenized piece (any bytes), appended to out. Uses the calling thread's cache.
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
-    encode_piece(piece, BytesMap::probe(piece), thread_cache(), out);
+    encode_piece(piece, thread_cache(), out);
   }
-  // The same with the piece's probe computed and the thread's cache fetched by the caller
-  // (a thread_local in a shared library costs a call per access: fetch it once per text).
-  void encode_piece(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
-                    std::vector<uint32_t>& out) const;
+  // The same with the thread's cache fetched by the caller (a thread_local in a shared library
+  // costs a call per access: fetch it once per text).
+  void encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const;
   // The calling thread's piece cache, emptied first if it last served another encoder.
   PieceCache& thread_cache() const;
+  // Caches in a parallel call: every thread reads the calling thread's cache, which stays frozen
+  // meanwhile (the calling thread writes to caller_new instead, absorbed at the end).
+  PieceCache& parallel_caches_begin(PieceCache*& caller_new) const;
+  PieceCache& parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const;
+  void parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const;
   // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
   void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
 
@@ -139,8 +149,14 @@ class BpeEncoder {
   std::string_view token_bytes(int64_t id) const;
 
  private:
+  void encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const;
+  void run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
+                 std::vector<std::vector<uint32_t>>& results) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out, std::vector<uint32_t>* log) const;
+  bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
+               uint32_t right_first) const;
   void split_special(std::string_view text, const std::vector<uint32_t>& allowed,
                      std::vector<EncodeSegment>& segments) const;
   void encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
