@@ -10,7 +10,7 @@ append <|endoftext|>, `np.array(..., uint16)`, `tofile`. Each side runs in its o
 equal first. Then `llmprep tokenize` alone on a corpus --scale times larger shows that its peak
 RSS does not grow with the corpus.
 
-    python benchmarks/bench_tokenize.py [--mb 52] [--workers 2] [--repeat 3] [--scale 4]
+    python benchmarks/bench_tokenize.py [--mb 52] [--workers 2] [--repeat 3] [--scale 4] [--scale-baseline]
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="threads for both sides (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best counts")
     parser.add_argument("--scale", type=float, default=4, help="corpus multiple for the memory run (0: skip)")
+    parser.add_argument("--scale-baseline", action="store_true",
+                        help="also run the tiktoken script on the larger corpus (slow, ~16 bytes of RAM per byte)")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "llmprep-bench-corpus"))
     args = parser.parse_args()
 
@@ -145,10 +147,20 @@ def main() -> None:
         if args.scale > 0:
             big = build_corpus(cache / f"{args.mb * args.scale:g}MB", args.mb * args.scale)
             big_bytes = sum(p.stat().st_size for p in big)
-            r = run(OURS, "tokenize", str(big[0].parent), "--glob", "*.txt", "-o", str(our_out),
-                    "--workers", str(args.workers), "--quiet")
+            runs = [run(OURS, "tokenize", str(big[0].parent), "--glob", "*.txt", "-o", str(our_out),
+                        "--workers", str(args.workers), "--quiet") for _ in range(args.repeat)]
+            r = {"seconds": min(x["seconds"] for x in runs), "rss_mb": max(x["rss_mb"] for x in runs)}
+            ratio = ""
+            if args.scale_baseline:
+                big_listing = Path(tmp) / "big-files.txt"
+                big_listing.write_text("\n".join(map(str, big)), encoding="utf-8")
+                bruns = [run(BASELINE, str(big_listing), str(base_out), str(args.workers)) for _ in range(args.repeat)]
+                bb = min(x["seconds"] for x in bruns)
+                print(f"  {f'tiktoken script, {big_bytes / 1e6:.0f} MB corpus':<66} {bb:7.2f} s "
+                      f"{big_bytes / 1e6 / bb:7.1f} MB/s  peak RSS {max(x['rss_mb'] for x in bruns):7.0f} MB")
+                ratio = f"  {bb / r['seconds']:5.1f}x"
             print(f"  {f'llmprep tokenize, {big_bytes / 1e6:.0f} MB corpus':<66} {r['seconds']:7.2f} s "
-                  f"{big_bytes / 1e6 / r['seconds']:7.1f} MB/s  peak RSS {r['rss_mb']:7.0f} MB")
+                  f"{big_bytes / 1e6 / r['seconds']:7.1f} MB/s  peak RSS {r['rss_mb']:7.0f} MB{ratio}")
 
 
 if __name__ == "__main__":

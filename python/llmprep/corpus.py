@@ -145,6 +145,11 @@ def get_chunk_encoder(
 
     Raises:
         ValueError: An unknown name, or ``simple`` without a vocabulary (or a vocabulary with others).
+        OSError: The vocabulary cannot be loaded.
+
+    >>> enc = get_chunk_encoder("gpt2")
+    >>> [ids.tolist() for ids in enc.encode_chunks([b"hello", b" world"], num_threads=2)]
+    [[31373], [995]]
     """
     if name == "simple":
         if vocab is None:
@@ -308,6 +313,16 @@ def tokenize_corpus(
             fit a forced uint16.
         llmprep.InvalidUTF8Error: Invalid UTF-8 with ``errors="strict"``.
         OSError: An input cannot be read or the output cannot be written.
+
+    >>> import tempfile, os, llmprep
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "a.txt"), "w") as f:
+    ...     _ = f.write("hello world")
+    >>> stats = tokenize_corpus([folder], os.path.join(folder, "out.tok"), get_chunk_encoder("gpt2"))
+    >>> stats.documents, stats.tokens
+    (1, 3)
+    >>> llmprep.open_tokens(os.path.join(folder, "out.tok")).tokens.tolist()
+    [31373, 995, 50256]
     """
     start_time = time.perf_counter()
     if errors not in ("strict", "replace"):

@@ -502,6 +502,19 @@ def merge_token_files(
     Raises:
         TokenFileError: An input is not a valid llmprep token file.
         ValueError: No inputs, or inputs with different encodings, vocabularies or EOT ids.
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> for name, docs in (("a.tok", [[1, 2]]), ("b.tok", [[3], [4, 5]])):
+    ...     with TokenFileWriter(os.path.join(folder, name), dtype="uint16", encoding="gpt2",
+    ...                          vocab_size=50257, eot_token=50256) as w:
+    ...         for doc in docs:
+    ...             w.write(np.array(doc)); w.end_document()
+    >>> merge_token_files([os.path.join(folder, "a.tok"), os.path.join(folder, "b.tok")],
+    ...                   os.path.join(folder, "ab.tok")).n_documents
+    3
+    >>> open_tokens(os.path.join(folder, "ab.tok")).tokens.tolist()
+    [1, 2, 50256, 3, 50256, 4, 5, 50256]
     """
     if not inputs:
         raise ValueError("merge needs at least one input token file")
