@@ -84,3 +84,10 @@ def test_argument_checks(tmp_path) -> None:
         tokenize_corpus(["-", "-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"))
     with pytest.raises(ValueError, match="--shard needs files"):
         tokenize_corpus(["-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"), shard=(0, 2))
+
+
+def test_vocabulary_ids_must_fit_a_token_file(tmp_path) -> None:
+    vocab = tmp_path / "huge.json"
+    llmprep.SimpleTokenizer({"a": 0, "b": 2**32}).save(vocab)
+    with pytest.raises(ValueError, match="ids from 0 to 2..32 - 1; the vocabulary has 4294967296"):
+        get_chunk_encoder("simple", vocab)

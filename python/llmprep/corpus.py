@@ -113,8 +113,9 @@ class _SimpleEncoder:
         self.name = "simple"
         ids = self._tok.vocab.values()
         self.vocab_size = (max(ids) + 1) if ids else 0
-        if ids and min(ids) < 0:
-            raise ValueError(f"{vocab_path}: token files need ids >= 0; the vocabulary has {min(ids)}")
+        if ids and (min(ids) < 0 or max(ids) >= 1 << 32):
+            bad = min(ids) if min(ids) < 0 else max(ids)
+            raise ValueError(f"{vocab_path}: token files hold ids from 0 to 2**32 - 1; the vocabulary has {bad}")
         self.eot_token = self._tok.vocab.get("<|endoftext|>")
         self._dtype = "uint16" if self.vocab_size <= 1 << 16 else "uint32"
 
@@ -254,6 +255,14 @@ class _Batch:
     input_bytes: int = 0  # what was read for them (for progress)
 
 
+def _default_threads() -> int:
+    """LLMPREP_NUM_THREADS if it is a positive integer, else the core count (as the C++ core does)."""
+    value = os.environ.get("LLMPREP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return min(int(value), 1024)
+    return os.cpu_count() or 1
+
+
 def _read_blocks(f: BinaryIO) -> Iterator[memoryview]:
     buffer = bytearray(_READ_BYTES)
     view = memoryview(buffer)
@@ -334,7 +343,7 @@ def tokenize_corpus(
     sources = _expand_inputs(inputs, glob, Path(output))
     if sum(1 for s in sources if s.path == STDIN) > 1:
         raise ValueError("stdin ('-') can be given only once")
-    num_threads = workers if workers > 0 else int(os.environ.get("LLMPREP_NUM_THREADS", 0) or os.cpu_count() or 1)
+    num_threads = workers if workers > 0 else _default_threads()
     if batch_bytes is None:
         batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
     # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
