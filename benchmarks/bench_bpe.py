@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import random
 import sys
 import tempfile
 import threading
@@ -168,9 +169,16 @@ def main() -> int:
     print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
     normal_ns = t_np1 * 1e9 / n_bytes
     ref_ns = t_ref * 1e9 / n_bytes
-    for label, unit in [("letter x", "x"), ("digit 7", "7"), ("punct -", "-"), ("spaces", " "),
-                        ("newlines", "\n"), ("'ab' repeated", "ab"), ("é repeated", "é")]:  # fmt: skip
-        worst = unit * (args.worst_bytes // len(unit.encode("utf-8")))
+    # Runs of one unit repeat whole chunks, which the encoder reuses; one long piece of random
+    # letters, digits or marks does not, and is the true worst case for the merge.
+    rng = random.Random(0)
+    cases = [("letter x", "x"), ("digit 7", "7"), ("punct -", "-"), ("spaces", " "), ("newlines", "\n"),
+             ("'ab' repeated", "ab"), ("é repeated", "é")]  # fmt: skip
+    for label, alphabet in [("random letters", "abcdefghijklmnopqrstuvwxyz"), ("random digits", "0123456789"),
+                            ("random marks", "-=_.,;:!?*#/+")]:  # fmt: skip
+        cases.append((label, "".join(rng.choice(alphabet) for _ in range(args.worst_bytes))))
+    for label, unit in cases:
+        worst = unit * max(1, args.worst_bytes // len(unit.encode("utf-8")))
         worst_bytes = len(worst.encode("utf-8"))
         want = ref.encode_ordinary(worst)
         got = ours.encode_to_numpy(worst, num_threads=1)

@@ -75,6 +75,15 @@ LONG_PIECES = {
     "dashes-then-equals": b"-" * 9_000 + b"=",
     "digits": b"7" * 8_193,
     "two-byte-char": "é".encode() * 5_000,
+    # Repeated chunks are reused, with their boundary checks: periods of 1, 2 and 3 chunks.
+    "period-3-bytes": b"abc" * 7_000,
+    "three-byte-char": "中".encode() * 7_000,
+    "run-between-others": b"q" * 5 + b"x" * 30_000 + b"=" + b"x" * 9_000 + b"qq",
+    "run-of-a-digit": b"7" * 30_001,
+    "mixed-period": (b"-" * 4_096 + b"=" * 4_096) * 4 + b"-" * 100,
+    # The second copy of the x chunk repeats the first, but its left neighbour differs, and the
+    # odd-length x run of that neighbour pairs across the boundary: it must be checked, not reused.
+    "repeat-after-new-neighbour": b"x" * 4_096 + b"\x00" + b"x" * 4_095 + b"x" * 4_096 * 2 + b"x" * 50,
 }
 
 
@@ -92,3 +101,13 @@ def test_long_random_pieces_match_tiktoken(core, tiktoken_gpt2, seed: int) -> No
     alphabet = [b"a", b"b", b"e", b"t", b"h", b" ", b"-", b"x", b"\xe2\x80\x94"]
     piece = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(8_200, 14_000)))
     assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece])
+
+
+@pytest.mark.parametrize("alphabet", ["abcdefghijklmnopqrstuvwxyz", "etaoin shr", "0123456789", "-=_.,;:!?*#/+"])
+def test_long_random_words_match_tiktoken(core, tiktoken_gpt2, alphabet: str) -> None:
+    # Long pieces are first cut where two bytes are adjacent in no token; a missed bigram would
+    # show up as a wrong merge here.
+    rng = random.Random(alphabet)
+    for size in (200, 5_000, 20_000):
+        piece = "".join(rng.choice(alphabet) for _ in range(size)).encode()
+        assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece]), size

@@ -6,34 +6,46 @@
 // Measured with benchmarks/bench_bpe.py on this 2-core shared VM (AMD EPYC, 1 MiB L2 per core, other
 // jobs running: absolute figures swing +-30% between runs; ratios within one run are what count).
 // Input: the four ../shared/data corpora concatenated, 3.5 MB, 0.9M tokens.
-// * One thread: 110-150 MB/s into numpy (encode_to_numpy), 9-10x tiktoken's encode_ordinary in the
-//   same run; about 45% of it is the pre-tokenizer (~3 ns/B), the rest is BPE (~3.5 ns/B).
-//   encode() to a Python list runs at ~90% of that: every id shares one cached Python int.
+// * One thread: ~210 MB/s into numpy (encode_to_numpy), 11-13x tiktoken's encode_ordinary in the
+//   same run; roughly half of it is the pre-tokenizer, half BPE. encode() to a Python list runs at
+//   ~85% of that: every id shares one cached Python int (allocating one per token made the list
+//   path 2.3x slower than numpy). gigatoken 0.10 ran at ~590 MB/s on one thread in the same run.
 // * Per piece, in order: single byte -> byte_rank_; whole piece in the vocabulary (exact for GPT-2
 //   because rank == id == merge priority; most pieces of English text stop here); the calling
 //   thread's piece cache, probed with the hash already computed; only then the merge loop, whose
 //   result is cached.
-// * Byte-string lookups hash at most two 64-bit words for keys <= 16 bytes (nearly every piece)
-//   and compare inline words instead of calling memcmp. The merge loop never hashes bytes: it asks a
-//   (rank, rank) -> rank table packed into one 64-bit word per slot (108k pairs for GPT-2, 2 MiB),
-//   which is exact because every part during a tiktoken-style merge is itself a token.
-// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array: for 2..20
-//   parts it beats anything cleverer. Long pieces use per-rank buckets (merge_large): 1 MB of 'x'
-//   costs ~22 ns/B, of '-' ~32 ns/B, of '7' ~15 ns/B, of spaces ~5 ns/B, i.e. 1-5x normal text.
-//   A binary heap of (rank, position) gave the same order at 90-190 ns/B (cache misses in an
-//   8 MB heap): rejected.
+// * BytesMap: keys of 1..7 bytes (90% of multi-byte pieces) in 16-byte slots keyed by one word,
+//   longer keys in 32-byte slots with two inline words; hash = one multiply for keys <= 8 bytes.
+//   Those two changes gave ~7% and ~8%. The first slot load is still the hottest instruction (the
+//   tables are 1 + 1 MiB): it is a cache miss for the long tail of pieces.
+// * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table packed into one 64-bit
+//   word per slot (108k pairs for GPT-2, 2 MiB), which is exact because every part during a
+//   tiktoken-style merge is itself a token.
+// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array. Long pieces
+//   (merge_large): (1) cut wherever two bytes are adjacent in no token (exact: no merge can join
+//   them), spans < 128 bytes back to the scan; (2) a long span in 4 KiB chunks merged by per-rank
+//   buckets with a merge log, each boundary confirmed by replaying both logs (crosses()), else the
+//   span is merged whole; (3) a chunk equal to one of the previous three reuses its tokens, log and
+//   boundary verdict. 1 MB runs of 'x' / '-' now cost ~1-1.5 ns/B, of '7' ~5 ns/B (the checks
+//   replay), spaces/newlines ~6 ns/B: 0.2-1.3x normal text. The hard case is a long piece with no
+//   repetition and few cuts: 1 MB of random letters ~33 ns/B (7x normal), random digits ~80 ns/B
+//   (17x normal; every digit pair occurs in some token, and random digits fail most chunk checks,
+//   so they take the whole-span fallback), still 9-11x faster than tiktoken on the same input.
+//   Rejected: a binary heap of (rank, position) (same order, 90-190 ns/B: cache misses in an 8 MB
+//   heap); bucketed merge of the whole 1 MB piece without chunks (20-30 ns/B).
 // * The piece cache is per thread (thread_local, keyed by encoder instance), so reads take no lock;
 //   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
-//   Worker threads are started per call, so their caches start cold (a cold run is ~10% slower):
-//   parallel tasks are >= 256 KiB so that warming up is a small part of each.
-// * Tried and rejected: prefetching rank-table slots for a group of 16 pieces before looking them
-//   up (the first slot load is the hottest instruction, yet the total did not move beyond noise);
-//   std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
-// * Towards ~1 GB/s per core (gigatoken's published figure; it ran 3-4x faster than this in the
-//   same process here): fuse the pre-tokenizer with the lookup (hash while scanning, SIMD class
-//   scan for ASCII runs); a smaller direct-mapped table for the most frequent ~4k tokens that stays
-//   in L1/L2; emit ids straight into the final buffer instead of per-task vectors; a process-wide
-//   read-mostly piece cache so that worker threads start warm.
+//   In a parallel call every thread also reads the calling thread's cache, frozen for the call
+//   (worker threads are new on every call and would start cold: ~10% more work for them).
+// * Tried and rejected, twice: scanning a group of 8-16 pieces, hashing them and prefetching their
+//   rank-table and cache slots before the lookups. The grouped loop measured 5-15% slower in
+//   alternating CPU-time runs: the extra passes cost more than the overlapped misses saved.
+//   Also rejected: std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
+// * Towards ~1 GB/s per core (gigatoken's published figure; 2.8x faster than this here): fuse the
+//   pre-tokenizer with the lookup (hash while scanning, SIMD class scan for ASCII), a direct-mapped
+//   table of the most frequent few thousand pieces that stays in L1/L2, emit ids straight into the
+//   final buffer instead of per-task vectors; for long digit runs, chunk boundaries placed at token
+//   boundaries found with a small overlap instead of the whole-span fallback.
 #include "llmprep/bpe.hpp"
 
 #include <algorithm>
@@ -95,11 +107,15 @@ inline void key_words(const unsigned char* p, size_t len, uint64_t& w0, uint64_t
   }
 }
 
+// One multiply for keys up to 8 bytes (nearly every piece): the product's high half depends on
+// every input bit, and folding it down gives the table index (low bits) that mixing too.
 inline uint64_t hash_key(const unsigned char* p, size_t len, uint64_t w0, uint64_t w1) noexcept {
-  uint64_t h = (w0 * 0x9E3779B97F4A7C15ull) ^ ((w1 * 0xC2B2AE3D27D4EB4Full) >> 7) ^ (uint64_t(len) * 0x165667B19E3779F9ull);
-  for (size_t i = 16; i < len; ++i) h = (h ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
+  uint64_t x = w0 ^ (uint64_t(len) << 57);
+  if (len > 8) {
+    x ^= w1 * 0xC2B2AE3D27D4EB4Full;
+    for (size_t i = 16; i < len; ++i) x = (x ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
+  }
+  uint64_t h = x * 0x9E3779B97F4A7C15ull;
   h ^= h >> 32;
   return h;
 }
@@ -250,16 +266,39 @@ thread_local LongMergeScratch tls_long_scratch;
 // BytesMap
 
 BytesMap::BytesMap(size_t expected_entries) {
+  // Sized for a GPT-2-like split (about 70% short keys); both tables grow as needed.
   size_t capacity = 16;
-  while (capacity < expected_entries * 2) capacity *= 2;
+  while (capacity < expected_entries * 2 / 3) capacity *= 2;
   slots_.assign(capacity, Slot{0, 0, 0, 0, 0, 0});
   mask_ = capacity - 1;
+  size_t short_capacity = 16;
+  while (short_capacity < expected_entries * 3 / 2) short_capacity *= 2;
+  short_.assign(short_capacity, ShortSlot{0, 0, 0});
+  short_mask_ = short_capacity - 1;
 }
 
 void BytesMap::clear() {
   std::fill(slots_.begin(), slots_.end(), Slot{0, 0, 0, 0, 0, 0});
+  std::fill(short_.begin(), short_.end(), ShortSlot{0, 0, 0});
   size_ = 0;
+  short_size_ = 0;
   arena_.clear();
+}
+
+void BytesMap::grow_short() {
+  std::vector<ShortSlot> old;
+  old.swap(short_);
+  short_.assign(old.size() * 2, ShortSlot{0, 0, 0});
+  short_mask_ = short_.size() - 1;
+  for (const ShortSlot& s : old) {
+    if (s.key == 0) continue;
+    const size_t len = size_t(s.key >> 56);
+    unsigned char bytes[8];
+    for (size_t k = 0; k < len; ++k) bytes[k] = static_cast<unsigned char>((s.key >> (8 * k)) & 0xFF);
+    size_t i = hash_key(bytes, len, s.key & ((uint64_t(1) << 56) - 1), 0) & short_mask_;
+    while (short_[i].key != 0) i = (i + 1) & short_mask_;
+    short_[i] = s;
+  }
 }
 
 void BytesMap::grow() {
@@ -287,8 +326,17 @@ bool BytesMap::insert(std::string_view key, uint32_t value) {
   if (key.empty()) throw std::invalid_argument("BytesMap: the empty byte string cannot be a key");
   if (key.size() > 0xFFFFFFFFu) throw std::invalid_argument("BytesMap: key too long");
   if (find(key) != kMissing) return false;
-  if ((size_ + 1) * 2 > slots_.size()) grow();
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+  if (key.size() <= kShortMax) {
+    if ((short_size_ + 1) * 3 > short_.size() * 2) grow_short();  // load <= 2/3
+    const Probe pr = probe(key);
+    size_t i = pr.hash & short_mask_;
+    while (short_[i].key != 0) i = (i + 1) & short_mask_;
+    short_[i] = ShortSlot{short_key(pr, key.size()), value, 0};
+    ++short_size_;
+    return true;
+  }
+  if ((size_ + 1) * 2 > slots_.size()) grow();
   uint64_t w0, w1;
   key_words(p, key.size(), w0, w1);
   const uint64_t h = hash_key(p, key.size(), w0, w1);
@@ -316,6 +364,14 @@ BytesMap::Probe BytesMap::probe(std::string_view key) noexcept {
 uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t len = key.size();
+  if (len <= kShortMax) {
+    const uint64_t want = short_key(probe, len);
+    for (size_t i = probe.hash & short_mask_;; i = (i + 1) & short_mask_) {
+      const ShortSlot& s = short_[i];
+      if (s.key == want) return s.value;
+      if (s.key == 0) return kMissing;
+    }
+  }
   const uint32_t h32 = uint32_t(probe.hash >> 32);
   size_t i = probe.hash & mask_;
   for (;;) {
@@ -414,6 +470,15 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
     }
   }
   pairs_.build(pairs);
+
+  bigrams_.assign(65536 / 64, 0);
+  for (const auto& entry : mergeable) {
+    const std::string& bytes = entry.first;
+    for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+      const unsigned key = (unsigned(static_cast<unsigned char>(bytes[i])) << 8) | static_cast<unsigned char>(bytes[i + 1]);
+      bigrams_[key >> 6] |= uint64_t(1) << (key & 63);
+    }
+  }
 }
 
 BpeEncoder::~BpeEncoder() = default;
@@ -506,11 +571,21 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
     uint32_t next;
   };
   const uint32_t end = uint32_t(n);
+  // Long pieces are runs: the same pair comes up again and again, so a one-entry memo per call
+  // site skips most hash lookups.
+  struct Memo {
+    uint32_t a = kNone, b = kNone, rank = kNone;
+  };
+  Memo fill_memo, right_memo, left_memo;
+  auto pair_rank = [this](Memo& memo, uint32_t a, uint32_t b) {
+    if (a != memo.a || b != memo.b) memo = Memo{a, b, pairs_.find(a, b)};
+    return memo.rank;
+  };
   // Not a std::vector: value-initialising 16 bytes per input byte only to overwrite them is waste.
   std::unique_ptr<Part[]> parts(new Part[n]);
   for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
   for (uint32_t i = 0; i + 1 < end; ++i) {
-    parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
+    parts[i].pr = pair_rank(fill_memo, parts[i].tok, parts[i + 1].tok);
     if (parts[i].pr != kNone) scratch.push(parts[i].pr, i);
   }
   std::vector<uint32_t>& work = scratch.work;
@@ -527,7 +602,7 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
       bool lowered = false;
       if (part.next < end) {
         parts[part.next].prev = i;
-        part.pr = pairs_.find(rank, parts[part.next].tok);
+        part.pr = pair_rank(right_memo, rank, parts[part.next].tok);
         if (part.pr != kNone) {
           scratch.push(part.pr, i);
           lowered = part.pr < rank;
@@ -537,7 +612,7 @@ void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uin
       }
       if (i != 0) {
         Part& left = parts[part.prev];
-        left.pr = pairs_.find(left.tok, rank);
+        left.pr = pair_rank(left_memo, left.tok, rank);
         if (left.pr != kNone) {
           scratch.push(left.pr, part.prev);
           lowered = lowered || left.pr < rank;
@@ -583,32 +658,85 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
   }
 }
 
-// Long pieces (runs of one letter, digit or mark) in cache-sized chunks: each chunk is merged on
-// its own with a log, and each boundary is checked with crosses(). If no merge would have
-// crossed any boundary, the chunks' tokens are exactly the whole piece's; otherwise the piece is
-// merged whole. Chunks start at multiples of kChunk, a power of two, which lines up with the
-// pairwise merging of runs, so the check passes on runs of one character.
+// Long pieces. First, cut wherever the two bytes around a position stand next to each other in no
+// token: no merge can ever join them, so the spans between such cuts merge independently, and
+// exactly as they would inside the whole piece. (A long run of random letters falls apart into
+// spans of a few bytes; runs of one character have no such cut.) Short spans take merge_small.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  size_t start = 0;
+  for (size_t c = 1; c < n; ++c) {
+    if (!bigram_in_token(p[c - 1], p[c])) {
+      merge_span(p + start, c - start, out);
+      start = c;
+    }
+  }
+  merge_span(p + start, n - start, out);
+}
+
+// One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
+// log; crosses() then replays both logs at each boundary to confirm that the pair across it would
+// never have been merged; if it would, the span is merged whole. Chunks start at multiples of
+// kChunk, a power of two, which lines up with the pairwise merging of runs, so the check passes on
+// runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
+// previous three reuses its tokens and log, and a boundary between two such repeats reuses the
+// earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
+void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kChunk = 4096;
+  constexpr size_t kRing = 4;  // the current chunk and the three before it
+  if (n < kLargePiece) {
+    merge_small(p, n, out);
+    return;
+  }
   if (n < 2 * kChunk) {
     merge_buckets(p, n, out, nullptr);
     return;
   }
+  struct Chunk {
+    size_t begin = 0;
+    size_t size = 0;
+    size_t out_begin = 0;
+    size_t out_count = 0;
+    std::shared_ptr<std::vector<uint32_t>> log;
+    size_t repeats = 0;  // d > 0: same bytes as the chunk d places back; 0: merged here
+  };
+  Chunk ring[kRing];
   const size_t before = out.size();
-  std::vector<uint32_t> left_log, right_log;
-  uint32_t left_last = 0;
-  for (size_t begin = 0; begin < n; begin += kChunk) {
+  size_t k = 0;
+  for (size_t begin = 0; begin < n; begin += kChunk, ++k) {
     // The last chunk takes the remainder rather than leaving a short one.
     const size_t size = n - begin < 2 * kChunk ? n - begin : kChunk;
-    right_log.clear();
-    merge_buckets(p + begin, size, out, &right_log);
-    if (begin > 0 && crosses(left_log, left_last, right_log, byte_rank_[p[begin]])) {
-      out.resize(before);
-      merge_buckets(p, n, out, nullptr);
-      return;
+    Chunk& chunk = ring[k % kRing];
+    chunk.begin = begin;
+    chunk.size = size;
+    chunk.out_begin = out.size();
+    chunk.repeats = 0;
+    for (size_t d = 1; d < kRing && d <= k; ++d) {
+      const Chunk& earlier = ring[(k - d) % kRing];
+      if (earlier.size == size && std::memcmp(p + earlier.begin, p + begin, size) == 0) {
+        chunk.repeats = d;
+        break;
+      }
     }
-    left_log.swap(right_log);
-    left_last = byte_rank_[p[begin + size - 1]];
+    if (chunk.repeats != 0) {
+      const Chunk& earlier = ring[(k - chunk.repeats) % kRing];
+      out.reserve(out.size() + earlier.out_count);
+      for (size_t t = 0; t < earlier.out_count; ++t) out.push_back(out[earlier.out_begin + t]);
+      chunk.log = earlier.log;
+    } else {
+      chunk.log = std::make_shared<std::vector<uint32_t>>();
+      merge_buckets(p + begin, size, out, chunk.log.get());
+    }
+    chunk.out_count = out.size() - chunk.out_begin;
+    if (k > 0) {
+      const Chunk& left = ring[(k - 1) % kRing];
+      // Both sides repeat chunks that sat side by side d places back: that boundary passed.
+      const bool seen = chunk.repeats != 0 && left.repeats == chunk.repeats;
+      if (!seen && crosses(*left.log, byte_rank_[p[begin - 1]], *chunk.log, byte_rank_[p[begin]])) {
+        out.resize(before);
+        merge_buckets(p, n, out, nullptr);
+        return;
+      }
+    }
     if (size != kChunk) break;
   }
 }
