@@ -82,7 +82,7 @@ def test_argument_checks(tmp_path) -> None:
     assert parse_shard(" 2 / 5 ") == (2, 5)
     with pytest.raises(ValueError, match="stdin .* only once"):
         tokenize_corpus(["-", "-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"))
-    with pytest.raises(ValueError, match="--shard needs files"):
+    with pytest.raises(ValueError, match="--shard needs regular files"):
         tokenize_corpus(["-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"), shard=(0, 2))
 
 
@@ -91,3 +91,27 @@ def test_vocabulary_ids_must_fit_a_token_file(tmp_path) -> None:
     llmprep.SimpleTokenizer({"a": 0, "b": 2**32}).save(vocab)
     with pytest.raises(ValueError, match="ids from 0 to 2..32 - 1; the vocabulary has 4294967296"):
         get_chunk_encoder("simple", vocab)
+
+
+def test_a_named_pipe_is_an_input(tmp_path, tiktoken_gpt2) -> None:
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    text = "streamed through a pipe, like <(zcat corpus.gz)\n" * 1000
+
+    def feed() -> None:
+        with open(fifo, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        stats = tokenize_corpus([str(fifo)], tmp_path / "o.tok", get_chunk_encoder("gpt2"), chunk_bytes=100)
+    finally:
+        writer.join(timeout=60)
+    assert stats.bytes == len(text)
+    assert llmprep.open_tokens(tmp_path / "o.tok").tokens.tolist() == tiktoken_gpt2.encode_ordinary(text) + [50256]

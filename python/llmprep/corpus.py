@@ -7,6 +7,15 @@ the encoder runs on N threads (GIL released) while the next batch is read; ids a
 order through `TokenFileWriter` (temporary file, renamed on success). Memory is bounded by two
 batches, whatever the corpus size (a single pre-token longer than a batch is the only exception:
 it must be encoded whole).
+
+Performance notes (53 MB of varied text, 2 threads, shared 2-core machine): the pipeline is
+encoder-bound; reading, UTF-8 checking and cutting run at ~2 GB/s on the main thread. With one
+batch in flight the encoder idled while each batch was written: 83-95 MB/s; with two queued
+(encode k+1 while writing k and reading k+2): ~150 MB/s. 1 MiB chunks left threads idle at the end
+of each batch; 256 KiB chunks split batches evenly, and per-chunk overhead stays invisible. Encoding
+through `BpeEncoder::encode_batch` from the one executor thread keeps the piece cache warm across
+batches (worker threads read the caller's cache); fresh per-batch thread caches were not measurably
+slower here, but would be with smaller batches.
 """
 
 from __future__ import annotations
@@ -202,8 +211,8 @@ def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None 
             sources.extend(_Source(str(p), p.suffix == ".jsonl", p.stat().st_size) for p in found)
         elif path.is_file():
             sources.append(_Source(item, path.suffix == ".jsonl", path.stat().st_size))
-        elif path.exists():
-            raise ValueError(f"input {item} is neither a file nor a directory")
+        elif path.exists():  # a named pipe or process substitution, e.g. <(zcat corpus.txt.gz)
+            sources.append(_Source(item, path.suffix == ".jsonl", None))
         else:
             raise FileNotFoundError(f"input {item} does not exist")
     return sources
@@ -352,8 +361,8 @@ def tokenize_corpus(
 
     first_doc, last_doc = 0, None
     if shard is not None:
-        if any(s.path == STDIN for s in sources):
-            raise ValueError("--shard needs files (their documents are counted first), not stdin")
+        if any(s.size is None for s in sources):
+            raise ValueError("--shard needs regular files (their documents are counted first), not stdin or pipes")
         for s in sources:
             if s.jsonl:
                 s.n_documents = _count_jsonl_records(s.path)
