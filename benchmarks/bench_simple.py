@@ -10,35 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 
 import numpy as np
 
 from _common import best_of, concatenated_corpus, row
 
 import llmprep
-
-
-class SimpleTokenizerV2:
-    """The chapter's class (section 2.4), verbatim apart from formatting."""
-
-    def __init__(self, vocab):
-        self.str_to_int = vocab
-        self.int_to_str = {i: s for s, i in vocab.items()}
-
-    def encode(self, text):
-        preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
-        preprocessed = [item.strip() for item in preprocessed if item.strip()]
-        preprocessed = [item if item in self.str_to_int else "<|unk|>" for item in preprocessed]
-        return [self.str_to_int[s] for s in preprocessed]
-
-
-def chapter_vocab(text: str) -> dict[str, int]:
-    preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
-    preprocessed = [item.strip() for item in preprocessed if item.strip()]
-    all_tokens = sorted(list(set(preprocessed)))
-    all_tokens.extend(["<|endoftext|>", "<|unk|>"])
-    return {token: integer for integer, token in enumerate(all_tokens)}
+from llmprep._chapter import SimpleTokenizerV2, build_vocab
 
 
 def main() -> None:
@@ -56,7 +34,7 @@ def main() -> None:
         docs.append(text[start:end])
         start = end
 
-    ref_vocab = chapter_vocab(text)
+    ref_vocab = build_vocab(text, ("<|endoftext|>", "<|unk|>"))
     ref = SimpleTokenizerV2(ref_vocab)
     ours = llmprep.SimpleTokenizer.from_text(text)
     assert dict(ours.vocab) == ref_vocab, "vocabularies differ"
@@ -69,7 +47,7 @@ def main() -> None:
           f"{len(docs)} documents for batch calls; best of {args.repeat}; cores: {os.cpu_count()}")
     print(f"  {'':<44} {'time':>12} {'throughput':>14} {'vs ref':>9}")
 
-    t_vocab_ref = best_of(lambda: chapter_vocab(text), args.repeat)
+    t_vocab_ref = best_of(lambda: build_vocab(text, ("<|endoftext|>", "<|unk|>")), args.repeat)
     t_vocab = best_of(lambda: llmprep.SimpleTokenizer.from_text(text), args.repeat)
     print("vocabulary building")
     print(row("chapter: sorted(set(re.split(...)))", t_vocab_ref, megabytes))

@@ -14,55 +14,9 @@ from hypothesis import strategies as st
 
 import llmprep
 from llmprep import SimpleTokenizer
-from llmprep.simple import CHAPTER_PATTERN
 
+from _chapter_ch2 import SimpleTokenizerV1, SimpleTokenizerV2, chapter_split, chapter_vocab
 from conftest import corpus_paths
-
-# ---------------------------------------------------------------------------------------------
-# The reference: the chapter's classes, as printed in ../shared/seed (sections 2.3-2.4).
-
-
-def chapter_split(text: str, pattern: str = CHAPTER_PATTERN) -> list[str]:
-    preprocessed = re.split(pattern, text)
-    return [item.strip() for item in preprocessed if item.strip()]
-
-
-def chapter_vocab(text: str, specials: tuple[str, ...] = ()) -> dict[str, int]:
-    all_tokens = sorted(list(set(chapter_split(text))))
-    all_tokens.extend(specials)
-    return {token: integer for integer, token in enumerate(all_tokens)}
-
-
-class SimpleTokenizerV1:
-    def __init__(self, vocab):
-        self.str_to_int = vocab
-        self.int_to_str = {i: s for s, i in vocab.items()}
-
-    def encode(self, text):
-        preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
-        preprocessed = [item.strip() for item in preprocessed if item.strip()]
-        return [self.str_to_int[s] for s in preprocessed]
-
-    def decode(self, ids):
-        text = " ".join([self.int_to_str[i] for i in ids])
-        return re.sub(r'\s+([,.?!"()\'])', r"\1", text)
-
-
-class SimpleTokenizerV2:
-    def __init__(self, vocab):
-        self.str_to_int = vocab
-        self.int_to_str = {i: s for s, i in vocab.items()}
-
-    def encode(self, text):
-        preprocessed = re.split(r'([,.:;?_!"()\']|--|\s)', text)
-        preprocessed = [item.strip() for item in preprocessed if item.strip()]
-        preprocessed = [item if item in self.str_to_int else "<|unk|>" for item in preprocessed]
-        return [self.str_to_int[s] for s in preprocessed]
-
-    def decode(self, ids):
-        text = " ".join([self.int_to_str[i] for i in ids])
-        return re.sub(r'\s+([,.:;?!"()\'])', r"\1", text)
-
 
 # Python's \s: 29 code points (../shared/FACTS.md).
 PY_WHITESPACE = [chr(c) for c in (*range(0x09, 0x0E), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]

@@ -31,18 +31,6 @@ py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
                         owned->data(), owner);
 }
 
-// One per binding file; module.cpp calls them all.
-void register_errors(py::module_& m);
-void register_text(py::module_& m);
-void register_simple(py::module_& m);
-void register_pretokenize_gpt2(py::module_& m);
-void register_bpe(py::module_& m);
-void register_tokenize(py::module_& m);
-
-}  // namespace llmprep::bindings
-
-namespace llmprep::bindings {
-
 // Python ints for the ids 0..size-1, created once per tokenizer, so that turning ids into a list
 // is a reference-count increment per id instead of an allocation (the list, not the encoding,
 // was the larger cost of encode() before this). Ids outside the cache get fresh ints.
@@ -76,5 +64,14 @@ class IntCache {
  private:
   std::vector<py::object> ints_;
 };
+
+// One per binding file; module.cpp calls them all.
+void register_errors(py::module_& m);
+void register_text(py::module_& m);
+void register_simple(py::module_& m);
+void register_windows(py::module_& m);
+void register_pretokenize_gpt2(py::module_& m);
+void register_bpe(py::module_& m);
+void register_tokenize(py::module_& m);
 
 }  // namespace llmprep::bindings

@@ -20,11 +20,38 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "Encoding",
+    "GPTDataset",
+    "GPTEmbedding",
     "InvalidUTF8Error",
+    "PositionalEmbedding",
     "SimpleTokenizer",
+    "TokenEmbedding",
     "TokenFile",
     "TokenFileError",
     "__version__",
+    "create_dataloader",
     "get_encoding",
     "open_tokens",
 ]
+
+# Names served by modules that import torch, loaded on first access so that `import llmprep`
+# stays torch-free: name -> module.
+_LAZY = {
+    "GPTDataset": "llmprep.data",
+    "create_dataloader": "llmprep.data",
+    "GPTEmbedding": "llmprep.nn",
+    "TokenEmbedding": "llmprep.nn",
+    "PositionalEmbedding": "llmprep.nn",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'llmprep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

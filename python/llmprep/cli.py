@@ -214,7 +214,34 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_vocab, _add_tokenize, _add_inspect, _add_merge]
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run chapter 2 end to end and print what it prints, timed against the chapter's code",
+        description="Run chapter 2 end to end: word tokenizer, vocabularies, <|unk|>, GPT-2 BPE, sliding-window "
+        "batches, token and positional embeddings, printing the chapter's values and each step's time for the "
+        "chapter's code and for llmprep. Without --text it uses the chapter's story from llmprep's cache folder "
+        "($LLMPREP_CACHE_DIR or ~/.cache/llmprep), downloading it there on first use.",
+    )
+    parser.add_argument("--text", help="the text to use (default: the chapter's story, the-verdict.txt)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the embeddings run")
+    parser.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from llmprep import demo
+
+    demo.run(args.text, args.device)
+    return 0
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_vocab,
+    _add_demo,
+    _add_tokenize,
+    _add_inspect,
+    _add_merge,
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -240,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llmprep: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"llmprep: error: {message}", file=sys.stderr)
         return 1

@@ -1,0 +1,130 @@
+// Bindings for the window kernels: a 1-D numpy token array in, windows written into numpy buffers
+// (the caller's, e.g. a pinned torch tensor's .numpy(), or fresh ones for materialize_windows).
+// Checks here only keep the C++ core safe; the messages users see come from llmprep/data.py.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "common.hpp"
+#include "llmprep/windows.hpp"
+
+namespace llmprep::bindings {
+
+namespace {
+
+bool is_c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
+
+// Calls fn(const Token*) with the token array's data typed by its dtype.
+template <class Fn>
+void with_tokens(const py::array& tokens, Fn&& fn) {
+  if (tokens.ndim() != 1 || !is_c_contiguous(tokens)) {
+    throw std::invalid_argument("tokens must be a 1-D C-contiguous array");
+  }
+  const void* data = tokens.data();
+  if (py::isinstance<py::array_t<uint16_t>>(tokens)) return fn(static_cast<const uint16_t*>(data));
+  if (py::isinstance<py::array_t<uint32_t>>(tokens)) return fn(static_cast<const uint32_t*>(data));
+  if (py::isinstance<py::array_t<int32_t>>(tokens)) return fn(static_cast<const int32_t*>(data));
+  if (py::isinstance<py::array_t<int64_t>>(tokens)) return fn(static_cast<const int64_t*>(data));
+  throw py::type_error("tokens must have dtype uint16, uint32, int32 or int64 (native byte order), not " +
+                       std::string(py::str(tokens.dtype())));
+}
+
+bool is_int64(const py::array& a) { return py::isinstance<py::array_t<int64_t>>(a); }
+bool is_int32(const py::array& a) { return py::isinstance<py::array_t<int32_t>>(a); }
+
+void check_output(const py::array& out, const char* name, int64_t rows, int64_t max_length) {
+  if (out.ndim() != 2 || out.shape(0) != rows || out.shape(1) != max_length) {
+    throw std::invalid_argument(std::string(name) + " must have shape (" + std::to_string(rows) + ", " +
+                                std::to_string(max_length) + ")");
+  }
+  if (!is_c_contiguous(out) || !out.writeable()) {
+    throw std::invalid_argument(std::string(name) + " must be a writable C-contiguous array");
+  }
+  if (!is_int64(out) && !is_int32(out)) throw py::type_error(std::string(name) + " must have dtype int64 or int32");
+}
+
+void check_outputs(const py::array& inputs, const py::array& targets, int64_t rows, int64_t max_length) {
+  check_output(inputs, "inputs", rows, max_length);
+  check_output(targets, "targets", rows, max_length);
+  if (is_int64(inputs) != is_int64(targets)) throw py::type_error("inputs and targets must have the same dtype");
+  const auto* a = static_cast<const char*>(inputs.data());
+  const auto* b = static_cast<const char*>(targets.data());
+  const auto bytes = static_cast<size_t>(inputs.nbytes());
+  if (rows > 0 && a < b + bytes && b < a + bytes) {
+    throw std::invalid_argument("inputs and targets must not overlap");
+  }
+}
+
+template <class Out, class Token>
+void gather_into(const Token* tokens, const WindowSpec& spec, const py::array_t<int64_t>& windows,
+                 py::array& inputs, py::array& targets, int num_threads) {
+  const int64_t* index = windows.data();
+  const int64_t count = windows.shape(0);
+  Out* in = static_cast<Out*>(inputs.mutable_data());
+  Out* tg = static_cast<Out*>(targets.mutable_data());
+  py::gil_scoped_release release;
+  gather_windows<Token, Out>(tokens, spec, index, count, in, tg, num_threads);
+}
+
+}  // namespace
+
+void register_windows(py::module_& m) {
+  m.def("window_count", &window_count, py::arg("n_tokens"), py::arg("max_length"), py::arg("stride"),
+        "len(range(0, n_tokens - max_length, stride)): the chapter's number of windows.");
+
+  m.def(
+      "gather_windows",
+      [](const py::array& tokens, int64_t max_length, int64_t stride,
+         const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array inputs,
+         py::array targets, int num_threads) {
+        if (windows.ndim() != 1) throw std::invalid_argument("windows must be a 1-D sequence of indices");
+        check_outputs(inputs, targets, windows.shape(0), max_length);
+        with_tokens(tokens, [&](auto* data) {
+          const WindowSpec spec{tokens.shape(0), max_length, stride};
+          if (is_int64(inputs)) {
+            gather_into<int64_t>(data, spec, windows, inputs, targets, num_threads);
+          } else {
+            gather_into<int32_t>(data, spec, windows, inputs, targets, num_threads);
+          }
+        });
+      },
+      py::arg("tokens"), py::arg("max_length"), py::arg("stride"), py::arg("windows"), py::arg("inputs"),
+      py::arg("targets"), py::arg("num_threads") = 0,
+      "Writes window windows[r] of tokens into row r of inputs and (shifted by one) targets, in place.\n"
+      "inputs/targets: writable C-contiguous (len(windows), max_length) int64 or int32 arrays.");
+
+  m.def(
+      "materialize_windows",
+      [](const py::array& tokens, int64_t max_length, int64_t stride, bool int32, int num_threads) {
+        py::tuple result;
+        with_tokens(tokens, [&](auto* data) {
+          const WindowSpec spec{tokens.shape(0), max_length, stride};
+          const int64_t n = window_count(spec.n_tokens, max_length, stride);
+          auto run = [&](auto out_tag) {
+            using Out = decltype(out_tag);
+            py::array_t<Out> inputs({n, max_length});
+            py::array_t<Out> targets({n, max_length});
+            Out* in = inputs.mutable_data();
+            Out* tg = targets.mutable_data();
+            {
+              py::gil_scoped_release release;
+              gather_window_range<std::remove_const_t<std::remove_pointer_t<decltype(data)>>, Out>(
+                  data, spec, 0, n, in, tg, num_threads);
+            }
+            result = py::make_tuple(inputs, targets);
+          };
+          if (int32) {
+            run(int32_t{});
+          } else {
+            run(int64_t{});
+          }
+        });
+        return result;
+      },
+      py::arg("tokens"), py::arg("max_length"), py::arg("stride"), py::arg("int32") = false,
+      py::arg("num_threads") = 0,
+      "All windows as two new (n_windows, max_length) arrays (inputs, targets): a copy.");
+}
+
+}  // namespace llmprep::bindings
