@@ -236,7 +236,7 @@ def test_inspect_and_merge_reject_damaged_files(corpus_tok, tmp_path) -> None:
 def test_summary_line_without_a_terminal(verdict_path, tmp_path) -> None:
     out = run("tokenize", str(verdict_path), "-o", str(tmp_path / "o.tok"))
     assert out.returncode == 0 and out.stderr == ""  # no bar: stderr is not a terminal
-    assert out.stdout.startswith("tokenized 1 documents, 5,146 tokens, 20,479 bytes in ")
+    assert out.stdout.startswith("tokenized 1 document, 5,146 tokens, 20,479 bytes in ")
     assert "MB/s" in out.stdout and "tokens/s" in out.stdout
 
 
@@ -300,7 +300,7 @@ def test_progress_bar_on_a_terminal(verdict_path, tmp_path) -> None:
     bar = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0
     assert "tokenize" in bar and "B/s" in bar and "tokens/s" in bar and "100%" in bar
-    assert proc.stdout.decode().startswith("tokenized 1 documents")
+    assert proc.stdout.decode().startswith("tokenized 1 document,")
     quiet = subprocess.run(
         [sys.executable, "-m", "llmprep", "tokenize", str(verdict_path), "-o", str(tmp_path / "q.tok"), "--quiet"],
         capture_output=True, env=_env(), timeout=120,

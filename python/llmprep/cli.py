@@ -176,7 +176,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     if h.n_tokens:
         sample = np.asarray(tf.tokens[: 1 << 24])
         print(f"ids:        min {int(sample.min())}, max {int(sample.max())}" + (" (first 16M)" if h.n_tokens > 1 << 24 else ""))
-    if args.show:
+    if args.show and h.n_tokens:
         first = [int(i) for i in tf.tokens[: args.show]]
         print(f"first {len(first)} ids: {first}")
         try:

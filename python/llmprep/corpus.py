@@ -249,7 +249,8 @@ class TokenizeStats:
     def summary(self) -> str:
         s = max(self.seconds, 1e-9)
         return (
-            f"{self.documents:,} documents, {self.tokens:,} tokens, {self.bytes:,} bytes in {self.seconds:.2f} s "
+            f"{self.documents:,} document{'' if self.documents == 1 else 's'}, {self.tokens:,} tokens, "
+            f"{self.bytes:,} bytes in {self.seconds:.2f} s "
             f"({self.bytes / s / 1e6:.1f} MB/s, {self.tokens / s:,.0f} tokens/s)"
         )
 
