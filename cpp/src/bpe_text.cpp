@@ -24,6 +24,7 @@ namespace {
 // Below this many bytes a text is encoded on the calling thread: starting threads and joining
 // per-task outputs would cost more than they save.
 constexpr size_t kParallelMinBytes = size_t(1) << 20;
+constexpr size_t kParallelMinBatchBytes = size_t(64) << 10;  // many texts: less, as tasks are ready-made
 // Parallel tasks are at least this large so that each worker's cold piece cache warms up on a
 // small fraction of its work, and at most this large so that two threads stay balanced.
 constexpr size_t kMinTaskBytes = size_t(256) << 10;
@@ -163,6 +164,18 @@ size_t task_size_for(size_t total_bytes, int threads) {
 
 void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
                            std::vector<std::vector<uint32_t>>& results) const {
+  if (threads <= 1) {  // no other thread: the caller's own cache, read and written as usual
+    PieceCache& cache = thread_cache();
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      if (tasks[t].special != EncodeSegment::kOrdinary) {
+        results[t].push_back(tasks[t].special);
+      } else {
+        results[t].reserve(tasks[t].text.size() / 4 + 16);
+        encode_ordinary_serial(tasks[t].text, cache, results[t]);
+      }
+    }
+    return;
+  }
   PieceCache* caller_new = nullptr;
   PieceCache& caller = parallel_caches_begin(caller_new);
   try {
@@ -240,7 +253,10 @@ std::vector<std::vector<uint32_t>> BpeEncoder::encode_batch(const std::vector<st
   // text in a batch does not leave the other threads idle.
   size_t total = 0;
   for (std::string_view t : texts) total += t.size();
-  const int threads = resolve_num_threads(num_threads, int64_t(texts.size() + total / kMinTaskBytes));
+  // A small batch stays on the calling thread: starting a thread costs more than it would save.
+  const int threads = total < kParallelMinBatchBytes && task_bytes == 0
+                          ? 1
+                          : resolve_num_threads(num_threads, int64_t(texts.size() + total / kMinTaskBytes));
   if (task_bytes == 0) task_bytes = task_size_for(total, threads);
   std::vector<EncodeSegment> tasks;
   std::vector<size_t> first_task(texts.size() + 1, 0);
