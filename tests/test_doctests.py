@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["llmprep.simple", "llmprep.nn"]
+MODULES = ["llmprep.simple", "llmprep.nn", "llmprep.tokens", "llmprep.corpus"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -72,5 +72,6 @@ void register_simple(py::module_& m);
 void register_windows(py::module_& m);
 void register_pretokenize_gpt2(py::module_& m);
 void register_bpe(py::module_& m);
+void register_tokenize(py::module_& m);
 
 }  // namespace llmprep::bindings

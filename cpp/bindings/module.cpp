@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_windows(m);
   llmprep::bindings::register_pretokenize_gpt2(m);
   llmprep::bindings::register_bpe(m);
+  llmprep::bindings::register_tokenize(m);  // after bpe: it takes a BpeEncoder
 }

@@ -9,6 +9,7 @@
 #include "llmprep/parallel.hpp"
 #include "llmprep/pretokenize_simple.hpp"
 #include "llmprep/simple_tokenizer.hpp"
+#include "llmprep/utf8.hpp"
 
 namespace llmprep::bindings {
 
@@ -187,6 +188,36 @@ void register_simple(py::module_& m) {
           },
           py::arg("texts"), py::arg("dtype"), py::arg("num_threads"),
           "Ids of each text (a list of lists of int), encoded in parallel with the GIL released.")
+      .def(
+          "encode_chunks",
+          [](const BoundTokenizer& self, const std::vector<py::bytes>& chunks, const std::string& dtype,
+             int num_threads) {
+            // Views borrow each bytes object's buffer; `chunks` keeps them alive during the call.
+            std::vector<std::string_view> views(chunks.begin(), chunks.end());
+            for (size_t i = 0; i < views.size(); ++i) {
+              const Utf8Fault fault = find_utf8_fault(views[i]);
+              if (fault.offset >= 0)
+                throw std::invalid_argument("chunks[" + std::to_string(i) + "] is not valid UTF-8 (" + fault.reason +
+                                            " at byte " + std::to_string(fault.offset) + ")");
+            }
+            py::list out(views.size());
+            auto to_arrays = [&](auto&& results) {
+              for (size_t i = 0; i < results.size(); ++i) out[i] = vector_to_numpy(std::move(results[i]));
+            };
+            switch (parse_id_type(dtype)) {
+              case IdType::kUint16:
+                to_arrays(encode_many<uint16_t>(self.core, views, num_threads));
+                break;
+              case IdType::kUint32:
+                to_arrays(encode_many<uint32_t>(self.core, views, num_threads));
+                break;
+              default:
+                to_arrays(encode_many<int64_t>(self.core, views, num_threads));
+            }
+            return out;
+          },
+          py::arg("chunks"), py::arg("dtype"), py::arg("num_threads"),
+          "Ids of each UTF-8 chunk as numpy arrays owning C++ buffers (no copy), encoded in parallel.")
       .def(
           "decode",
           [](const BoundTokenizer& self, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, bool v2) {

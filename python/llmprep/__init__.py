@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from llmprep._core import InvalidUTF8Error
 from llmprep.encoding import Encoding, get_encoding
 from llmprep.simple import SimpleTokenizer
+from llmprep.tokens import TokenFile, TokenFileError, open_tokens
 
 try:
     __version__ = version("llmprep")
@@ -25,9 +26,12 @@ __all__ = [
     "PositionalEmbedding",
     "SimpleTokenizer",
     "TokenEmbedding",
+    "TokenFile",
+    "TokenFileError",
     "__version__",
     "create_dataloader",
     "get_encoding",
+    "open_tokens",
 ]
 
 # Names served by modules that import torch, loaded on first access so that `import llmprep`

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import llmprep
@@ -67,6 +68,152 @@ def _run_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tokenize",
+        help="tokenize text files, directories, JSONL or stdin into a token file",
+        description="Tokenize a corpus into one token file, streaming (bounded memory) and in parallel. Each "
+        "file or JSONL record is a document; each document is followed by <|endoftext|> unless --no-eot. "
+        "The output appears only when the run succeeds.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="text files, directories, .jsonl files, or - for stdin")
+    parser.add_argument("-o", "--output", required=True, help="the token file to write")
+    parser.add_argument("--encoding", default="gpt2", help="gpt2, r50k_base or simple (default: %(default)s)")
+    parser.add_argument("--vocab", help="vocabulary for --encoding simple (saved by llmprep vocab -o FILE)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="encoder threads (default: all cores)")
+    parser.add_argument("--jsonl-field", default="text", metavar="NAME", help="text field of .jsonl records (default: %(default)s)")
+    parser.add_argument("--glob", metavar="PATTERN", help="file-name filter for directory inputs, e.g. '*.txt'")
+    parser.add_argument("--no-eot", action="store_true", help="do not append <|endoftext|> after each document")
+    parser.add_argument("--errors", choices=("strict", "replace"), default="strict", help="invalid UTF-8 policy")
+    parser.add_argument("--format", choices=("llmprep", "raw"), default="llmprep", help="llmprep (header + index) or raw ids + .json sidecar")
+    parser.add_argument("--dtype", choices=("auto", "uint16", "uint32"), default="auto", help="id type (default: uint16 when the vocabulary fits)")
+    parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0-based) of the documents, in order")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--chunk-bytes", type=int, default=None, help=argparse.SUPPRESS)  # tests
+    parser.set_defaults(run=_run_tokenize)
+
+
+def _run_tokenize(args: argparse.Namespace) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from llmprep.corpus import DEFAULT_CHUNK_BYTES, get_chunk_encoder, parse_shard, tokenize_corpus
+
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, not {args.workers}")
+    if args.chunk_bytes is not None and args.chunk_bytes < 1:
+        raise ValueError("--chunk-bytes must be >= 1")
+    shard = parse_shard(args.shard) if args.shard else None
+    encoder = get_chunk_encoder(args.encoding, args.vocab)
+
+    # SIGTERM unwinds like Ctrl-C, so the temporary output is removed on the way out.
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    bar = tqdm(
+        total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
+        disable=args.quiet or not sys.stderr.isatty(), dynamic_ncols=True,
+    )
+    tokens = 0
+    started = time.perf_counter()
+
+    def progress(nbytes: int, ntokens: int) -> None:
+        nonlocal tokens
+        tokens += ntokens
+        bar.update(nbytes)
+        bar.set_postfix_str(f"{tokens / max(time.perf_counter() - started, 1e-9):,.0f} tokens/s", refresh=False)
+
+    try:
+        stats = tokenize_corpus(
+            args.inputs, args.output, encoder, workers=args.workers, jsonl_field=args.jsonl_field,
+            eot=not args.no_eot, errors=args.errors, format=args.format, dtype=args.dtype, glob=args.glob,
+            shard=shard, chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES, progress=progress,
+            on_total=lambda total: setattr(bar, "total", total),
+        )
+    finally:
+        bar.close()
+    header = stats.header
+    assert header is not None
+    print(f"tokenized {stats.summary()} -> {args.output} ({header.dtype.name}, {header.encoding})")
+    return 0
+
+
+def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "inspect", help="print a token file's header, statistics and first tokens",
+        description="Print the header of a token file, statistics of its documents and its first tokens, decoded.",
+    )
+    parser.add_argument("file", help="a token file (llmprep format, or raw with its .json sidecar)")
+    parser.add_argument("--show", type=int, default=20, metavar="N", help="tokens to decode (default: %(default)s)")
+    parser.add_argument("--vocab", help="vocabulary to decode a --encoding simple file")
+    parser.set_defaults(run=_run_inspect)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from llmprep.corpus import get_chunk_encoder
+    from llmprep.tokens import open_tokens
+
+    if args.show < 0:
+        raise ValueError(f"--show must be >= 0, not {args.show}")
+    tf = open_tokens(args.file)
+    h = tf.header
+    print(f"file:       {args.file} ({'raw ids + sidecar' if tf.raw else f'llmprep token file v{h.version}'})")
+    print(f"encoding:   {h.encoding} (vocabulary {h.vocab_size:,}, end-of-text id {tf.eot_token})")
+    print(f"dtype:      {h.dtype.name}")
+    print(f"tokens:     {h.n_tokens:,}")
+    print(f"documents:  {h.n_documents:,}")
+    if tf.document_offsets is not None and h.n_documents:
+        low, high, block = None, 0, 1 << 22  # blockwise: bounded memory for huge indexes
+        for start in range(0, h.n_documents, block):
+            lengths = np.diff(np.asarray(tf.document_offsets[start : start + block + 1], dtype=np.int64))
+            low = int(lengths.min()) if low is None else min(low, int(lengths.min()))
+            high = max(high, int(lengths.max()))
+        print(f"doc tokens: min {low:,}, mean {h.n_tokens / h.n_documents:,.1f}, max {high:,}")
+    if h.n_tokens:
+        sample = np.asarray(tf.tokens[: 1 << 24])
+        print(f"ids:        min {int(sample.min())}, max {int(sample.max())}" + (" (first 16M)" if h.n_tokens > 1 << 24 else ""))
+    if args.show and h.n_tokens:
+        first = [int(i) for i in tf.tokens[: args.show]]
+        print(f"first {len(first)} ids: {first}")
+        try:
+            encoder = get_chunk_encoder(h.encoding, args.vocab) if (h.encoding != "simple" or args.vocab) else None
+        except (ValueError, OSError) as e:
+            print(f"(cannot decode: {e})")
+            encoder = None
+        if encoder is not None:
+            print(f"decoded:    {encoder.decode(first)!r}")
+        elif h.encoding == "simple":
+            print("(pass --vocab FILE to decode a simple-encoding file)")
+    return 0
+
+
+def _add_merge(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "merge", help="concatenate token files (e.g. shards) without re-tokenizing",
+        description="Concatenate llmprep token files and their document indexes in the order given, in "
+        "bounded memory. Merging the shards of a run in order gives the unsharded file byte for byte.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="FILE", help="token files, in order")
+    parser.add_argument("-o", "--output", required=True, help="the merged token file")
+    parser.add_argument("--format", choices=("llmprep", "raw"), default="llmprep", help="output format")
+    parser.set_defaults(run=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from llmprep.tokens import merge_token_files
+
+    header = merge_token_files(args.inputs, args.output, format=args.format)
+    print(
+        f"merged {len(args.inputs)} files: {header.n_documents:,} documents, {header.n_tokens:,} tokens "
+        f"({header.dtype.name}, {header.encoding}) -> {args.output}"
+    )
+    return 0
+
+
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -88,7 +235,13 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_vocab, _add_demo]
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_vocab,
+    _add_demo,
+    _add_tokenize,
+    _add_inspect,
+    _add_merge,
+]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -166,14 +166,25 @@ class _FileTokens:
 
 
 def _open_path(path: Path, dtype: Any) -> _FileTokens:
-    """Opens a token file lazily: reads its size (and, later, its header), not its ids.
+    """Opens a token file lazily: reads its header (or size), not its ids.
 
-    The llmprep token-file format (the corpus-preprocessing issue) plugs in here: read its header,
-    and return ``_FileTokens(path, header.dtype, header.data_offset, header.n_tokens)``; raw ``.bin``
-    files keep needing ``dtype=``.
+    An llmprep token file (``llmprep tokenize``) describes itself; so does a raw ``.bin`` with the
+    ``.json`` sidecar ``llmprep tokenize --format raw`` writes. Other raw ``.bin`` files need ``dtype=``.
     """
     if not path.is_file():
         raise FileNotFoundError(f"token file {path} does not exist (pass text as a str, token files as a Path)")
+    from llmprep import tokens as token_files
+
+    with open(path, "rb") as f:
+        magic = f.read(len(token_files.MAGIC))
+    sidecar = path.with_name(path.name + token_files.RAW_SIDECAR_SUFFIX)
+    if magic == token_files.MAGIC or (dtype is None and sidecar.is_file()):
+        header = token_files.open_tokens(path).header  # checks magic, version, sizes and index
+        if dtype is not None and _token_dtype(dtype) != header.dtype:
+            raise ValueError(
+                f"{path} holds {header.dtype.name} ids (its header says so), not {np.dtype(dtype).name}; drop dtype="
+            )
+        return _FileTokens(path, header.dtype, header.data_offset, header.n_tokens)
     if path.suffix.lower() in _TEXT_SUFFIXES:
         raise ValueError(
             f"{path} looks like a text file, not a token file: read it and pass the text, "

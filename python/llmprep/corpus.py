@@ -1,0 +1,520 @@
+"""Corpus preprocessing: text files, directories, JSONL and stdin -> one token file, streaming.
+
+The pipeline: documents are enumerated in a fixed order (inputs as given, directories recursively
+in sorted order), optionally restricted to a shard; each document is read in blocks and cut by the
+C++ `TextChunker` where the encoding's tokens cannot change; chunks are gathered into batches that
+the encoder runs on N threads (GIL released) while the next batch is read; ids are written in
+order through `TokenFileWriter` (temporary file, renamed on success). Memory is bounded by two
+batches, whatever the corpus size (a single pre-token longer than a batch is the only exception:
+it must be encoded whole).
+
+Performance notes (53 MB of varied text, 2 threads, shared 2-core machine): the pipeline is
+encoder-bound; reading, UTF-8 checking and cutting run at ~2 GB/s on the main thread. With one
+batch in flight the encoder idled while each batch was written: 83-95 MB/s; with two queued
+(encode k+1 while writing k and reading k+2): ~150 MB/s. 1 MiB chunks left threads idle at the end
+of each batch; 256 KiB chunks split batches evenly, and per-chunk overhead stays invisible. Encoding
+through `BpeEncoder::encode_batch` from the one executor thread keeps the piece cache warm across
+batches (worker threads read the caller's cache); fresh per-batch thread caches were not measurably
+slower here, but would be with smaller batches.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import numpy as np
+
+from llmprep import _core
+from llmprep.tokens import TokenFileHeader, TokenFileWriter
+
+__all__ = ["ChunkEncoder", "TokenizeStats", "get_chunk_encoder", "tokenize_corpus"]
+
+STDIN = "-"
+# Chunks of 256 KiB: small enough that a batch splits evenly over the threads (the last chunk of a
+# batch is the idle tail), large enough that per-chunk overhead (a bytes object, a numpy array,
+# one task) is invisible next to encoding.
+DEFAULT_CHUNK_BYTES = 1 << 18
+_READ_BYTES = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ChunkEncoder(Protocol):
+    """What the pipeline needs from an encoding (tiktoken, llmprep's BPE or a SimpleTokenizer)."""
+
+    name: str
+    vocab_size: int
+    eot_token: int | None
+    cut_rule: str  # "gpt2" or "whitespace": where the C++ chunker may cut
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        """Ids of each chunk (valid UTF-8), as integer arrays; special tokens are ordinary text."""
+        ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
+class _TiktokenEncoder:
+    """GPT-2 / r50k_base through tiktoken: the reference (``engine="tiktoken"``), for comparisons."""
+
+    cut_rule = "gpt2"
+
+    def __init__(self, name: str) -> None:
+        import tiktoken
+
+        self._enc = tiktoken.get_encoding(name)
+        self.name = name
+        self.vocab_size = self._enc.n_vocab
+        self.eot_token: int | None = self._enc.eot_token
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        texts = [c.decode("utf-8") for c in chunks]
+        lists = self._enc.encode_ordinary_batch(texts, num_threads=max(num_threads, 1))
+        return [np.array(ids, dtype=np.uint32) for ids in lists]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._enc.decode(list(ids))
+
+
+class _LlmprepBpeEncoder:
+    """GPT-2 / r50k_base through llmprep's own C++ BPE encoder (the default)."""
+
+    cut_rule = "gpt2"
+
+    def __init__(self, name: str) -> None:
+        from llmprep.encoding import get_encoding
+
+        try:
+            self._enc = get_encoding(name)
+        except RuntimeError as e:  # the vocabulary could not be loaded (no network and no cache)
+            raise OSError(str(e)) from None
+        self.name = name
+        self.vocab_size = self._enc.n_vocab
+        self.eot_token: int | None = self._enc.eot_token
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        return _core.bpe_encode_chunks(self._enc._core, chunks, num_threads)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._enc.decode(list(ids))
+
+
+class _SimpleEncoder:
+    """A saved `SimpleTokenizer` vocabulary (the chapter's word-level tokenizer)."""
+
+    cut_rule = "whitespace"
+
+    def __init__(self, vocab_path: str | os.PathLike[str]) -> None:
+        from llmprep.simple import SimpleTokenizer
+
+        self._tok = SimpleTokenizer.load(vocab_path)
+        self._vocab_path = vocab_path
+        self.name = "simple"
+        ids = self._tok.vocab.values()
+        self.vocab_size = (max(ids) + 1) if ids else 0
+        if ids and (min(ids) < 0 or max(ids) >= 1 << 32):
+            bad = min(ids) if min(ids) < 0 else max(ids)
+            raise ValueError(f"{vocab_path}: token files hold ids from 0 to 2**32 - 1; the vocabulary has {bad}")
+        self.eot_token = self._tok.vocab.get("<|endoftext|>")
+        self._dtype = "uint16" if self.vocab_size <= 1 << 16 else "uint32"
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        try:
+            return self._tok._core.encode_chunks(chunks, self._dtype, num_threads)
+        except KeyError as e:
+            word = e.args[0] if e.args else "?"
+            raise ValueError(
+                f"word {word!r} is not in the vocabulary {self._vocab_path}, which has no <|unk|> "
+                "(a V1 vocabulary); build one with <|unk|> (llmprep vocab keeps it by default)"
+            ) from None
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode(list(ids))
+
+
+ENCODINGS = ("gpt2", "r50k_base", "simple")
+
+
+def get_chunk_encoder(
+    name: str, vocab: str | os.PathLike[str] | None = None, *, engine: str = "llmprep"
+) -> ChunkEncoder:
+    """The encoder for ``--encoding NAME`` (``simple`` needs ``vocab``, a saved SimpleTokenizer).
+
+    ``engine="tiktoken"`` runs GPT-2 / r50k_base through tiktoken instead of llmprep's encoder
+    (same ids; for differential tests and benchmarks).
+
+    Raises:
+        ValueError: An unknown name, or ``simple`` without a vocabulary (or a vocabulary with others).
+        OSError: The vocabulary cannot be loaded.
+
+    >>> enc = get_chunk_encoder("gpt2")
+    >>> [ids.tolist() for ids in enc.encode_chunks([b"hello", b" world"], num_threads=2)]
+    [[31373], [995]]
+    """
+    if name == "simple":
+        if vocab is None:
+            raise ValueError("--encoding simple needs --vocab FILE (a vocabulary saved by llmprep vocab -o FILE)")
+        return _SimpleEncoder(vocab)
+    if vocab is not None:
+        raise ValueError(f"--vocab is only for --encoding simple, not {name}")
+    if name in ("gpt2", "r50k_base"):
+        if engine not in ("llmprep", "tiktoken"):
+            raise ValueError(f"engine must be 'llmprep' or 'tiktoken', not {engine!r}")
+        return _LlmprepBpeEncoder(name) if engine == "llmprep" else _TiktokenEncoder(name)
+    raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """One input file (or stdin). A text file is one document; a JSONL file one per record."""
+
+    path: str
+    jsonl: bool
+    size: int | None
+    n_documents: int = 1  # a text file is one document; JSONL records are counted only for --shard
+
+
+def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None = None) -> list[_Source]:
+    """The input files in document order. Inside directories, hidden entries and the output file
+    itself (and its raw sidecar) are skipped, so re-running into the corpus folder is safe."""
+    skip = set()
+    if output is not None:
+        skip = {output.resolve(), output.with_name(output.name + ".json").resolve()}
+    sources: list[_Source] = []
+    for item in inputs:
+        if item == STDIN:
+            sources.append(_Source(STDIN, False, None))
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and (glob is None or fnmatch.fnmatch(p.name, glob)) and p.resolve() not in skip
+            )
+            if not found:
+                raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
+            sources.extend(_Source(str(p), p.suffix == ".jsonl", p.stat().st_size) for p in found)
+        elif path.is_file():
+            sources.append(_Source(item, path.suffix == ".jsonl", path.stat().st_size))
+        elif path.exists():  # a named pipe or process substitution, e.g. <(zcat corpus.txt.gz)
+            sources.append(_Source(item, path.suffix == ".jsonl", None))
+        else:
+            raise FileNotFoundError(f"input {item} does not exist")
+    return sources
+
+
+def _count_jsonl_records(path: str) -> int:
+    """Non-blank lines, counted without parsing (bounded memory)."""
+    count = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                count += 1
+    return count
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
+    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+        raise ValueError(f"--shard must be I/N with 0 <= I < N (e.g. 0/4), not {spec!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass
+class TokenizeStats:
+    """What a run did: for the summary line and for callers."""
+
+    documents: int = 0
+    tokens: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    header: TokenFileHeader | None = None
+
+    def summary(self) -> str:
+        s = max(self.seconds, 1e-9)
+        return (
+            f"{self.documents:,} document{'' if self.documents == 1 else 's'}, {self.tokens:,} tokens, "
+            f"{self.bytes:,} bytes in {self.seconds:.2f} s "
+            f"({self.bytes / s / 1e6:.1f} MB/s, {self.tokens / s:,.0f} tokens/s)"
+        )
+
+
+@dataclass
+class _Batch:
+    """Chunks to encode, and where documents end among them (ends[k] = chunks before doc end k)."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    doc_ends: list[int] = field(default_factory=list)
+    nbytes: int = 0  # text in the chunks
+    input_bytes: int = 0  # what was read for them (for progress)
+
+
+def _default_threads() -> int:
+    """LLMPREP_NUM_THREADS if it is a positive integer, else the core count (as the C++ core does)."""
+    value = os.environ.get("LLMPREP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return min(int(value), 1024)
+    return os.cpu_count() or 1
+
+
+def _read_blocks(f: BinaryIO) -> Iterator[memoryview]:
+    buffer = bytearray(_READ_BYTES)
+    view = memoryview(buffer)
+    while n := f.readinto(buffer):  # type: ignore[attr-defined]
+        yield view[:n]
+
+
+def tokenize_corpus(
+    inputs: Sequence[str],
+    output: str | os.PathLike[str],
+    encoder: ChunkEncoder,
+    *,
+    workers: int = 0,
+    jsonl_field: str = "text",
+    eot: bool = True,
+    errors: str = "strict",
+    format: str = "llmprep",
+    dtype: str = "auto",
+    glob: str | None = None,
+    shard: tuple[int, int] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    batch_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+    stdin: BinaryIO | None = None,
+) -> TokenizeStats:
+    """Tokenizes text files, directories, JSONL files or stdin into one token file.
+
+    Each file (or JSONL record) is a document; with ``eot`` every document is followed by the
+    encoding's ``<|endoftext|>`` id. The ids equal encoding each document whole with
+    ``encode_ordinary``, for any ``workers``, ``chunk_bytes`` and ``batch_bytes``.
+
+    Args:
+        inputs: Paths, directories (recursive, sorted; ``glob`` filters file names) or ``"-"``.
+        output: The token file (written to a temporary file, renamed on success).
+        encoder: From `get_chunk_encoder`.
+        workers: Encoder threads; 0 means all cores (or ``LLMPREP_NUM_THREADS``).
+        jsonl_field: The text field of ``.jsonl`` records.
+        eot: Append the end-of-text id after each document.
+        errors: ``"strict"`` (invalid UTF-8 raises, naming file and byte offset) or ``"replace"``.
+        format: ``"llmprep"`` or ``"raw"``.
+        dtype: ``"auto"`` (uint16 when the vocabulary fits, else uint32), ``"uint16"`` or ``"uint32"``.
+        glob: File-name pattern for directory inputs.
+        shard: ``(i, n)``: only documents ``[D*i//n, D*(i+1)//n)`` of the D documents in order.
+        chunk_bytes: Target chunk size for the cuts (tests use tiny ones).
+        batch_bytes: Text per parallel batch (default: 16 chunks per worker, 4 to 32 MiB). Memory
+            holds about three batches of text plus their ids.
+        progress: Called with (input bytes, tokens) increments after each batch.
+        on_total: Called once, before reading, with the input bytes to expect (None for stdin).
+        stdin: The stream read for ``"-"`` (default: ``sys.stdin.buffer``).
+
+    Returns:
+        Counts and timing; ``header`` is the written file's header.
+
+    Raises:
+        ValueError: Bad arguments, invalid JSON or a missing field in a JSONL record, ids that do not
+            fit a forced uint16.
+        llmprep.InvalidUTF8Error: Invalid UTF-8 with ``errors="strict"``.
+        OSError: An input cannot be read or the output cannot be written.
+
+    >>> import tempfile, os, llmprep
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "a.txt"), "w") as f:
+    ...     _ = f.write("hello world")
+    >>> stats = tokenize_corpus([folder], os.path.join(folder, "out.tok"), get_chunk_encoder("gpt2"))
+    >>> stats.documents, stats.tokens
+    (1, 3)
+    >>> llmprep.open_tokens(os.path.join(folder, "out.tok")).tokens.tolist()
+    [31373, 995, 50256]
+    """
+    start_time = time.perf_counter()
+    if errors not in ("strict", "replace"):
+        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
+    if dtype not in ("auto", "uint16", "uint32"):
+        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
+    if eot and encoder.eot_token is None:
+        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
+    sources = _expand_inputs(inputs, glob, Path(output))
+    if sum(1 for s in sources if s.path == STDIN) > 1:
+        raise ValueError("stdin ('-') can be given only once")
+    num_threads = workers if workers > 0 else _default_threads()
+    if batch_bytes is None:
+        batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
+    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
+    chosen = dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
+    replace = errors == "replace"
+
+    first_doc, last_doc = 0, None
+    if shard is not None:
+        if any(s.size is None for s in sources):
+            raise ValueError("--shard needs regular files (their documents are counted first), not stdin or pipes")
+        for s in sources:
+            if s.jsonl:
+                s.n_documents = _count_jsonl_records(s.path)
+        total = sum(s.n_documents for s in sources)
+        i, n = shard
+        first_doc, last_doc = total * i // n, total * (i + 1) // n
+    if on_total is not None:
+        expected: int | None = 0
+        doc_index = 0
+        for s in sources:
+            lo, hi = max(first_doc, doc_index), min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents)
+            if s.size is None:
+                expected = None
+            elif expected is not None and hi > lo:
+                expected += s.size * (hi - lo) // max(s.n_documents, 1)  # JSONL: pro rata
+            doc_index += s.n_documents
+        on_total(expected)
+
+    stats = TokenizeStats()
+    out_path = Path(output)
+    with TokenFileWriter(
+        out_path, dtype=chosen, encoding=encoder.name, vocab_size=encoder.vocab_size,
+        eot_token=encoder.eot_token if eot else None, format=format,
+    ) as writer, ThreadPoolExecutor(max_workers=1) as pool:
+        # Batches handed to the encoder thread, oldest first. Two may wait there, so the encoder
+        # starts the next batch while this thread writes the previous one and reads the one after.
+        in_flight: deque[tuple[_Batch, Future[list[np.ndarray]]]] = deque()
+
+        def drain_one() -> None:
+            done, future = in_flight.popleft()
+            arrays = future.result()
+            ends = iter(done.doc_ends)
+            next_end = next(ends, None)
+            tokens_before = writer.n_tokens
+            for k, ids in enumerate(arrays):
+                while next_end == k:
+                    writer.end_document()
+                    next_end = next(ends, None)
+                writer.write(ids)
+            while next_end is not None:
+                writer.end_document()
+                next_end = next(ends, None)
+            if progress is not None:
+                progress(done.input_bytes, writer.n_tokens - tokens_before)
+
+        batch = _Batch()
+
+        def submit() -> None:
+            nonlocal batch
+            in_flight.append((batch, pool.submit(encoder.encode_chunks, batch.chunks, num_threads)))
+            batch = _Batch()
+            while len(in_flight) > 1:
+                drain_one()
+
+        def add(chunks: list[bytes], input_bytes: int) -> None:
+            for c in chunks:
+                batch.chunks.append(c)
+                batch.nbytes += len(c)
+            batch.input_bytes += input_bytes
+            stats.bytes += input_bytes
+            if batch.nbytes >= batch_bytes:
+                submit()
+
+        def end_document() -> None:
+            batch.doc_ends.append(len(batch.chunks))
+            stats.documents += 1
+
+        doc_index = 0  # of the first document of `source`, counting every source
+        for source in sources:
+            if last_doc is not None and (doc_index >= last_doc or doc_index + source.n_documents <= first_doc):
+                doc_index += source.n_documents
+                continue
+            if source.jsonl:
+                lo = max(first_doc - doc_index, 0)
+                hi = None if last_doc is None else last_doc - doc_index
+                for text, name, line_bytes in _jsonl_records(source.path, jsonl_field, replace, lo, hi):
+                    chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+                    add(chunker.push(text.encode("utf-8")), line_bytes)
+                    add(chunker.finish(), 0)
+                    end_document()
+                doc_index += source.n_documents
+                continue
+            name = "<stdin>" if source.path == STDIN else source.path
+            chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+            if source.path == STDIN:
+                stream = stdin if stdin is not None else sys.stdin.buffer
+                for block in _read_blocks(stream):
+                    add(chunker.push(block), len(block))
+            else:
+                with open(source.path, "rb") as f:
+                    for block in _read_blocks(f):
+                        add(chunker.push(block), len(block))
+            add(chunker.finish(), 0)
+            end_document()
+            doc_index += 1
+        if batch.chunks or batch.doc_ends:
+            submit()
+        while in_flight:
+            drain_one()
+        stats.tokens = writer.n_tokens
+        stats.header = writer.header
+    stats.seconds = time.perf_counter() - start_time
+    return stats
+
+
+def _jsonl_records(
+    path: str, text_field: str, replace: bool, first: int = 0, last: int | None = None
+) -> Iterator[tuple[str, str, int]]:
+    """(text, name for messages, line bytes) of records [first, last) of a JSONL file (a record is
+    a non-blank line); records before `first` are counted, not parsed."""
+    offset = 0
+    record_index = -1
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            line_start, offset = offset, offset + len(line)
+            if not line.strip():
+                continue
+            record_index += 1
+            if record_index < first:
+                continue
+            if last is not None and record_index >= last:
+                return
+            try:
+                decoded = line.decode("utf-8", "replace" if replace else "strict")
+            except UnicodeDecodeError as e:
+                error = _core.InvalidUTF8Error(
+                    f"'{path}' is not valid UTF-8: {e.reason} 0x{line[e.start]:02x} at byte offset "
+                    f"{line_start + e.start} (line {line_no}); fix the input, or substitute U+FFFD with "
+                    "errors='replace' (--errors replace)"
+                )
+                error.offset, error.reason = line_start + e.start, e.reason
+                raise error from None
+            try:
+                record: Any = json.loads(decoded)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path} line {line_no} is not valid JSON: {e.msg} (column {e.colno})") from None
+            if not isinstance(record, dict) or text_field not in record:
+                keys = f"; its keys are {sorted(record)[:10]}" if isinstance(record, dict) else ""
+                raise ValueError(
+                    f"{path} line {line_no} has no field {text_field!r}{keys}; choose the field with --jsonl-field"
+                )
+            text = record[text_field]
+            if not isinstance(text, str):
+                raise ValueError(
+                    f"{path} line {line_no}: field {text_field!r} is {type(text).__name__}, not a string"
+                )
+            if _SURROGATE.search(text):
+                if not replace:
+                    raise ValueError(
+                        f"{path} line {line_no}: field {text_field!r} holds a lone surrogate escape "
+                        "(not valid Unicode); fix the input, or replace it with U+FFFD via --errors replace"
+                    )
+                text = _SURROGATE.sub("\ufffd", text)  # as tiktoken does
+            yield text, f"{path} line {line_no}", len(line)

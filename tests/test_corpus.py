@@ -1,0 +1,117 @@
+"""The tokenize pipeline in-process: identical bytes for every engine, thread count, chunk and
+batch size; the policy around encodings and inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import llmprep
+from llmprep.corpus import get_chunk_encoder, parse_shard, tokenize_corpus
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, verdict_path):
+    """A story, a JSONL file with awkward records, and text with Unicode whitespace and contractions."""
+    root = tmp_path_factory.mktemp("mixed")
+    (root / "a.txt").write_bytes(verdict_path.read_bytes())
+    records = ["", "x", "  leading spaces", "tab\tand\u3000ideographic space", "they'll've 1234567 ---", "😀" * 50]
+    (root / "b.jsonl").write_text("".join(json.dumps({"text": r}) + "\n" for r in records), encoding="utf-8")
+    (root / "c.txt").write_text(("word  \n\n\u00a0 it's 'Tis Ünïcödé \u2028 end!!! " * 300), encoding="utf-8")
+    return root
+
+
+def test_every_setting_gives_the_same_bytes(mixed, tmp_path, tiktoken_gpt2) -> None:
+    reference = tmp_path / "ref.tok"
+    tokenize_corpus([str(mixed)], reference, get_chunk_encoder("gpt2", engine="tiktoken"), workers=1)
+    expected = reference.read_bytes()
+    ours = get_chunk_encoder("gpt2")
+    for workers, chunk_bytes, batch_bytes in [(1, 1 << 18, None), (2, 64, 1024), (3, 7, 200), (2, 1, 50)]:
+        out = tmp_path / f"{workers}-{chunk_bytes}.tok"
+        stats = tokenize_corpus([str(mixed)], out, ours, workers=workers, chunk_bytes=chunk_bytes,
+                                batch_bytes=batch_bytes)
+        assert out.read_bytes() == expected, (workers, chunk_bytes, batch_bytes)
+        assert stats.documents == 8
+    tf = llmprep.open_tokens(reference)
+    jsonl_docs = [json.loads(line)["text"] for line in (mixed / "b.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = [(mixed / "a.txt").read_text(encoding="utf-8"), *jsonl_docs, (mixed / "c.txt").read_text(encoding="utf-8")]
+    assert [tf.document(i).tolist() for i in range(tf.n_documents)] == [
+        tiktoken_gpt2.encode_ordinary(t) + [50256] for t in texts
+    ]
+
+
+def test_r50k_base_is_gpt2_under_its_own_name(mixed, tmp_path) -> None:
+    a, b = tmp_path / "a.tok", tmp_path / "b.tok"
+    tokenize_corpus([str(mixed / "a.txt")], a, get_chunk_encoder("gpt2"))
+    tokenize_corpus([str(mixed / "a.txt")], b, get_chunk_encoder("r50k_base"))
+    assert llmprep.open_tokens(b).encoding == "r50k_base"
+    assert llmprep.open_tokens(a).tokens.tolist() == llmprep.open_tokens(b).tokens.tolist()
+
+
+def test_rerun_into_the_corpus_folder_skips_its_own_output(mixed, tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_bytes((mixed / "a.txt").read_bytes())
+    first = tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"))
+    second = tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"))
+    assert first.documents == second.documents == 1 and first.tokens == second.tokens
+
+
+def test_v1_vocabulary_unknown_word_is_a_clear_error(tmp_path) -> None:
+    vocab = tmp_path / "v1.json"
+    llmprep.SimpleTokenizer({"hello": 0, "<|endoftext|>": 1}).save(vocab)
+    text = tmp_path / "t.txt"
+    text.write_text("hello world")
+    with pytest.raises(ValueError, match="word 'world' is not in the vocabulary .* no <.unk.>"):
+        tokenize_corpus([str(text)], tmp_path / "o.tok", get_chunk_encoder("simple", vocab))
+    assert not (tmp_path / "o.tok").exists()
+    llmprep.SimpleTokenizer({"hello": 0}).save(vocab)
+    with pytest.raises(ValueError, match="no <.endoftext.> token: add it, or pass --no-eot"):
+        tokenize_corpus([str(text)], tmp_path / "o.tok", get_chunk_encoder("simple", vocab))
+
+
+def test_argument_checks(tmp_path) -> None:
+    with pytest.raises(ValueError, match="--vocab is only for --encoding simple"):
+        get_chunk_encoder("gpt2", tmp_path / "v.json")
+    with pytest.raises(ValueError, match="engine must be"):
+        get_chunk_encoder("gpt2", engine="hf")
+    for bad in ("1/1", "a/b", "2", "-1/3"):
+        with pytest.raises(ValueError, match="--shard must be I/N"):
+            parse_shard(bad)
+    assert parse_shard(" 2 / 5 ") == (2, 5)
+    with pytest.raises(ValueError, match="stdin .* only once"):
+        tokenize_corpus(["-", "-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"))
+    with pytest.raises(ValueError, match="--shard needs regular files"):
+        tokenize_corpus(["-"], tmp_path / "o.tok", get_chunk_encoder("gpt2"), shard=(0, 2))
+
+
+def test_vocabulary_ids_must_fit_a_token_file(tmp_path) -> None:
+    vocab = tmp_path / "huge.json"
+    llmprep.SimpleTokenizer({"a": 0, "b": 2**32}).save(vocab)
+    with pytest.raises(ValueError, match="ids from 0 to 2..32 - 1; the vocabulary has 4294967296"):
+        get_chunk_encoder("simple", vocab)
+
+
+def test_a_named_pipe_is_an_input(tmp_path, tiktoken_gpt2) -> None:
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    text = "streamed through a pipe, like <(zcat corpus.gz)\n" * 1000
+
+    def feed() -> None:
+        with open(fifo, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        stats = tokenize_corpus([str(fifo)], tmp_path / "o.tok", get_chunk_encoder("gpt2"), chunk_bytes=100)
+    finally:
+        writer.join(timeout=60)
+    assert stats.bytes == len(text)
+    assert llmprep.open_tokens(tmp_path / "o.tok").tokens.tolist() == tiktoken_gpt2.encode_ordinary(text) + [50256]
