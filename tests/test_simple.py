@@ -360,6 +360,8 @@ def test_lone_surrogates_are_clear_errors() -> None:
         tok.encode_batch(["a", "\ud800"])
     with pytest.raises(ValueError, match="lone surrogate"):
         SimpleTokenizer.from_text("x \udc80")
+    with pytest.raises(ValueError, match=r"special '\\ud800' contains a lone surrogate"):
+        SimpleTokenizer.from_text("x", specials=("\ud800",))
 
 
 def test_empty_corpus_cannot_build_a_vocabulary(tmp_path) -> None:

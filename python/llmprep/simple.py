@@ -124,6 +124,10 @@ class SimpleTokenizer:
                 raise ValueError(
                     f"vocab word {word!r} contains a lone surrogate (index {e.start}), which cannot be encoded as UTF-8"
                 ) from None
+        self._setup({word: int(index) for word, index in vocab.items()}, unknown, pattern)
+
+    def _setup(self, vocab: dict[str, int], unknown: Unknown, pattern: str | None) -> None:
+        """Builds the tokenizer from a vocabulary whose words and ids are known to be valid."""
         if unknown not in ("error", "unk"):
             raise ValueError(f'unknown must be "error" (V1) or "unk" (V2), not {unknown!r}')
         if unknown == "unk" and UNK_TOKEN not in vocab:
@@ -131,7 +135,7 @@ class SimpleTokenizer:
                 f'unknown="unk" needs {UNK_TOKEN!r} in the vocabulary; build it with '
                 f"SimpleTokenizer.from_text(text) (which appends {DEFAULT_SPECIALS}) or add it yourself"
             )
-        self._vocab: dict[str, int] = {word: int(index) for word, index in vocab.items()}
+        self._vocab: dict[str, int] = vocab
         self._unknown: Unknown = unknown
         self._dtype = _id_dtype(self._vocab.values())
         self._regex: re.Pattern[str] | None = None
@@ -234,7 +238,11 @@ class SimpleTokenizer:
         all_tokens = words + list(specials)
         # The chapter's dict comprehension: a special that is also a word keeps its later id.
         vocab = {token: integer for integer, token in enumerate(all_tokens)}
-        return cls(vocab, unknown, pattern=pattern)
+        # The words come from the splitter and the specials were checked: skip __init__'s
+        # per-entry validation, which cost more than building the vocabulary itself.
+        tokenizer = cls.__new__(cls)
+        tokenizer._setup(vocab, unknown, pattern)
+        return tokenizer
 
     @staticmethod
     def _check_specials(specials: Sequence[str]) -> tuple[str, ...]:
@@ -244,6 +252,10 @@ class SimpleTokenizer:
         for special in specials:
             if not isinstance(special, str):
                 raise TypeError(f"specials must be str; got {special!r}")
+            try:
+                special.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ValueError(f"special {special!r} contains a lone surrogate (index {e.start})") from None
         return specials
 
     @staticmethod
