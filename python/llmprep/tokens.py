@@ -1,6 +1,6 @@
 """Token files: the llmprep format (header, ids, document index) and nanoGPT-style raw ``.bin``.
 
-Layout of an llmprep token file (all integers little-endian; see ``docs/token-file.md``)::
+Layout of an llmprep token file (all integers little-endian; see the README, "Format, version 1")::
 
     [0, 256)                 header: magic, version, dtype, counts, vocabulary size, EOT id,
                              offsets of the ids and of the index, encoding name, CRC-32
