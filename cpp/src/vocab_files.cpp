@@ -297,14 +297,28 @@ int base64_value(unsigned char c) noexcept {
   return -1;
 }
 
-// base64.b64decode(text, validate=True): only the alphabet, '=' padding (at most two, only at the
-// end) completing the last quad. Extra bits in the last character are ignored, as Python does.
+// base64.b64decode(text, validate=True) as CPython 3.11 runs it: the alphabet, then at most two
+// '='; with d data characters and p pads it accepts d % 4 == 0 (any p, but not p > 0 when d == 0),
+// d % 4 == 2 with p == 2 and d % 4 == 3 with p == 1. Extra bits in the last character are
+// ignored, as Python does.
 bool decode_base64(std::string_view text, std::string& out) {
   out.clear();
-  if (text.size() % 4 != 0) return false;
   size_t pad = 0;
   while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
   const size_t data = text.size() - pad;
+  switch (data % 4) {
+    case 0:
+      if (data == 0 && pad > 0) return false;
+      break;
+    case 2:
+      if (pad != 2) return false;
+      break;
+    case 3:
+      if (pad != 1) return false;
+      break;
+    default:
+      return false;
+  }
   uint32_t acc = 0;
   int bits = 0;
   for (size_t i = 0; i < data; ++i) {

@@ -556,6 +556,10 @@ def _tiktoken_cache_path(url: str) -> Path | None:
         folder = os.path.join(tempfile.gettempdir(), "data-gym-cache")
     if folder == "":
         return None
+    return _tiktoken_cache_path_in(folder, url)
+
+
+def _tiktoken_cache_path_in(folder: str | os.PathLike[str], url: str) -> Path:
     return Path(folder) / hashlib.sha1(url.encode()).hexdigest()
 
 
