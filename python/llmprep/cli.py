@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import llmprep
 from llmprep import _core
@@ -96,8 +97,6 @@ def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
 def _run_tokenize(args: argparse.Namespace) -> int:
     import signal
 
-    from tqdm import tqdm
-
     from llmprep.corpus import DEFAULT_CHUNK_BYTES, get_chunk_encoder, parse_shard, tokenize_corpus
 
     if args.workers < 0:
@@ -112,10 +111,16 @@ def _run_tokenize(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    bar = tqdm(
-        total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
-        disable=args.quiet or not sys.stderr.isatty(), dynamic_ncols=True,
-    )
+    bar: Any
+    if args.quiet or not sys.stderr.isatty():
+        bar = _NoProgress()  # importing tqdm alone is ~10 ms of start-up
+    else:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
+            dynamic_ncols=True,
+        )
     tokens = 0
     started = time.perf_counter()
 
@@ -138,6 +143,21 @@ def _run_tokenize(args: argparse.Namespace) -> int:
     assert header is not None
     print(f"tokenized {stats.summary()} -> {args.output} ({header.dtype.name}, {header.encoding})")
     return 0
+
+
+class _NoProgress:
+    """The part of tqdm's bar `_run_tokenize` uses, doing nothing: for runs that show no bar."""
+
+    total: int | None = None
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
@@ -244,11 +264,23 @@ _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 ]
 
 
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, reading the version only when asked (importlib.metadata costs
+    ~30 ms, which every other command would pay)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: str | None = None) -> None:
+        print(f"llmprep {llmprep.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmprep", description="Fast, exact text-to-training-batch preprocessing for GPT-style models."
     )
-    parser.add_argument("--version", action="version", version=f"llmprep {llmprep.__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(subparsers)

@@ -71,6 +71,8 @@ class BpeEncoder {
 
   uint32_t max_token_value() const noexcept { return max_token_value_; }
   size_t n_mergeable() const noexcept { return n_mergeable_; }
+  // The rank of an ordinary token's bytes, or BytesMap::kMissing if they are not one token.
+  uint32_t rank_of(std::string_view bytes) const noexcept { return ranks_.find(bytes); }
 
   // BPE of one pre-tokenized piece (any bytes), appended to out. Uses the calling thread's cache.
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
