@@ -552,3 +552,44 @@ def test_dataset_index_errors(verdict_ids) -> None:
 def test_import_of_data_is_the_only_torch_import() -> None:
     assert "torch" in sys.modules  # this module imported llmprep.data
     assert isinstance(create_dataloader(np.arange(20, dtype=np.uint16), 2, 4, 4), GPTDataLoader)
+
+
+def test_recycled_batch_buffers_never_overwrite_a_batch_still_held() -> None:
+    # Batches of 256 KiB per tensor go through the dataset's buffer pool; holding every batch (and
+    # views of some) must keep each one intact while later batches are gathered.
+    ids = np.random.default_rng(0).integers(0, 50257, 200_000).astype(np.uint16)
+    loader = llmprep.create_dataloader(ids, batch_size=32, max_length=1024, stride=1024, shuffle=False)
+    reference = torch.from_numpy(ids.astype(np.int64))
+    kept, views = [], []
+    for i, (inputs, targets) in enumerate(loader):
+        kept.append((inputs, targets))
+        if i % 2:
+            views.append((i, inputs[3]))
+            del inputs, targets
+    for i, (inputs, targets) in enumerate(kept):
+        start = i * 32 * 1024
+        assert torch.equal(inputs.reshape(-1), reference[start : start + 32 * 1024])
+        assert torch.equal(targets.reshape(-1), reference[start + 1 : start + 32 * 1024 + 1])
+    kept.clear()
+    for i, row in views:  # only a view of the batch is left: its buffer must still not be reused
+        for _ in loader:
+            pass
+        assert torch.equal(row, reference[i * 32 * 1024 + 3 * 1024 : i * 32 * 1024 + 4 * 1024])
+
+
+def test_batch_buffers_are_reused_only_when_free() -> None:
+    from llmprep.data import _BatchBuffers
+
+    pool = _BatchBuffers()
+    shape = (32, 1024)
+    first = pool.take(shape, np.int64)
+    held = first[0]
+    second = pool.take(shape, np.int64)
+    assert second[0] is not held and second[1] is not first[1]  # `held` still references the first pair
+    tensor = torch.from_numpy(second[1])
+    del first, second, held
+    third = pool.take(shape, np.int64)  # the first pair is free again; the second is held by `tensor`
+    assert np.shares_memory(third[0], pool._pairs[0][0])
+    assert not np.shares_memory(third[1], tensor.numpy())
+    small = pool.take((2, 4), np.int64)  # small batches skip the pool
+    assert all(small[0] is not pair[0] for pair in pool._pairs)
