@@ -12,6 +12,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
 DATA = SHARED / "data"
+# No network on the development machines: tiktoken (the reference) and llmprep's GPT-2 loader read
+# the vocabulary from the shared copy of tiktoken's cache unless the caller chose another.
+if (SHARED / "tiktoken-cache").is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
 
 
 def corpus_files() -> list[Path]:

@@ -8,7 +8,7 @@ Same process, outputs checked equal before timing, warm-up, best of several runs
    loader and vs nanoGPT-style ``torch.stack`` of numpy slices, at (8, 256, 128) and (32, 1024, 1024);
 3. gather bandwidth (all windows into preallocated int64 buffers) vs ``np.copyto`` of the same bytes.
 
-    TIKTOKEN_CACHE_DIR=../shared/tiktoken-cache python benchmarks/bench_loader.py [--tokens 6000000]
+    python benchmarks/bench_loader.py [--tokens 6000000]
 """
 
 from __future__ import annotations
@@ -30,21 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _chapter_ch2 import GPTDatasetV1, IdsTokenizer  # noqa: E402  (the chapter's code, verbatim)
 
+from _common import SHARED, best_of  # noqa: E402
+
 from llmprep import _core  # noqa: E402
 from llmprep.data import GPTDataset, create_dataloader  # noqa: E402
-
-SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
-
-
-def best_of(fn, runs: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def corpus_ids(n_tokens: int) -> np.ndarray:
