@@ -73,5 +73,6 @@ void register_windows(py::module_& m);
 void register_pretokenize_gpt2(py::module_& m);
 void register_bpe(py::module_& m);
 void register_tokenize(py::module_& m);
+void register_parallel(py::module_& m);
 
 }  // namespace llmprep::bindings

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_pretokenize_gpt2(m);
   llmprep::bindings::register_bpe(m);
   llmprep::bindings::register_tokenize(m);  // after bpe: it takes a BpeEncoder
+  llmprep::bindings::register_parallel(m);
 }
