@@ -26,10 +26,12 @@
 //   one mutex and the caller sleeps on a condition variable only when nothing is ready and no task
 //   is left to take; callers with thousands of tiny tasks group them (bpe_text.cpp: with one task
 //   per document the caller slept and woke for nearly every one).
-// * Same run, same conditions (sha256 on 2 threads: 1.90-1.92x), 2 threads / 1 thread:
-//   BPE encode_to_numpy 1.53x -> 1.73-1.95x, encode_ordinary_batch 1.33x -> 1.62-1.67x, word-level
-//   encode_batch 1.34x -> 1.66-1.76x. Most of the BPE gain was a false-sharing fix in bpe_text.cpp;
-//   the pool and the ordered consume gave the rest.
+// * Before -> after, 2 threads / 1 thread, alternating runs while sha256 on 2 threads gave
+//   1.81-1.92x: BPE encode_to_numpy 1.40-1.57x -> 1.73-1.95x, encode_ordinary_batch 1.30-1.33x ->
+//   1.52-1.68x (still short of 1.7: the Python-side work before and after the call, freeing the
+//   previous result, and cache contention remain), word-level encode_batch 1.34-1.39x -> 1.66-2.26x.
+//   Most of the numpy gain was a false-sharing fix in bpe_text.cpp; the pool and the ordered
+//   consume gave the rest and all of the batch gains.
 // * Python >= 3.12 warns (DeprecationWarning, hidden by default) when a process with threads
 //   forks: the idle pool threads count. Not avoided (an idle timeout would bring back cold caches).
 #include "llmprep/parallel.hpp"
