@@ -241,7 +241,7 @@ def test_lazy_public_names() -> None:
 # that warning is about the machine, not this code.
 _FEW_CPUS = "ignore:This DataLoader will create:UserWarning"
 # Python >= 3.12 warns when a process that has threads forks; torch's own intra-op threads can trigger
-# it for DataLoader workers (llmprep's threads are joined before each call returns).
+# it for DataLoader workers, and so can llmprep's idle pool threads (fork-safe: see tests/test_parallel.py).
 _FORK_WITH_THREADS = r"ignore:This process .* is multi-threaded, use of fork\(\) may lead to deadlocks:DeprecationWarning"
 
 

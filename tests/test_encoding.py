@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import shutil
 
@@ -203,6 +204,14 @@ def test_batch_equals_one_by_one(enc, corpus_text) -> None:
         enc.encode(t, allowed_special="all") for t in with_specials
     ]
     assert enc.encode_batch([]) == []
+
+
+def test_batch_lists_are_tracked_by_the_gc(enc) -> None:
+    # The binding keeps each new list out of the cyclic GC while it builds the batch; every list
+    # handed back must be tracked again, or a cycle the caller makes through it would never be freed.
+    for threads in (1, 2):
+        lists = enc.encode_ordinary_batch(["some text"] * 3000 + [""], num_threads=threads)
+        assert all(gc.is_tracked(ids) for ids in lists)
 
 
 def test_parallel_equals_serial(enc, tiktoken_gpt2, corpus_text) -> None:

@@ -49,14 +49,45 @@ std::vector<T> encode_ids(const Tokenizer& tokenizer, std::string_view text) {
   return ids;
 }
 
+// Each text is encoded into a local vector and moved into place: neighbouring results share a
+// cache line, and appending to them from two threads would make every append a cache miss.
 template <class T>
 std::vector<std::vector<T>> encode_many(const Tokenizer& tokenizer, const std::vector<std::string_view>& texts,
                                         int num_threads) {
   std::vector<std::vector<T>> results(texts.size());
   py::gil_scoped_release release;
-  parallel_tasks(static_cast<int64_t>(texts.size()), num_threads,
-                 [&](int64_t i) { tokenizer.encode(texts[static_cast<size_t>(i)], results[static_cast<size_t>(i)]); });
+  parallel_tasks(static_cast<int64_t>(texts.size()), num_threads, [&](int64_t i) {
+    std::vector<T> ids;
+    tokenizer.encode(texts[static_cast<size_t>(i)], ids);
+    results[static_cast<size_t>(i)] = std::move(ids);
+  });
   return results;
+}
+
+// Lists of ids, one per text. This thread builds them under the GIL, in order, while the other
+// threads still encode: after the encoding, building them was ~25% of a batch and held 2-thread
+// scaling to ~1.5x.
+template <class T>
+py::list encode_to_lists(const BoundTokenizer& self, const std::vector<std::string_view>& texts, int num_threads) {
+  py::list out(texts.size());
+  std::vector<std::vector<T>> results(texts.size());
+  py::gil_scoped_release release;
+  parallel_tasks_ordered(
+      static_cast<int64_t>(texts.size()), num_threads,
+      [&](int64_t i) {
+        std::vector<T> ids;
+        self.core.encode(texts[static_cast<size_t>(i)], ids);
+        results[static_cast<size_t>(i)] = std::move(ids);
+      },
+      [&](int64_t begin, int64_t end) {
+        py::gil_scoped_acquire acquire;
+        for (int64_t i = begin; i < end; ++i) {
+          std::vector<T>& ids = results[static_cast<size_t>(i)];
+          out[static_cast<size_t>(i)] = self.ints.to_list(ids.data(), ids.size());
+          std::vector<T>().swap(ids);
+        }
+      });
+  return out;
 }
 
 // dtype names are chosen by the Python layer from the vocabulary's id range.
@@ -170,21 +201,14 @@ void register_simple(py::module_& m) {
               const std::string name = "texts[" + std::to_string(i) + "]";
               views.push_back(utf8_of(texts[i], name.c_str()));
             }
-            py::list out(views.size());
-            auto to_lists = [&](const auto& results) {
-              for (size_t i = 0; i < results.size(); ++i) out[i] = self.ints.to_list(results[i].data(), results[i].size());
-            };
             switch (parse_id_type(dtype)) {
               case IdType::kUint16:
-                to_lists(encode_many<uint16_t>(self.core, views, num_threads));
-                break;
+                return encode_to_lists<uint16_t>(self, views, num_threads);
               case IdType::kUint32:
-                to_lists(encode_many<uint32_t>(self.core, views, num_threads));
-                break;
+                return encode_to_lists<uint32_t>(self, views, num_threads);
               default:
-                to_lists(encode_many<int64_t>(self.core, views, num_threads));
+                return encode_to_lists<int64_t>(self, views, num_threads);
             }
-            return out;
           },
           py::arg("texts"), py::arg("dtype"), py::arg("num_threads"),
           "Ids of each text (a list of lists of int), encoded in parallel with the GIL released.")

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -104,6 +105,14 @@ class BpeEncoder {
   std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view>& texts,
                                                   const std::vector<uint32_t>& allowed_special,
                                                   int num_threads, size_t task_bytes = 0) const;
+  // Receives finished texts of encode_batch on the calling thread: ids[k] holds the ids of text
+  // first + k, for k < count; the sink may move them out.
+  using BatchSink = std::function<void(size_t first, std::vector<uint32_t>* ids, size_t count)>;
+  // The same, handing the texts to `sink` in order as soon as they are done, while other threads
+  // still encode later ones (so that converting results, e.g. into Python lists, overlaps the
+  // encoding). Every text reaches the sink exactly once unless an exception is thrown.
+  void encode_batch(const std::vector<std::string_view>& texts, const std::vector<uint32_t>& allowed_special,
+                    int num_threads, size_t task_bytes, const BatchSink& sink) const;
 
   // The bytes of the given ids, concatenated. Throws KeyError naming the first unknown id.
   std::string decode_bytes(const uint32_t* ids, size_t n) const;
@@ -114,8 +123,10 @@ class BpeEncoder {
 
  private:
   void encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const;
-  void run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
-                 std::vector<std::vector<uint32_t>>& results) const;
+  // Encodes tasks[t] into results[t]; consume(begin, end) runs on the calling thread for finished
+  // tasks in order (see parallel_tasks_ordered).
+  void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
+                 const std::function<void(int64_t, int64_t)>& consume) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
