@@ -4,10 +4,9 @@ machines are shared and noisy, so every benchmark runs the reference and ours in
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from llmprep._timing import best_of  # noqa: F401  (re-exported for the benchmarks)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
@@ -28,18 +27,6 @@ def corpus_files() -> list[Path]:
 def concatenated_corpus() -> str:
     """All ../shared/data files concatenated, in sorted order."""
     return "".join(path.read_text(encoding="utf-8") for path in corpus_files())
-
-
-def best_of(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
-    """The best wall time of `repeat` calls, after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def row(label: str, seconds: float, megabytes: float, baseline: float | None = None) -> str:

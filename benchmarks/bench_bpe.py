@@ -33,16 +33,7 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 import tiktoken  # noqa: E402
 
 import llmprep  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up (caches, page faults)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from llmprep._timing import best_of  # noqa: E402
 
 
 def row(label: str, seconds: float, n_bytes: int, n_tokens: int, baseline: float | None = None) -> None:

@@ -3,9 +3,9 @@ for llmprep and for the chapter's own code (pure Python, and tiktoken for BPE) s
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmprep import _chapter, _core
+from llmprep._timing import best_of
 from llmprep.simple import DEFAULT_SPECIALS, SimpleTokenizer
 
 __all__ = ["STORY_URL", "cache_dir", "load_story", "run"]
@@ -66,16 +67,6 @@ def load_story(text_path: str | None) -> tuple[str, str]:
     return data.decode("utf-8"), f"{url} (downloaded to {cached})"
 
 
-def _best(fn: Callable[[], Any], repeat: int = 5) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[str], None] = print) -> None:
     """Runs the chapter end to end. See the module docstring."""
     import torch
@@ -88,6 +79,7 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
         raise ValueError("--device cuda was asked for, but PyTorch sees no CUDA device; use --device cpu")
     raw_text, origin = load_story(text_path)
     out = print_fn
+    best = functools.partial(best_of, repeat=5)
     timings: list[tuple[str, float, float]] = []
 
     out(f"text: {origin}")
@@ -125,10 +117,10 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     out(f"SimpleTokenizerV2.decode: {v2.decode(v2.encode(text))!r}")
     ref_vocab = _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)
     ref_v2 = _chapter.SimpleTokenizerV2(ref_vocab)
-    timings.append(("word vocabulary (2.3-2.4)", _best(lambda: _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)),
-                    _best(lambda: SimpleTokenizer.from_text(raw_text))))
-    timings.append(("SimpleTokenizerV2.encode(story)", _best(lambda: ref_v2.encode(raw_text)),
-                    _best(lambda: v2.encode(raw_text))))
+    timings.append(("word vocabulary (2.3-2.4)", best(lambda: _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)),
+                    best(lambda: SimpleTokenizer.from_text(raw_text))))
+    timings.append(("SimpleTokenizerV2.encode(story)", best(lambda: ref_v2.encode(raw_text)),
+                    best(lambda: v2.encode(raw_text))))
 
     out("\n## 2.5 BytePair encoding")
     tokenizer = llmprep.get_encoding("gpt2")
@@ -141,8 +133,8 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     import tiktoken
 
     reference_bpe = tiktoken.get_encoding("gpt2")
-    timings.append(("GPT-2 BPE encode(story) [tiktoken]", _best(lambda: reference_bpe.encode(raw_text)),
-                    _best(lambda: tokenizer.encode(raw_text))))
+    timings.append(("GPT-2 BPE encode(story) [tiktoken]", best(lambda: reference_bpe.encode(raw_text)),
+                    best(lambda: tokenizer.encode(raw_text))))
 
     out("\n## 2.6 Data sampling with a sliding window")
     enc_sample = enc_text[50:]
@@ -170,7 +162,7 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
                                            tokenizer=tokenizer):
             pass
 
-    timings.append(("dataset + all batches (8, 4, 4)", _best(chapter_batches), _best(llmprep_batches)))
+    timings.append(("dataset + all batches (8, 4, 4)", best(chapter_batches), best(llmprep_batches)))
 
     out("\n## 2.7 Creating token embeddings")
     torch.manual_seed(123)
@@ -196,8 +188,8 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
             torch.cuda.synchronize()
 
     timings.append(("input embeddings (8, 4, 256)",
-                    _best(lambda: (token_layer(inputs) + pos_layer(positions), sync())),
-                    _best(lambda: (embedding(inputs), sync()))))
+                    best(lambda: (token_layer(inputs) + pos_layer(positions), sync())),
+                    best(lambda: (embedding(inputs), sync()))))
 
     out("\n## Time per step: the chapter's code vs llmprep (best of 5)")
     out(f"  {'step':<38} {'chapter':>12} {'llmprep':>12} {'ratio':>8}")
