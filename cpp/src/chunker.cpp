@@ -11,10 +11,8 @@
 #include "llmprep/chunker.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 
-#include "llmprep/errors.hpp"
 #include "llmprep/pretokenize_gpt2.hpp"
 #include "llmprep/pretokenize_simple.hpp"
 #include "llmprep/utf8.hpp"
@@ -80,13 +78,8 @@ void TextChunker::validate_tail(bool final) {
     const std::string_view tail_view(text_.data() + valid_end_, n - valid_end_);
     const Utf8Fault full = find_utf8_fault(tail_view, fault.offset);
     const int64_t offset = raw_offset_ - static_cast<int64_t>(raw.size()) + fault.offset;
-    char byte_hex[8];
-    std::snprintf(byte_hex, sizeof byte_hex, "0x%02x",
-                  static_cast<unsigned>(static_cast<unsigned char>(raw[static_cast<size_t>(fault.offset)])));
-    throw Utf8Error("'" + source_ + "' is not valid UTF-8: " + full.reason + " " + byte_hex + " at byte offset " +
-                        std::to_string(offset) +
-                        "; fix the input, or substitute U+FFFD with errors='replace' (--errors replace)",
-                    offset, full.reason);
+    throw_utf8_error(source_, static_cast<unsigned char>(raw[static_cast<size_t>(fault.offset)]), offset,
+                     full.reason);
   }
   std::string fixed = replace_invalid_utf8(raw);
   const size_t tail = n - boundary;

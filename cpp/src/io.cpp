@@ -44,13 +44,8 @@ std::string read_utf8_file(const std::string& path, bool replace) {
   const Utf8Fault fault = find_utf8_fault(data);
   if (fault.offset < 0) return data;
   if (replace) return replace_invalid_utf8(data);
-  char byte_hex[8];
-  std::snprintf(byte_hex, sizeof byte_hex, "0x%02x",
-                static_cast<unsigned>(static_cast<unsigned char>(data[static_cast<size_t>(fault.offset)])));
-  throw Utf8Error("'" + path + "' is not valid UTF-8: " + fault.reason + " " + byte_hex +
-                      " at byte offset " + std::to_string(fault.offset) +
-                      "; fix the file or pass errors='replace' to substitute U+FFFD",
-                  fault.offset, fault.reason);
+  throw_utf8_error(path, static_cast<unsigned char>(data[static_cast<size_t>(fault.offset)]), fault.offset,
+                   fault.reason);
 }
 
 }  // namespace llmprep

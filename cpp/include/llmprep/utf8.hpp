@@ -26,6 +26,11 @@ inline bool is_valid_utf8(std::string_view bytes) { return find_utf8_fault(bytes
 // becomes one U+FFFD, exactly as CPython's decoder does.
 std::string replace_invalid_utf8(std::string_view bytes);
 
+// Throws Utf8Error for the fault found at `offset` of `source` (a file name or other label):
+// "'<source>' is not valid UTF-8: <reason> 0x<byte> at byte offset <offset>; <how to go on>".
+[[noreturn]] void throw_utf8_error(const std::string& source, unsigned char bad_byte, int64_t offset,
+                                   const char* reason);
+
 // Decodes the code point starting at p (valid UTF-8 assumed) and returns its byte length.
 inline int decode_code_point(const unsigned char* p, uint32_t& cp) {
   const unsigned char b0 = p[0];
