@@ -67,3 +67,15 @@ def test_vocab_unwritable_output_is_clean_error(tmp_path, verdict_path) -> None:
     out = run("vocab", str(verdict_path), "-o", str(tmp_path / "no" / "such" / "dir" / "v.json"))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "No such file or directory" in out.stderr
+
+
+def test_output_into_a_closed_pipe_is_quiet(verdict_path) -> None:
+    # `llmprep vocab FILE | head -1`: the reader exits early; no error message, no traceback. The
+    # WikiText vocabulary prints far more than a pipe buffer holds, so the write really fails.
+    corpus = verdict_path.with_name("wikitext2-test.txt")
+    out = subprocess.run(
+        f'"{sys.executable}" -m llmprep vocab "{corpus}" --show 100000 | head -1',
+        shell=True, capture_output=True, text=True,
+    )
+    assert out.stdout.startswith("vocabulary: ")
+    assert out.stderr == ""
