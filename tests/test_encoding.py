@@ -206,6 +206,17 @@ def test_batch_equals_one_by_one(enc, corpus_text) -> None:
     assert enc.encode_batch([]) == []
 
 
+def test_batch_texts_of_many_tasks(enc, corpus_text) -> None:
+    # Texts cut into many tasks reach the binding in parts, joined into one list per text; empty
+    # texts and special tokens sit between them, so that parts and whole texts share a hand-over.
+    texts = [corpus_text[:40_000], "", "x", corpus_text[40_000:90_000] + "<|endoftext|>" + "7" * 5000, "", "b c"]
+    want = [enc.encode(t, allowed_special="all") for t in texts]
+    for threads in (1, 2, 3):
+        assert enc._core.encode_batch(texts, [50256], threads, 300) == want
+        got = enc._core.encode_batch(texts, [50256], threads, 300)
+        assert all(gc.is_tracked(ids) for ids in got)
+
+
 def test_batch_lists_are_tracked_by_the_gc(enc) -> None:
     # The binding keeps each new list out of the cyclic GC while it builds the batch; every list
     # handed back must be tracked again, or a cycle the caller makes through it would never be freed.

@@ -44,6 +44,14 @@ py::list ids_to_list(const std::vector<uint32_t>& ids, uint32_t max_id) {
   return py::reinterpret_steal<py::list>(list);
 }
 
+// Appends ids to list (a text handed over in parts).
+void append_ids(PyObject* list, const std::vector<uint32_t>& ids, uint32_t max_id) {
+  PyObject* const* ints = id_ints(max_id);
+  for (uint32_t id : ids) {
+    if (PyList_Append(list, ints[id]) != 0) throw py::error_already_set();
+  }
+}
+
 // Token ids from any iterable of ints (or an integer numpy array). An int outside int64 becomes -1,
 // which the core reports as an unknown id, so every bad id gets the same KeyError.
 std::vector<int64_t> ids_from_python(py::handle tokens) {
@@ -147,6 +155,9 @@ void register_bpe(py::module_& m) {
             for (py::handle text : texts) views.push_back(utf8_of(text, "every text"));
             py::list out(views.size());
             const uint32_t max_id = self.max_token_value();
+            // A text handed over in parts (one cut into several tasks) grows one list, part by part.
+            // Declared before the GIL is released so that an exception frees it with the GIL held.
+            py::object open_list;  // null while no text is open
             {
               py::gil_scoped_release release;
               // Lists are built under the GIL on this thread while the other threads still encode
@@ -155,13 +166,23 @@ void register_bpe(py::module_& m) {
               // trigger collections that walk every id in them (~10% of a batch of 7k documents);
               // nothing else can reach them meanwhile, so no cycle can form.
               self.encode_batch(views, allowed, num_threads, task_bytes,
-                                [&](size_t first, std::vector<uint32_t>* ids, size_t count) {
+                                [&](size_t first, std::vector<uint32_t>* ids, size_t count, bool open) {
                                   py::gil_scoped_acquire acquire;
                                   for (size_t k = 0; k < count; ++k) {
-                                    py::list ids_list = ids_to_list(ids[k], max_id);
-                                    PyObject_GC_UnTrack(ids_list.ptr());
-                                    out[first + k] = std::move(ids_list);
+                                    py::object ids_list;
+                                    if (open_list) {  // k == 0: the next part of the open text
+                                      append_ids(open_list.ptr(), ids[k], max_id);
+                                      ids_list = std::move(open_list);
+                                    } else {
+                                      ids_list = ids_to_list(ids[k], max_id);
+                                      PyObject_GC_UnTrack(ids_list.ptr());
+                                    }
                                     std::vector<uint32_t>().swap(ids[k]);
+                                    if (open && k + 1 == count) {
+                                      open_list = std::move(ids_list);
+                                    } else {
+                                      out[first + k] = std::move(ids_list);
+                                    }
                                   }
                                 });
             }

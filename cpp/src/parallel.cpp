@@ -32,6 +32,19 @@
 //   previous result, and cache contention remain), word-level encode_batch 1.34-1.39x -> 1.66-2.26x.
 //   Most of the numpy gain was a false-sharing fix in bpe_text.cpp; the pool and the ordered
 //   consume gave the rest and all of the batch gains.
+// * encode_ordinary_batch still scaled 1.64-1.76x (sha256: 1.85-1.91x) with CPU time 2/1 near 1.0-1.1.
+//   Timestamps of the caller's consumes showed why: bench_bpe's batch ends with one 2.4 MB document
+//   (2/3 of the bytes, cut into 256 KiB tasks), and its list was built only after its last task,
+//   ~1.9 ms of serial work after the other thread had finished (the caller ended 2.3-3.1 ms after
+//   the worker in four traced calls of ~13 ms). encode_batch now hands a text cut into several
+//   tasks over in parts as they finish, and the binding grows its list part by part. Traced gap
+//   after: 1.2-1.5 ms (the last 256 KiB task, which one thread runs while the other waits, plus
+//   the last unit's lists). Ten alternating processes, best of 15 each (the VM swung between 1.1x
+//   and 1.9x within minutes): median 2-thread time 13.2 -> 12.4 ms, median scaling 1.69x -> 1.78x.
+//   Tried and not kept: joining per-part lists at the end by moving their references (a fresh
+//   list of 600k pointers plus the copy, on the tail: no gain measurable); units of 1/64 instead
+//   of 1/16 of a thread's bytes and 64 or 128 KiB tasks instead of 256 KiB for a batch (no
+//   difference measurable through that noise).
 // * Python >= 3.12 warns (DeprecationWarning, hidden by default) when a process with threads
 //   forks: the idle pool threads count. Not avoided (an idle timeout would bring back cold caches).
 #include "llmprep/parallel.hpp"

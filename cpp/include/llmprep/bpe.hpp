@@ -105,12 +105,15 @@ class BpeEncoder {
   std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view>& texts,
                                                   const std::vector<uint32_t>& allowed_special,
                                                   int num_threads, size_t task_bytes = 0) const;
-  // Receives finished texts of encode_batch on the calling thread: ids[k] holds the ids of text
-  // first + k, for k < count; the sink may move them out.
-  using BatchSink = std::function<void(size_t first, std::vector<uint32_t>* ids, size_t count)>;
-  // The same, handing the texts to `sink` in order as soon as they are done, while other threads
-  // still encode later ones (so that converting results, e.g. into Python lists, overlaps the
-  // encoding). Every text reaches the sink exactly once unless an exception is thrown.
+  // Receives encode_batch's ids on the calling thread, in order: ids[k] holds the ids of text
+  // first + k, for k < count; the sink may move them out. If `open`, the last of them
+  // (first + count - 1) is unfinished: ids[count - 1] is only its next part, and the following
+  // call starts with the same text and its next part (the last part comes with open false).
+  using BatchSink = std::function<void(size_t first, std::vector<uint32_t>* ids, size_t count, bool open)>;
+  // The same, handing the texts to `sink` in order as soon as they are done, and a text cut into
+  // several tasks part by part, while other threads still encode later ones (so that converting
+  // results, e.g. into Python lists, overlaps the encoding). Every text reaches the sink, whole or
+  // in parts, unless an exception is thrown.
   void encode_batch(const std::vector<std::string_view>& texts, const std::vector<uint32_t>& allowed_special,
                     int num_threads, size_t task_bytes, const BatchSink& sink) const;
 
