@@ -30,9 +30,8 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
-import tiktoken  # noqa: E402
-
 import llmprep  # noqa: E402
+import tiktoken  # noqa: E402
 from llmprep._timing import best_of  # noqa: E402
 
 
@@ -115,15 +114,17 @@ def main() -> int:
     if giga is not None:
         try:
             giga_ok = giga.encode(text).tolist() == expected
-        except Exception as e:  # noqa: BLE001 (an optional comparison must not stop the run)
+        except Exception as e:
             print(f"gigatoken failed: {e}")
             giga_ok = False
         if not giga_ok:
             print("gigatoken's output differs from tiktoken's: left out")
             giga = None
 
-    print(f"input: {len(paths)} corpora, {n_bytes / 1e6:.2f} MB, {n_tokens:,} tokens, {len(docs):,} documents;"
-          f" best of {args.repeats}; cores: {os.cpu_count()}")
+    print(
+        f"input: {len(paths)} corpora, {n_bytes / 1e6:.2f} MB, {n_tokens:,} tokens, {len(docs):,} documents;"
+        f" best of {args.repeats}; cores: {os.cpu_count()}"
+    )
     print(f"  {'':<46} {'speed':>14} {'tokens':>15} {'per byte':>11}  vs tiktoken")
 
     print("one thread")
@@ -135,7 +136,13 @@ def main() -> int:
     row("llmprep encode_to_numpy (uint32)", t_np1, n_bytes, n_tokens, t_ref)
     if giga is not None:
         t_giga = best_of(lambda: giga.encode(text), args.repeats)
-        row(f"gigatoken encode (numpy, RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']})", t_giga, n_bytes, n_tokens, t_ref)
+        row(
+            f"gigatoken encode (numpy, RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']})",
+            t_giga,
+            n_bytes,
+            n_tokens,
+            t_ref,
+        )
         print(f"  llmprep numpy vs gigatoken: {t_giga / t_np1:.2f}x")
 
     print("two threads")
@@ -147,15 +154,19 @@ def main() -> int:
     row("llmprep encode_ordinary_batch, 2 threads", t_b2, n_bytes, n_tokens, t_ref_b)
     t_np2 = best_of(lambda: ours.encode_to_numpy(text, num_threads=2), args.repeats)
     row("llmprep encode_to_numpy, 2 threads", t_np2, n_bytes, n_tokens, t_ref_b)
-    print(f"  scaling 2 threads / 1 thread: numpy {t_np1 / t_np2:.2f}x, batch {t_b1 / t_b2:.2f}x"
-          f"  (this machine now: 2 threads of sha256 give {two_thread_calibration(args.repeats):.2f}x)")
+    print(
+        f"  scaling 2 threads / 1 thread: numpy {t_np1 / t_np2:.2f}x, batch {t_b1 / t_b2:.2f}x"
+        f"  (this machine now: 2 threads of sha256 give {two_thread_calibration(args.repeats):.2f}x)"
+    )
     cpu1 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=1), args.repeats)
     cpu2 = cpu_seconds(lambda: ours.encode_to_numpy(text, num_threads=2), args.repeats)
     cpub1 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=1), args.repeats)
     cpub2 = cpu_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=2), args.repeats)
-    print(f"  CPU time 2 threads / 1 thread: numpy {cpu2 / cpu1:.2f}, batch {cpub2 / cpub1:.2f}"
-          f" -> on 2 free cores at most numpy {2 * cpu1 / cpu2:.2f}x, batch {2 * cpub1 / cpub2:.2f}x"
-          f" (less any serial part, e.g. building the lists under the GIL)")
+    print(
+        f"  CPU time 2 threads / 1 thread: numpy {cpu2 / cpu1:.2f}, batch {cpub2 / cpub1:.2f}"
+        f" -> on 2 free cores at most numpy {2 * cpu1 / cpu2:.2f}x, batch {2 * cpub1 / cpub2:.2f}x"
+        f" (less any serial part, e.g. building the lists under the GIL)"
+    )
 
     print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
     normal_ns = t_np1 * 1e9 / n_bytes
@@ -178,8 +189,10 @@ def main() -> int:
         t_tik = best_of(lambda w=worst: ref.encode_ordinary(w), 1)
         ours_ns = t_ours * 1e9 / worst_bytes
         tik_ns = t_tik * 1e9 / worst_bytes
-        print(f"  {label:<16} llmprep {ours_ns:7.1f} ns/B ({ours_ns / normal_ns:4.1f}x normal)"
-              f"   tiktoken {tik_ns:7.1f} ns/B ({tik_ns / ref_ns:4.1f}x its normal)   {t_tik / t_ours:6.1f}x faster")
+        print(
+            f"  {label:<16} llmprep {ours_ns:7.1f} ns/B ({ours_ns / normal_ns:4.1f}x normal)"
+            f"   tiktoken {tik_ns:7.1f} ns/B ({tik_ns / ref_ns:4.1f}x its normal)   {t_tik / t_ours:6.1f}x faster"
+        )
     return 0
 
 

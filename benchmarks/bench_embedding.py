@@ -15,7 +15,6 @@ import argparse
 import time
 
 import torch
-
 from llmprep.nn import GPTEmbedding
 
 SHAPES = [(8, 1024, 768, 50257), (32, 1024, 768, 50257)]
@@ -49,8 +48,10 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="one small shape (quick CPU check)")
     args = parser.parse_args()
     device = args.device
-    print(f"device: {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}), torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, best of {args.repeat}")
+    print(
+        f"device: {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}), torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, best of {args.repeat}"
+    )
 
     for B, T, D, V in SMALL_SHAPES if args.small else SHAPES:
         for dtype in (torch.float32, torch.bfloat16):
@@ -68,8 +69,11 @@ def main() -> None:
             def plain():
                 return tok(ids) + pos(positions)
 
-            variants = {"plain nn.Embedding + add": plain, "llmprep GPTEmbedding": lambda: ours(ids),
-                        "llmprep, check_ids=False": lambda: ours_unchecked(ids)}
+            variants = {
+                "plain nn.Embedding + add": plain,
+                "llmprep GPTEmbedding": lambda: ours(ids),
+                "llmprep, check_ids=False": lambda: ours_unchecked(ids),
+            }
             if not args.no_compile:
                 fused = torch.compile(lambda i: torch.nn.functional.embedding(i, tok.weight) + pos.weight[: i.shape[1]])
                 variants["torch.compile fused gather+add"] = lambda: fused(ids)
@@ -90,16 +94,24 @@ def main() -> None:
                 t_fwd = best_time(fn, device, args.repeat)
 
                 def fwd_bwd(fn=fn):
-                    for p in (tok.weight, pos.weight, ours.token.weight, ours.position.weight,
-                              ours_unchecked.token.weight, ours_unchecked.position.weight):
+                    for p in (
+                        tok.weight,
+                        pos.weight,
+                        ours.token.weight,
+                        ours.position.weight,
+                        ours_unchecked.token.weight,
+                        ours_unchecked.position.weight,
+                    ):
                         p.grad = None
                     fn().sum().backward()
 
                 t_both = best_time(fwd_bwd, device, max(3, args.repeat // 2))
                 t_plain = t_plain or t_fwd
                 gbs = moved / t_fwd / 1e9
-                print(f"  {name:<32} fwd {t_fwd * 1e6:9.1f} us  {gbs:7.1f} GB/s ({gbs / copy_gbs:5.1%} of copy)  "
-                      f"fwd+bwd {t_both * 1e6:9.1f} us   fwd vs plain {t_plain / t_fwd:5.2f}x")
+                print(
+                    f"  {name:<32} fwd {t_fwd * 1e6:9.1f} us  {gbs:7.1f} GB/s ({gbs / copy_gbs:5.1%} of copy)  "
+                    f"fwd+bwd {t_both * 1e6:9.1f} us   fwd vs plain {t_plain / t_fwd:5.2f}x"
+                )
 
 
 if __name__ == "__main__":

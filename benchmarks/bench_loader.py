@@ -29,9 +29,7 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _chapter_ch2 import GPTDatasetV1, IdsTokenizer  # noqa: E402  (the chapter's code, verbatim)
-
 from _common import SHARED, best_of  # noqa: E402
-
 from llmprep import _core  # noqa: E402
 from llmprep.data import GPTDataset, create_dataloader  # noqa: E402
 
@@ -77,7 +75,9 @@ def construction(ids: np.ndarray, max_length: int, stride: int) -> None:
         for kind in ("chapter", "llmprep"):
             out = subprocess.run(
                 [sys.executable, __file__, "--memory-child", kind, path, str(max_length), str(stride)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
             results[kind] = (float(out[0]), int(out[1]), int(out[2]))
     assert results["chapter"][2] == results["llmprep"][2], "window counts differ"
@@ -86,8 +86,10 @@ def construction(ids: np.ndarray, max_length: int, stride: int) -> None:
     chapter_t, chapter_mem, n_windows = results["chapter"]
     print(f"construction, {len(ids):,} tokens, L={max_length} S={stride}, {n_windows:,} windows:")
     print(f"  chapter GPTDatasetV1: {chapter_t:8.3f} s   peak memory +{chapter_mem / 2**20:8.1f} MiB")
-    print(f"  llmprep GPTDataset:   {ours * 1e6:8.1f} us  peak memory +{results['llmprep'][1] / 2**20:8.1f} MiB "
-          f"(ids held: {ids.nbytes / 2**20:.1f} MiB, the caller's array)")
+    print(
+        f"  llmprep GPTDataset:   {ours * 1e6:8.1f} us  peak memory +{results['llmprep'][1] / 2**20:8.1f} MiB "
+        f"(ids held: {ids.nbytes / 2**20:.1f} MiB, the caller's array)"
+    )
     print(f"  ratio: {chapter_t / ours:,.0f}x faster")
 
 
@@ -126,9 +128,14 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
     t_chapter = best_of(lambda: drain(chapter), runs)
     t_ours = best_of(lambda: drain(ours), runs)
     t_nano = best_of(lambda: drain(nanogpt_batches(ids, order, max_length, stride)), runs)
-    print(f"DataLoader, batch {batch_size}, L={max_length}, S={stride}: {len(order):,} batches, {tokens:,} tokens/epoch")
-    for name, t in [("chapter create_dataloader_v1", t_chapter), ("nanoGPT torch.stack of slices", t_nano),
-                    ("llmprep create_dataloader", t_ours)]:
+    print(
+        f"DataLoader, batch {batch_size}, L={max_length}, S={stride}: {len(order):,} batches, {tokens:,} tokens/epoch"
+    )
+    for name, t in [
+        ("chapter create_dataloader_v1", t_chapter),
+        ("nanoGPT torch.stack of slices", t_nano),
+        ("llmprep create_dataloader", t_ours),
+    ]:
         print(f"  {name:31s} {tokens / t / 1e6:9.1f} M tokens/s  ({t * 1e3:8.1f} ms/epoch)")
     print(f"  ratio vs chapter: {t_chapter / t_ours:.1f}x   vs nanoGPT: {t_nano / t_ours:.1f}x")
 
@@ -172,8 +179,10 @@ def main() -> None:
         return
     torch.set_num_threads(1)  # the chapter's loader and ours both run on the calling thread
     ids = corpus_ids(args.tokens)
-    print(f"{len(ids):,} GPT-2 tokens (uint16); torch {torch.__version__}; {os.cpu_count()} CPUs; "
-          f"LLMPREP_NUM_THREADS={os.environ.get('LLMPREP_NUM_THREADS', 'unset')}\n")
+    print(
+        f"{len(ids):,} GPT-2 tokens (uint16); torch {torch.__version__}; {os.cpu_count()} CPUs; "
+        f"LLMPREP_NUM_THREADS={os.environ.get('LLMPREP_NUM_THREADS', 'unset')}\n"
+    )
     construction(ids, 256, 128)
     print()
     throughput(ids, 8, 256, 128, args.runs)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import regex
-
 from llmprep import _core
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +40,10 @@ def report(name: str, text: str, repeat: int, baseline: bool) -> None:
         assert ours == GPT2_PATTERN.findall(text), f"{name}: pieces differ from the regex module's"
     assert len(ends) == len(ours)
     t_ours = best_of(repeat, _core.gpt2_piece_ends, text)
-    line = (f"{name:<24} {size / 1e6:8.2f} MB {len(ends) / 1e6:7.3f} M pieces | llmprep {size / t_ours / 1e6:8.1f} MB/s "
-            f"{len(ends) / t_ours / 1e6:6.1f} M pieces/s")
+    line = (
+        f"{name:<24} {size / 1e6:8.2f} MB {len(ends) / 1e6:7.3f} M pieces | llmprep {size / t_ours / 1e6:8.1f} MB/s "
+        f"{len(ends) / t_ours / 1e6:6.1f} M pieces/s"
+    )
     if baseline:
         t_regex = best_of(max(1, repeat // 2), GPT2_PATTERN.findall, text)
         line += f" | regex {size / t_regex / 1e6:6.1f} MB/s | ratio {t_regex / t_ours:6.1f}x"

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
-
-from _common import best_of, concatenated_corpus, row
-
 import llmprep
+import numpy as np
+from _common import best_of, concatenated_corpus, row
 from llmprep._chapter import SimpleTokenizerV2, build_vocab
 
 
@@ -41,10 +39,12 @@ def main() -> None:
     expected = ref.encode(text)
     assert ours.encode(text) == expected, "ids differ"
     assert np.array_equal(ours.encode_to_numpy(text), np.asarray(expected)), "numpy ids differ"
-    assert sum(ours.encode_batch(docs, num_threads=2), []) == expected, "batch ids differ"
+    assert [i for ids in ours.encode_batch(docs, num_threads=2) for i in ids] == expected, "batch ids differ"
 
-    print(f"corpus: {megabytes:.2f} MB, {len(expected):,} tokens, {len(ref_vocab):,} vocabulary entries, "
-          f"{len(docs)} documents for batch calls; best of {args.repeat}; cores: {os.cpu_count()}")
+    print(
+        f"corpus: {megabytes:.2f} MB, {len(expected):,} tokens, {len(ref_vocab):,} vocabulary entries, "
+        f"{len(docs)} documents for batch calls; best of {args.repeat}; cores: {os.cpu_count()}"
+    )
     print(f"  {'':<44} {'time':>12} {'throughput':>14} {'vs ref':>9}")
 
     t_vocab_ref = best_of(lambda: build_vocab(text, ("<|endoftext|>", "<|unk|>")), args.repeat)

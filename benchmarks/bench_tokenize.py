@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _common import corpus_files
 
 BASELINE = r"""
@@ -69,7 +68,9 @@ _WORD = re.compile(r"[A-Za-z]{4,}")
 def _rotate_table(k: int) -> dict[int, int]:
     shift = k % 25 + 1
     lower = "abcdefghijklmnopqrstuvwxyz"
-    table = str.maketrans(lower + lower.upper(), lower[shift:] + lower[:shift] + (lower[shift:] + lower[:shift]).upper())
+    table = str.maketrans(
+        lower + lower.upper(), lower[shift:] + lower[:shift] + (lower[shift:] + lower[:shift]).upper()
+    )
     return table
 
 
@@ -112,24 +113,38 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="threads for both sides (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best counts")
     parser.add_argument("--scale", type=float, default=4, help="corpus multiple for the memory run (0: skip)")
-    parser.add_argument("--scale-baseline", action="store_true",
-                        help="also run the tiktoken script on the larger corpus (slow, ~16 bytes of RAM per byte)")
+    parser.add_argument(
+        "--scale-baseline",
+        action="store_true",
+        help="also run the tiktoken script on the larger corpus (slow, ~16 bytes of RAM per byte)",
+    )
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "llmprep-bench-corpus"))
     args = parser.parse_args()
 
     cache = Path(args.cache)
     paths = build_corpus(cache / f"{args.mb:g}MB", args.mb)
     nbytes = sum(p.stat().st_size for p in paths)
-    print(f"corpus: {len(paths)} files, {nbytes / 1e6:.1f} MB (varied copies of ../shared/data), "
-          f"{args.workers} threads, best of {args.repeat}")
+    print(
+        f"corpus: {len(paths)} files, {nbytes / 1e6:.1f} MB (varied copies of ../shared/data), "
+        f"{args.workers} threads, best of {args.repeat}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "files.txt"
         listing.write_text("\n".join(map(str, paths)), encoding="utf-8")
         base_out, our_out = Path(tmp) / "base.bin", Path(tmp) / "ours.tok"
         corpus_dir = str(paths[0].parent)
-        ours_args = ("tokenize", corpus_dir, "--glob", "*.txt", "-o", str(our_out),
-                     "--workers", str(args.workers), "--quiet")
+        ours_args = (
+            "tokenize",
+            corpus_dir,
+            "--glob",
+            "*.txt",
+            "-o",
+            str(our_out),
+            "--workers",
+            str(args.workers),
+            "--quiet",
+        )
         base, ours = [], []
         for i in range(args.repeat):
             base.append(run(BASELINE, str(listing), str(base_out), str(args.workers)))
@@ -143,8 +158,7 @@ def main() -> None:
                     raise SystemExit("llmprep tokenize and the tiktoken script disagree")
                 print(f"outputs equal: {len(expected):,} tokens")
         print(f"  {'':<56} {'process':>9} {'':>9} {'after vocab load':>16}")
-        rows = [("tiktoken script (read, encode_batch, np.array, tofile)", base),
-                ("llmprep tokenize", ours)]
+        rows = [("tiktoken script (read, encode_batch, np.array, tofile)", base), ("llmprep tokenize", ours)]
         best = {}
         for label, runs in rows:
             wall = min(r["seconds"] for r in runs)
@@ -154,16 +168,34 @@ def main() -> None:
             if label != rows[0][0]:
                 b_wall, b_work = best[rows[0][0]]
                 ratio = f"  ratio {b_wall / wall:4.1f}x / {b_work / work:4.1f}x"
-            print(f"  {label:<56} {wall:7.2f} s {nbytes / 1e6 / wall:6.1f} MB/s {nbytes / 1e6 / work:7.1f} MB/s"
-                  f"  peak RSS {max(r['rss_mb'] for r in runs):5.0f} MB{ratio}")
+            print(
+                f"  {label:<56} {wall:7.2f} s {nbytes / 1e6 / wall:6.1f} MB/s {nbytes / 1e6 / work:7.1f} MB/s"
+                f"  peak RSS {max(r['rss_mb'] for r in runs):5.0f} MB{ratio}"
+            )
 
         if args.scale > 0:
             big = build_corpus(cache / f"{args.mb * args.scale:g}MB", args.mb * args.scale)
             big_bytes = sum(p.stat().st_size for p in big)
-            runs = [run(OURS, "tokenize", str(big[0].parent), "--glob", "*.txt", "-o", str(our_out),
-                        "--workers", str(args.workers), "--quiet") for _ in range(args.repeat)]
-            r = {"seconds": min(x["seconds"] for x in runs), "work": min(x["work"] for x in runs),
-                 "rss_mb": max(x["rss_mb"] for x in runs)}
+            runs = [
+                run(
+                    OURS,
+                    "tokenize",
+                    str(big[0].parent),
+                    "--glob",
+                    "*.txt",
+                    "-o",
+                    str(our_out),
+                    "--workers",
+                    str(args.workers),
+                    "--quiet",
+                )
+                for _ in range(args.repeat)
+            ]
+            r = {
+                "seconds": min(x["seconds"] for x in runs),
+                "work": min(x["work"] for x in runs),
+                "rss_mb": max(x["rss_mb"] for x in runs),
+            }
             ratio = ""
             if args.scale_baseline:
                 big_listing = Path(tmp) / "big-files.txt"
@@ -171,13 +203,17 @@ def main() -> None:
                 bruns = [run(BASELINE, str(big_listing), str(base_out), str(args.workers)) for _ in range(args.repeat)]
                 bb = min(x["seconds"] for x in bruns)
                 bw = min(x["work"] for x in bruns)
-                print(f"  {f'tiktoken script, {big_bytes / 1e6:.0f} MB corpus':<56} {bb:7.2f} s "
-                      f"{big_bytes / 1e6 / bb:6.1f} MB/s {big_bytes / 1e6 / bw:7.1f} MB/s"
-                      f"  peak RSS {max(x['rss_mb'] for x in bruns):5.0f} MB")
+                print(
+                    f"  {f'tiktoken script, {big_bytes / 1e6:.0f} MB corpus':<56} {bb:7.2f} s "
+                    f"{big_bytes / 1e6 / bb:6.1f} MB/s {big_bytes / 1e6 / bw:7.1f} MB/s"
+                    f"  peak RSS {max(x['rss_mb'] for x in bruns):5.0f} MB"
+                )
                 ratio = f"  ratio {bb / r['seconds']:4.1f}x / {bw / r['work']:4.1f}x"
-            print(f"  {f'llmprep tokenize, {big_bytes / 1e6:.0f} MB corpus':<56} {r['seconds']:7.2f} s "
-                  f"{big_bytes / 1e6 / r['seconds']:6.1f} MB/s {big_bytes / 1e6 / r['work']:7.1f} MB/s"
-                  f"  peak RSS {r['rss_mb']:5.0f} MB{ratio}")
+            print(
+                f"  {f'llmprep tokenize, {big_bytes / 1e6:.0f} MB corpus':<56} {r['seconds']:7.2f} s "
+                f"{big_bytes / 1e6 / r['seconds']:6.1f} MB/s {big_bytes / 1e6 / r['work']:7.1f} MB/s"
+                f"  peak RSS {r['rss_mb']:5.0f} MB{ratio}"
+            )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def chapter_split(text: str, pattern: str = _PATTERN) -> list[str]:
 
 
 def chapter_vocab(text: str, specials: tuple[str, ...] = ()) -> dict[str, int]:
-    all_tokens = sorted(list(set(chapter_split(text))))
+    all_tokens = sorted(set(chapter_split(text)))
     all_tokens.extend(specials)
     return {token: integer for integer, token in enumerate(all_tokens)}
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 
+import llmprep
 import pytest
 import regex
 from conftest import corpus_paths
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,35 @@ offsets counted in the whole source however the bytes arrive."""
 
 from __future__ import annotations
 
+import llmprep
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep
 from llmprep import _core
 
 # Text that exercises every kind of GPT-2 boundary: letters, digits, punctuation, contractions,
 # runs of spaces and newlines, Unicode whitespace (incl. U+001C-001F, which Python's \s has and
 # tiktoken's lacks), multi-byte letters and marks.
 ALPHABET = st.sampled_from(
-    list("ab Z0 9.,'!-\n\t\r") + ["  ", "\n\n", "'s", "'ll", "\u00a0", "\u3000", "\u2028", "\x1c", "\x85",
-                                  "é", "日本", "\u0301", "😀", "--", "<|endoftext|>", "\ufffd"]
+    list("ab Z0 9.,'!-\n\t\r")
+    + [
+        "  ",
+        "\n\n",
+        "'s",
+        "'ll",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "\x1c",
+        "\x85",
+        "é",
+        "日本",
+        "\u0301",
+        "😀",
+        "--",
+        "<|endoftext|>",
+        "\ufffd",
+    ]
 )
 TEXTS = st.lists(ALPHABET, max_size=60).map("".join)
 
@@ -65,8 +81,24 @@ def test_one_long_piece_is_never_cut() -> None:
 
 
 BYTES = st.lists(
-    st.sampled_from([b"a", b" ", b"\xc3\xa9", b"\xe6\x97\xa5", b"\xf0\x9f\x98\x80", b"\xc3", b"\xe6\x97", b"\xf0\x9f",
-                     b"\x80", b"\xff", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe0\x80"]),
+    st.sampled_from(
+        [
+            b"a",
+            b" ",
+            b"\xc3\xa9",
+            b"\xe6\x97\xa5",
+            b"\xf0\x9f\x98\x80",
+            b"\xc3",
+            b"\xe6\x97",
+            b"\xf0\x9f",
+            b"\x80",
+            b"\xff",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\xe0\x80",
+        ]
+    ),
     max_size=30,
 ).map(b"".join)
 

@@ -31,7 +31,7 @@ def test_vocab_on_the_story(tmp_path, verdict_path, golden) -> None:
     assert out.returncode == 0, out.stderr
     assert "vocabulary: 1,132 entries" in out.stdout
     assert "tokens: 4,690" in out.stdout
-    assert "     0  '!'" in out.stdout and "     2  \"'\"" in out.stdout
+    assert "     0  '!'" in out.stdout and '     2  "\'"' in out.stdout
     saved = json.loads(target.read_text(encoding="utf-8"))
     assert list(saved["vocab"].items())[-5:] == [tuple(x) for x in golden["vocab_v2_last_5"]]
     tok = llmprep.SimpleTokenizer.load(target)
@@ -75,7 +75,9 @@ def test_output_into_a_closed_pipe_is_quiet(verdict_path) -> None:
     corpus = verdict_path.with_name("wikitext2-test.txt")
     out = subprocess.run(
         f'"{sys.executable}" -m llmprep vocab "{corpus}" --show 100000 | head -1',
-        shell=True, capture_output=True, text=True,
+        shell=True,
+        capture_output=True,
+        text=True,
     )
     assert out.stdout.startswith("vocabulary: ")
     assert out.stderr == ""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import llmprep
+import pytest
 from llmprep.corpus import get_chunk_encoder, parse_shard, tokenize_corpus
 
 
@@ -29,8 +28,9 @@ def test_every_setting_gives_the_same_bytes(mixed, tmp_path, tiktoken_gpt2) -> N
     ours = get_chunk_encoder("gpt2")
     for workers, chunk_bytes, batch_bytes in [(1, 1 << 18, None), (2, 64, 1024), (3, 7, 200), (2, 1, 50)]:
         out = tmp_path / f"{workers}-{chunk_bytes}.tok"
-        stats = tokenize_corpus([str(mixed)], out, ours, workers=workers, chunk_bytes=chunk_bytes,
-                                batch_bytes=batch_bytes)
+        stats = tokenize_corpus(
+            [str(mixed)], out, ours, workers=workers, chunk_bytes=chunk_bytes, batch_bytes=batch_bytes
+        )
         assert out.read_bytes() == expected, (workers, chunk_bytes, batch_bytes)
         assert stats.documents == 8
     tf = llmprep.open_tokens(reference)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import sys
 
+import llmprep
 import numpy as np
 import pytest
 import torch
@@ -16,8 +17,6 @@ from _chapter_ch2 import GPTDatasetV1, IdsTokenizer, create_dataloader_v1
 from conftest import DATA
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep
 from llmprep.data import GPTDataLoader, GPTDataset, create_dataloader, default_tokenizer
 
 
@@ -41,8 +40,10 @@ def run_both(text_or_ids, tokenizer, seed: int = 123, n_epochs: int = 2, **kwarg
     else:
         ref_tokenizer, source = IdsTokenizer(text_or_ids), text_or_ids
     torch.manual_seed(seed)
-    reference = epochs(create_dataloader_v1("unused" if not isinstance(source, str) else source,
-                                            tokenizer=ref_tokenizer, **kwargs), n_epochs)
+    reference = epochs(
+        create_dataloader_v1("unused" if not isinstance(source, str) else source, tokenizer=ref_tokenizer, **kwargs),
+        n_epochs,
+    )
     torch.manual_seed(seed)
     ours = epochs(create_dataloader(source, **kwargs), n_epochs)
     return ours, reference
@@ -73,7 +74,9 @@ def test_golden_batch1_length4_stride1(golden, verdict_text, tiktoken_gpt2) -> N
     assert [t.tolist()[0] for t in second_batch] == golden["dataloader_b1_l4_s1_second_batch"]
     # Printing a batch looks exactly like the chapter's printout.
     reference = next(iter(create_dataloader_v1(verdict_text, 1, 4, 1, shuffle=False, tokenizer=tiktoken_gpt2)))
-    assert str(first_batch) == str(reference) == "[tensor([[  40,  367, 2885, 1464]]), tensor([[ 367, 2885, 1464, 1807]])]"
+    assert (
+        str(first_batch) == str(reference) == "[tensor([[  40,  367, 2885, 1464]]), tensor([[ 367, 2885, 1464, 1807]])]"
+    )
 
 
 def test_golden_batch8_length4_stride4(golden, verdict_text) -> None:
@@ -124,10 +127,17 @@ COMBINATIONS = [
 
 
 @pytest.mark.parametrize(("batch_size", "max_length", "stride", "shuffle", "drop_last"), COMBINATIONS)
-def test_loader_equals_chapter_on_the_story(verdict_text, tiktoken_gpt2, batch_size, max_length, stride, shuffle, drop_last) -> None:
+def test_loader_equals_chapter_on_the_story(
+    verdict_text, tiktoken_gpt2, batch_size, max_length, stride, shuffle, drop_last
+) -> None:
     ours, reference = run_both(
-        verdict_text, tiktoken_gpt2, batch_size=batch_size, max_length=max_length, stride=stride,
-        shuffle=shuffle, drop_last=drop_last,
+        verdict_text,
+        tiktoken_gpt2,
+        batch_size=batch_size,
+        max_length=max_length,
+        stride=stride,
+        shuffle=shuffle,
+        drop_last=drop_last,
     )
     for mine, theirs in zip(ours, reference):
         assert_same_batches(mine, theirs)
@@ -140,18 +150,31 @@ def test_loader_equals_chapter_on_the_story(verdict_text, tiktoken_gpt2, batch_s
     ("batch_size", "max_length", "stride", "shuffle", "drop_last"),
     [(8, 256, 128, True, True), (32, 1024, 1024, True, False), (4, 100, 300, False, True), (64, 64, 48, True, True)],
 )
-def test_loader_equals_chapter_on_a_larger_corpus(large_ids, batch_size, max_length, stride, shuffle, drop_last) -> None:
+def test_loader_equals_chapter_on_a_larger_corpus(
+    large_ids, batch_size, max_length, stride, shuffle, drop_last
+) -> None:
     ours, reference = run_both(
-        large_ids, None, seed=7, batch_size=batch_size, max_length=max_length, stride=stride,
-        shuffle=shuffle, drop_last=drop_last,
+        large_ids,
+        None,
+        seed=7,
+        batch_size=batch_size,
+        max_length=max_length,
+        stride=stride,
+        shuffle=shuffle,
+        drop_last=drop_last,
     )
     for mine, theirs in zip(ours, reference):
         assert_same_batches(mine, theirs)
 
 
 @given(
-    n=st.integers(2, 400), max_length=st.integers(1, 40), stride=st.integers(1, 50),
-    batch_size=st.integers(1, 9), shuffle=st.booleans(), drop_last=st.booleans(), seed=st.integers(0, 2**32),
+    n=st.integers(2, 400),
+    max_length=st.integers(1, 40),
+    stride=st.integers(1, 50),
+    batch_size=st.integers(1, 9),
+    shuffle=st.booleans(),
+    drop_last=st.booleans(),
+    seed=st.integers(0, 2**32),
 )
 def test_loader_equals_chapter_property(n, max_length, stride, batch_size, shuffle, drop_last, seed) -> None:
     ids = np.random.default_rng(seed).integers(0, 50257, size=n).astype(np.uint16)
@@ -160,8 +183,14 @@ def test_loader_equals_chapter_property(n, max_length, stride, batch_size, shuff
             create_dataloader(ids, batch_size, max_length, stride)
         return
     ours, reference = run_both(
-        ids, None, seed=seed, batch_size=batch_size, max_length=max_length, stride=stride,
-        shuffle=shuffle, drop_last=drop_last,
+        ids,
+        None,
+        seed=seed,
+        batch_size=batch_size,
+        max_length=max_length,
+        stride=stride,
+        shuffle=shuffle,
+        drop_last=drop_last,
     )
     for mine, theirs in zip(ours, reference):
         assert_same_batches(mine, theirs)
@@ -185,8 +214,9 @@ def test_same_global_rng_consumption_as_the_chapter(verdict_ids) -> None:
 
 def test_generator_equals_dataloader_with_the_same_generator(verdict_ids) -> None:
     reference = create_dataloader_v1("unused", 4, 16, 8, tokenizer=IdsTokenizer(verdict_ids))
-    reference = torch.utils.data.DataLoader(reference.dataset, batch_size=4, shuffle=True, drop_last=True,
-                                            generator=torch.Generator().manual_seed(3))
+    reference = torch.utils.data.DataLoader(
+        reference.dataset, batch_size=4, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(3)
+    )
     ours = create_dataloader(verdict_ids, 4, 16, 8, generator=torch.Generator().manual_seed(3))
     for mine, theirs in zip(epochs(ours, 3), epochs(reference, 3)):
         assert_same_batches(mine, theirs)
@@ -224,7 +254,9 @@ def test_custom_tokenizer_without_allowed_special(verdict_text) -> None:
 
 
 def test_default_tokenizer_is_gpt2(golden) -> None:
-    assert list(default_tokenizer().encode(golden["gpt2_text"], allowed_special={"<|endoftext|>"})) == golden["gpt2_ids"]
+    assert (
+        list(default_tokenizer().encode(golden["gpt2_text"], allowed_special={"<|endoftext|>"})) == golden["gpt2_ids"]
+    )
 
 
 def test_lazy_public_names() -> None:
@@ -242,7 +274,9 @@ def test_lazy_public_names() -> None:
 _FEW_CPUS = "ignore:This DataLoader will create:UserWarning"
 # Python >= 3.12 warns when a process that has threads forks; torch's own intra-op threads can trigger
 # it for DataLoader workers, and so can llmprep's idle pool threads (fork-safe: see tests/test_parallel.py).
-_FORK_WITH_THREADS = r"ignore:This process .* is multi-threaded, use of fork\(\) may lead to deadlocks:DeprecationWarning"
+_FORK_WITH_THREADS = (
+    r"ignore:This process .* is multi-threaded, use of fork\(\) may lead to deadlocks:DeprecationWarning"
+)
 
 
 @pytest.mark.filterwarnings(_FEW_CPUS)
@@ -315,8 +349,10 @@ def windows_of(batches, stride: int) -> list[int]:
 def test_ranks_cover_every_window_once_per_epoch(world_size, shuffle) -> None:
     ids = np.arange(1203, dtype=np.int32)  # 1203 - 8 = 1195 -> 399 windows at stride 3
     n_windows = len(range(0, 1203 - 8, 3))
-    loaders = [create_dataloader(ids, 5, 8, 3, shuffle=shuffle, drop_last=False, seed=11, rank=r, world_size=world_size)
-               for r in range(world_size)]
+    loaders = [
+        create_dataloader(ids, 5, 8, 3, shuffle=shuffle, drop_last=False, seed=11, rank=r, world_size=world_size)
+        for r in range(world_size)
+    ]
     per_epoch = []
     for _ in range(3):
         seen = [windows_of(list(loader), 3) for loader in loaders]
@@ -334,7 +370,9 @@ def test_ranks_cover_every_window_once_per_epoch(world_size, shuffle) -> None:
 def test_drop_last_gives_every_rank_the_same_steps(world_size) -> None:
     ids = np.arange(1000, dtype=np.uint16)
     n_windows = len(range(0, 1000 - 8, 4))  # 248
-    loaders = [create_dataloader(ids, 6, 8, 4, drop_last=True, rank=r, world_size=world_size) for r in range(world_size)]
+    loaders = [
+        create_dataloader(ids, 6, 8, 4, drop_last=True, rank=r, world_size=world_size) for r in range(world_size)
+    ]
     lengths = {len(loader) for loader in loaders}
     assert lengths == {(n_windows // world_size) // 6}
     seen = [windows_of(list(loader), 4) for loader in loaders]
@@ -365,7 +403,9 @@ def test_resume_yields_exactly_the_remaining_batches(verdict_ids, mode, world_si
 
     def build(rank):
         kwargs = {"generator": torch.Generator().manual_seed(8)} if mode == "generator" else dict(mode)
-        return create_dataloader(verdict_ids, 8, 16, 12, drop_last=drop_last, rank=rank, world_size=world_size, **kwargs)
+        return create_dataloader(
+            verdict_ids, 8, 16, 12, drop_last=drop_last, rank=rank, world_size=world_size, **kwargs
+        )
 
     for rank in range(world_size):
         torch.manual_seed(77)
@@ -539,7 +579,9 @@ def test_wrong_argument_combinations(verdict_text, verdict_ids, tiktoken_gpt2) -
 
 def test_dataset_index_errors(verdict_ids) -> None:
     dataset = GPTDataset(verdict_ids, max_length=4, stride=4)
-    with pytest.raises(IndexError, match=f"window index {len(dataset)} is out of range: the dataset has {len(dataset)}"):
+    with pytest.raises(
+        IndexError, match=f"window index {len(dataset)} is out of range: the dataset has {len(dataset)}"
+    ):
         dataset[len(dataset)]
     with pytest.raises(IndexError, match="out of range"):
         dataset[-len(dataset) - 1]

@@ -13,8 +13,9 @@ import pytest
 def run_demo(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "llmprep", "demo", *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "llmprep", "demo", *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,13 @@ def test_prints_the_chapters_values(demo_output: str, golden) -> None:
 
 def test_prints_side_by_side_timings(demo_output: str) -> None:
     section = demo_output.split("## Time per step")[1]
-    for step in ("word vocabulary", "SimpleTokenizerV2.encode", "GPT-2 BPE encode", "dataset + all batches",
-                 "input embeddings"):
+    for step in (
+        "word vocabulary",
+        "SimpleTokenizerV2.encode",
+        "GPT-2 BPE encode",
+        "dataset + all batches",
+        "input embeddings",
+    ):
         line = next(line for line in section.splitlines() if step in line)
         assert line.count(" ms") == 2 and line.rstrip().endswith("x")
 
@@ -64,8 +70,12 @@ def test_uses_the_cached_story_without_text(tmp_path, verdict_path, tiktoken_gpt
 
 
 def test_offline_without_cache_says_how_to_pass_text(tmp_path) -> None:
-    out = run_demo(env_extra={"LLMPREP_CACHE_DIR": str(tmp_path / "empty"),
-                              "LLMPREP_STORY_URL": "http://127.0.0.1:9/the-verdict.txt"})
+    out = run_demo(
+        env_extra={
+            "LLMPREP_CACHE_DIR": str(tmp_path / "empty"),
+            "LLMPREP_STORY_URL": "http://127.0.0.1:9/the-verdict.txt",
+        }
+    )
     assert out.returncode == 1
     assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
     assert "not cached" in out.stderr and "pass a local copy with --text PATH" in out.stderr

@@ -7,13 +7,12 @@ import gc
 import json
 import shutil
 
+import llmprep
 import numpy as np
 import pytest
 from conftest import corpus_paths
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep
 from llmprep import Encoding, get_encoding
 
 
@@ -127,7 +126,8 @@ def test_every_code_point_matches_tiktoken(enc, tiktoken_gpt2, before: str, afte
 # Differential against tiktoken: adversarial text
 
 WHITESPACE = ["\t", "\n", "\x0b", "\x0c", "\r", " ", "\x85", "\xa0", "\u1680", "\u2000", "\u2009", "\u200a",
-              "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\x1c", "\x1d", "\x1e", "\x1f", "\u200b", "\ufeff"]  # fmt: skip
+              "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\x1c", "\x1d", "\x1e", "\x1f",
+              "\u200b", "\ufeff"]  # fmt: skip
 LETTERS = ["a", "Z", "é", "ß", "ǅ", "Ω", "ж", "ﬁ", "ａ", "ʰ", "ª", "〆", "𝔸", "ꦲ"]
 DIGITS = ["0", "7", "٣", "५", "߇", "²", "½", "Ⅻ", "①", "𝟙", "〇", "𐒠"]
 PUNCT = ["!", "-", ".", ",", "'", "’", '"', "_", "—", "…", "¿", "«", "@", "#", "$", "€", "+", "<", "|", "`"]
@@ -283,7 +283,15 @@ def test_disallowed_special_token_raises(enc) -> None:
     # Allowed strings that are not special tokens change nothing.
     assert enc.encode("a <|foo|>", allowed_special={"<|foo|>"}) == enc.encode_ordinary("a <|foo|>")
     # Only the allowed ones are split off; the rest are text when not disallowed.
-    assert enc.encode("<|endoftext|>", allowed_special=set(), disallowed_special=()) == [27, 91, 437, 1659, 5239, 91, 29]
+    assert enc.encode("<|endoftext|>", allowed_special=set(), disallowed_special=()) == [
+        27,
+        91,
+        437,
+        1659,
+        5239,
+        91,
+        29,
+    ]
 
 
 def test_unknown_ids_raise_key_error(enc) -> None:
@@ -428,7 +436,6 @@ def test_docstring_examples_run(enc, gpt2_dir, monkeypatch) -> None:
     import doctest
 
     import llmprep.encoding
-
     from conftest import ROOT
 
     # The from_files example names ../shared/gpt2 relative to the repository root.

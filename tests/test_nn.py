@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from llmprep.nn import GPTEmbedding, PositionalEmbedding, TokenEmbedding
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

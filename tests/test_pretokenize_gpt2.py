@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,8 @@ import tiktoken
 from conftest import ROOT, corpus_paths
 from hypothesis import example, given
 from hypothesis import strategies as st
-from tiktoken_ext.openai_public import r50k_pat_str
-
 from llmprep import _core
+from tiktoken_ext.openai_public import r50k_pat_str
 
 # OpenAI's original GPT-2 pattern, for the `regex` module (tiktoken runs the possessive form above).
 GPT2_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
@@ -42,8 +41,8 @@ SURROGATES = range(0xD800, 0xE000)
 # Every code point a str can send through UTF-8.
 SCALARS = np.array([cp for cp in range(0x110000) if cp not in SURROGATES], dtype=np.int64)
 # tiktoken's \s: Unicode White_Space. Python's \s adds U+001C..U+001F.
-GPT2_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+GPT2_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + ("\u2028\u2029\u202f\u205f\u3000")
 )
 PYTHON_ONLY_WHITESPACE = "\x1c\x1d\x1e\x1f"
 
@@ -182,8 +181,10 @@ def test_generated_tables_are_up_to_date() -> None:
 GOLDEN = [
     ("", []),
     ("Hello, world!", ["Hello", ",", " world", "!"]),
-    ("I'm don't we'll they're I've she'd it's", ["I", "'m", " don", "'t", " we", "'ll", " they", "'re", " I", "'ve",
-                                                 " she", "'d", " it", "'s"]),
+    (
+        "I'm don't we'll they're I've she'd it's",
+        ["I", "'m", " don", "'t", " we", "'ll", " they", "'re", " I", "'ve", " she", "'d", " it", "'s"],
+    ),
     # Contractions: lower-case ASCII apostrophe only, matched without looking further.
     ("'sam 'S it\u2019s ''s !'s", ["'s", "am", " '", "S", " it", "\u2019", "s", " ''", "s", " !'", "s"]),
     # A whitespace run before a non-space gives back its last character...
@@ -307,13 +308,72 @@ def test_code_points_in_context_match_tiktoken(prefix: str, suffix: str) -> None
 # case, emoji and ZWJ sequences, combining marks.
 WHITESPACE_BITS = [*GPT2_WHITESPACE, "\r\n", "  ", "\n\n"]
 NOT_WHITESPACE_BITS = [*PYTHON_ONLY_WHITESPACE, "\u200b", "\u180e", "\ufeff", "\x00", "\x7f"]
-LETTER_BITS = ["a", "Z", "s", "t", "ll", "re", "ve", "d", "m", "é", "ß", "Ω", "ж", "中", "文", "ㄱ", "\U0001d49c", "ǅ", "ʰ",
-               "ー", "\u0e01", "\u05d0"]
+LETTER_BITS = [
+    "a",
+    "Z",
+    "s",
+    "t",
+    "ll",
+    "re",
+    "ve",
+    "d",
+    "m",
+    "é",
+    "ß",
+    "Ω",
+    "ж",
+    "中",
+    "文",
+    "ㄱ",
+    "\U0001d49c",
+    "ǅ",
+    "ʰ",
+    "ー",
+    "\u0e01",
+    "\u05d0",
+]
 NUMBER_BITS = ["0", "7", "42", "\u0663", "\u0969", "\u2167", "\u00bd", "\U0001d7d8", "\u2460", "\u3007"]
-OTHER_BITS = ["!", ".", ",", "'", "\u2019", "-", '"', "$", "\U0001f600", "\u200d", "\u0301", "\ufe0f", "\U0001f3f3",
-              "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u00b7", "\uffff", "\U0010ffff", "\ue000"]
-CONTRACTION_BITS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'Re", "'LL", "'VE", "\u2019s", "\u2019ll",
-                    "''s", "'x", "'l", "'r", "'v"]
+OTHER_BITS = [
+    "!",
+    ".",
+    ",",
+    "'",
+    "\u2019",
+    "-",
+    '"',
+    "$",
+    "\U0001f600",
+    "\u200d",
+    "\u0301",
+    "\ufe0f",
+    "\U0001f3f3",
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+    "\u00b7",
+    "\uffff",
+    "\U0010ffff",
+    "\ue000",
+]
+CONTRACTION_BITS = [
+    "'s",
+    "'t",
+    "'re",
+    "'ve",
+    "'m",
+    "'ll",
+    "'d",
+    "'S",
+    "'T",
+    "'Re",
+    "'LL",
+    "'VE",
+    "\u2019s",
+    "\u2019ll",
+    "''s",
+    "'x",
+    "'l",
+    "'r",
+    "'v",
+]
 ALL_BITS = WHITESPACE_BITS + NOT_WHITESPACE_BITS + LETTER_BITS + NUMBER_BITS + OTHER_BITS + CONTRACTION_BITS
 
 any_scalar = st.characters(exclude_categories=["Cs"])
@@ -332,11 +392,16 @@ def test_random_pieces_match_tiktoken(text: str) -> None:
         assert_pieces_match_tiktoken([text])
 
 
-@lru_cache(maxsize=None)
+@cache
 def classes_agree_with_regex_module(c: str) -> bool:
     """Whether the `regex` module (a later Unicode version) classifies c as tiktoken does."""
-    theirs = LETTER if regex.match(r"\p{L}", c) else NUMBER if regex.match(r"\p{N}", c) else (
-        WHITESPACE if regex.match(r"\s", c) else OTHER)
+    theirs = (
+        LETTER
+        if regex.match(r"\p{L}", c)
+        else NUMBER
+        if regex.match(r"\p{N}", c)
+        else (WHITESPACE if regex.match(r"\s", c) else OTHER)
+    )
     return theirs == class_table()[ord(c)]
 
 

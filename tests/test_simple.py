@@ -7,26 +7,39 @@ import pickle
 import re
 import sys
 
+import llmprep
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-import llmprep
-from llmprep import SimpleTokenizer
-
 from _chapter_ch2 import SimpleTokenizerV1, SimpleTokenizerV2, chapter_split, chapter_vocab
 from conftest import corpus_paths
+from hypothesis import given
+from hypothesis import strategies as st
+from llmprep import SimpleTokenizer
 
 # Python's \s: 29 code points (../shared/FACTS.md).
-PY_WHITESPACE = [chr(c) for c in (*range(0x09, 0x0E), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]
+PY_WHITESPACE = [
+    chr(c)
+    for c in (
+        *range(0x09, 0x0E),
+        *range(0x1C, 0x21),
+        0x85,
+        0xA0,
+        0x1680,
+        *range(0x2000, 0x200B),
+        0x2028,
+        0x2029,
+        0x202F,
+        0x205F,
+        0x3000,
+    )
+]
 SPECIALS = ("<|endoftext|>", "<|unk|>")
 
 
 def test_python_whitespace_list_is_what_python_says() -> None:
     assert len(PY_WHITESPACE) == 29
-    assert PY_WHITESPACE == [chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))]
-    assert PY_WHITESPACE == [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert [chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))] == PY_WHITESPACE
+    assert [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()] == PY_WHITESPACE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +152,23 @@ PIECES = (
     + list(",.:;?_!\"()'")
     + ["-", "--", "---", "----", "<|endoftext|>", "<|unk|>", "<", "|", ">"]
     + list("abcXYZ019")
-    + ["é", "ß", "Ω", "中文", "ñ", "e\u0301", "\u0301", "😀", "👩\u200d💻", "𝔘", "\U0010ffff", "\u200b", "\ufeff", "\x00", "\x1b"]
+    + [
+        "é",
+        "ß",
+        "Ω",
+        "中文",
+        "ñ",
+        "e\u0301",
+        "\u0301",
+        "😀",
+        "👩\u200d💻",
+        "𝔘",
+        "\U0010ffff",
+        "\u200b",
+        "\ufeff",
+        "\x00",
+        "\x1b",
+    ]
 )
 adversarial_text = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
 
@@ -170,7 +199,10 @@ def test_v1_matches_chapter_on_its_own_text(text: str) -> None:
     assert ours.decode(ids) == ref.decode(ids)
 
 
-@given(st.lists(st.lists(st.sampled_from(PIECES), max_size=4).map("".join), min_size=1, max_size=12, unique=True), st.data())
+@given(
+    st.lists(st.lists(st.sampled_from(PIECES), max_size=4).map("".join), min_size=1, max_size=12, unique=True),
+    st.data(),
+)
 def test_decode_cleanup_matches_chapter_for_any_words(words: list[str], data) -> None:
     # Vocabularies may hold words with whitespace inside or around them (a user's own dict);
     # the clean-up must still be the chapter's re.sub, character for character.

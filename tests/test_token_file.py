@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import struct
 
+import llmprep
 import numpy as np
 import pytest
-
-import llmprep
 from llmprep.tokens import HEADER_SIZE, TokenFileWriter, merge_token_files, open_tokens, read_header
 
 
@@ -128,10 +127,12 @@ def test_merge_concatenates_and_checks(tmp_path) -> None:
 
 
 def test_writer_failure_leaves_nothing(tmp_path) -> None:
-    with pytest.raises(RuntimeError):
-        with TokenFileWriter(tmp_path / "z.tok", dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None) as w:
-            w.write(np.arange(10, dtype=np.uint32))
-            raise RuntimeError("boom")
+    with (
+        pytest.raises(RuntimeError),
+        TokenFileWriter(tmp_path / "z.tok", dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None) as w,
+    ):
+        w.write(np.arange(10, dtype=np.uint32))
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 

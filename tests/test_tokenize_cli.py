@@ -11,11 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import llmprep
 import numpy as np
 import pytest
-
-import llmprep
-
 from conftest import corpus_paths
 
 EOT = 50256
@@ -23,7 +21,10 @@ EOT = 50256
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
-        [sys.executable, "-m", "llmprep", *args], capture_output=True, input=stdin, env=_env(),
+        [sys.executable, "-m", "llmprep", *args],
+        capture_output=True,
+        input=stdin,
+        env=_env(),
     )
     return subprocess.CompletedProcess(out.args, out.returncode, out.stdout.decode(), out.stderr.decode())
 
@@ -120,11 +121,16 @@ def test_stdin_and_jsonl(tmp_path, tiktoken_gpt2) -> None:
     ok("tokenize", "-", "-o", str(out), "--quiet", stdin=text.encode())
     assert docs_of(out) == [tiktoken_gpt2.encode_ordinary(text) + [EOT]]
 
-    records = [{"body": "first doc"}, {"body": "second \"quoted\" \\ doc\nline two", "x": 1}, {"body": ""},
-               {"body": "caf\u00e9 \ud83d\ude00"}]
+    records = [
+        {"body": "first doc"},
+        {"body": 'second "quoted" \\ doc\nline two', "x": 1},
+        {"body": ""},
+        {"body": "caf\u00e9 \ud83d\ude00"},
+    ]
     jsonl = tmp_path / "docs.jsonl"
-    jsonl.write_text("\n".join(json.dumps(r) for r in records[:2]) + "\n\n" +
-                     "\n".join(json.dumps(r) for r in records[2:]) + "\n")
+    jsonl.write_text(
+        "\n".join(json.dumps(r) for r in records[:2]) + "\n\n" + "\n".join(json.dumps(r) for r in records[2:]) + "\n"
+    )
     out = tmp_path / "jsonl.tok"
     ok("tokenize", str(jsonl), "--jsonl-field", "body", "-o", str(out), "--quiet", "--no-eot")
     assert docs_of(out) == [tiktoken_gpt2.encode_ordinary(r["body"]) for r in records]
@@ -148,8 +154,20 @@ def test_simple_encoding_with_a_saved_vocabulary(verdict_path, verdict_text, tmp
     doc2 = tmp_path / "b.txt"
     doc2.write_text("Hello, do you like tea?\u2028In the sunlit terraces --\x1cof the palace.")
     out = tmp_path / "simple.tok"
-    ok("tokenize", str(verdict_path), str(doc2), "--encoding", "simple", "--vocab", str(vocab), "-o", str(out),
-       "--chunk-bytes", "3", "--quiet")
+    ok(
+        "tokenize",
+        str(verdict_path),
+        str(doc2),
+        "--encoding",
+        "simple",
+        "--vocab",
+        str(vocab),
+        "-o",
+        str(out),
+        "--chunk-bytes",
+        "3",
+        "--quiet",
+    )
     eot = tok.vocab["<|endoftext|>"]
     assert docs_of(out) == [tok.encode(verdict_text) + [eot], tok.encode(doc2.read_text()) + [eot]]
     assert "decoded:    'I HAD always thought" in ok("inspect", str(out), "--vocab", str(vocab), "--show", "4")
@@ -162,8 +180,9 @@ def test_forced_uint16_with_a_larger_id_is_an_error(tmp_path) -> None:
     text = tmp_path / "t.txt"
     text.write_text("small big small")
     out = tmp_path / "o.tok"
-    err = fails("tokenize", str(text), "--encoding", "simple", "--vocab", str(vocab), "-o", str(out),
-                "--dtype", "uint16")
+    err = fails(
+        "tokenize", str(text), "--encoding", "simple", "--vocab", str(vocab), "-o", str(out), "--dtype", "uint16"
+    )
     assert "token id 70000 does not fit in uint16" in err
     assert list(tmp_path.glob("*o.tok*")) == []
     ok("tokenize", str(text), "--encoding", "simple", "--vocab", str(vocab), "-o", str(out))
@@ -245,13 +264,18 @@ def test_interrupted_run_leaves_no_output_file(tmp_path, sig) -> None:
     out = tmp_path / "o.tok"
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmprep", "tokenize", "-", "-o", str(out), "--workers", "1", "--chunk-bytes", "4096"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
     )
     assert proc.stdin is not None
     block = b"the quick brown fox jumps over the lazy dog. " * 50_000
     deadline = time.monotonic() + 60
     # Feed stdin until the run has started writing (its temporary file exists), then stop it mid-way.
-    while not list(tmp_path.glob(".o.tok.*.tmp")) or not any(p.stat().st_size > 256 for p in tmp_path.glob(".o.tok.*.tmp")):
+    while not list(tmp_path.glob(".o.tok.*.tmp")) or not any(
+        p.stat().st_size > 256 for p in tmp_path.glob(".o.tok.*.tmp")
+    ):
         assert time.monotonic() < deadline, "the run never started writing"
         proc.stdin.write(block)
         proc.stdin.flush()
@@ -280,7 +304,10 @@ def test_progress_bar_on_a_terminal(verdict_path, tmp_path) -> None:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "llmprep", "tokenize", str(verdict_path), "-o", str(tmp_path / "o.tok")],
-            stdout=subprocess.PIPE, stderr=child_fd, env=_env(), timeout=120,
+            stdout=subprocess.PIPE,
+            stderr=child_fd,
+            env=_env(),
+            timeout=120,
         )
         os.close(child_fd)
         child_fd = -1
@@ -303,7 +330,9 @@ def test_progress_bar_on_a_terminal(verdict_path, tmp_path) -> None:
     assert proc.stdout.decode().startswith("tokenized 1 document,")
     quiet = subprocess.run(
         [sys.executable, "-m", "llmprep", "tokenize", str(verdict_path), "-o", str(tmp_path / "q.tok"), "--quiet"],
-        capture_output=True, env=_env(), timeout=120,
+        capture_output=True,
+        env=_env(),
+        timeout=120,
     )
     assert quiet.returncode == 0 and quiet.stderr == b""
 
@@ -324,7 +353,10 @@ def test_memory_does_not_grow_with_the_input(tmp_path) -> None:
     def peak_mb(path: Path) -> int:
         out = subprocess.run(
             [sys.executable, "-c", PEAK_RSS, "tokenize", str(path), "-o", str(tmp_path / "o.tok"), "--workers", "2"],
-            capture_output=True, text=True, env=_env(), timeout=600,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=600,
         )
         assert out.returncode == 0, out.stderr
         return int(out.stdout.strip().splitlines()[-1])
@@ -332,9 +364,9 @@ def test_memory_does_not_grow_with_the_input(tmp_path) -> None:
     small = tmp_path / "small.txt"
     small.write_text("A short document.\n")
     big = tmp_path / "big.txt"
-    line = "It was 1907 -- the year's ninety-third \"storm\"; naïve café owners counted 12,345 coins.\n"
+    line = 'It was 1907 -- the year\'s ninety-third "storm"; naïve café owners counted 12,345 coins.\n'
     with open(big, "w", encoding="utf-8") as f:
-        for i in range(96 * 10**6 // (len(line.encode()) * 1000) + 1):
+        for _i in range(96 * 10**6 // (len(line.encode()) * 1000) + 1):
             f.write(line * 1000)
     assert big.stat().st_size >= 96 * 10**6
     baseline, streamed = peak_mb(small), peak_mb(big)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import codecs
 
+import llmprep
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep
 from llmprep import _core
 
 
@@ -70,7 +69,9 @@ def test_random_bytes_match_python(data: bytes) -> None:
     assert _core.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
 
 
-@given(st.lists(st.sampled_from([b"a", b"\x80", b"\xc3", b"\xa9", b"\xe2\x82", b"\xac", b"\xf0\x9f", b"\x98\x80", b" "])))
+@given(
+    st.lists(st.sampled_from([b"a", b"\x80", b"\xc3", b"\xa9", b"\xe2\x82", b"\xac", b"\xf0\x9f", b"\x98\x80", b" "]))
+)
 def test_fragment_soup_matches_python(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert _core.utf8_fault(data) == python_fault(data)
@@ -96,7 +97,7 @@ def test_read_text_replace_matches_python(tmp_path) -> None:
 
 def test_read_text_keeps_bom_like_python(tmp_path) -> None:
     path = tmp_path / "bom.txt"
-    path.write_bytes(codecs.BOM_UTF8 + "hi".encode())
+    path.write_bytes(codecs.BOM_UTF8 + b"hi")
     assert _core.read_text(str(path), False) == path.read_text(encoding="utf-8")
 
 

@@ -13,15 +13,14 @@ import json
 import shutil
 from pathlib import Path
 
+import llmprep.encoding as encoding
 import numpy as np
 import pytest
 import tiktoken
 import tiktoken.load
+from conftest import TIKTOKEN_CACHE, corpus_paths
 from hypothesis import given
 from hypothesis import strategies as st
-
-import llmprep.encoding as encoding
-from conftest import TIKTOKEN_CACHE, corpus_paths
 from llmprep import Encoding, _core
 
 URLS = {"vocab.bpe": encoding._GPT2_VOCAB_BPE, "encoder.json": encoding._GPT2_ENCODER_JSON}
@@ -130,7 +129,9 @@ def test_altered_file_is_rejected_offline(cache, name, damage) -> None:
     path = _cached(cache, name)
     data = path.read_bytes()
     if damage == "tampered":  # same size, one token respelled: a parser alone might accept it
-        data = data.replace(b"hello", b"jello", 1) if name == "encoder.json" else data.replace(b"\nh e\n", b"\nh f\n", 1)
+        data = (
+            data.replace(b"hello", b"jello", 1) if name == "encoder.json" else data.replace(b"\nh e\n", b"\nh f\n", 1)
+        )
     elif damage == "truncated":
         data = data[: len(data) // 2]
     else:
@@ -171,8 +172,10 @@ def test_missing_files_offline_give_the_clear_error(cache) -> None:
 def test_cache_switched_off_uses_tiktokens_loader(monkeypatch, reference) -> None:
     if not TIKTOKEN_CACHE.is_dir():
         pytest.skip("no shared tiktoken cache")
-    files = {url: (TIKTOKEN_CACHE / encoding._tiktoken_cache_path_in(TIKTOKEN_CACHE, url).name).read_bytes()
-             for url, _ in URLS.values()}
+    files = {
+        url: (TIKTOKEN_CACHE / encoding._tiktoken_cache_path_in(TIKTOKEN_CACHE, url).name).read_bytes()
+        for url, _ in URLS.values()
+    }
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
     monkeypatch.setattr(tiktoken.load, "read_file", lambda url: files[url])
     enc = encoding._load_gpt2("gpt2")
@@ -276,7 +279,10 @@ def test_bad_vocab_bpe(tmp_path, gpt2_files) -> None:
         ("\n".join(lines[:3] + ["Ġ"] + lines[4:]), "line 4 should be two tokens, not '\\\\xc4\\\\xa0'"),
         ("\n".join(lines[:3] + ["Ġ t x"] + lines[4:]), "line 4 should be two tokens"),
         ("\n".join(lines[:3] + ["Ġ \u4e00"] + lines[4:]), "line 4 has the character U\\+4E00, which no byte maps to"),
-        ("\n".join(lines[:3] + ["Ġ\u00a0 t"] + lines[4:]), "line 4 has the character U\\+00A0"),  # NBSP: not in the alphabet
+        (
+            "\n".join(lines[:3] + ["Ġ\u00a0 t"] + lines[4:]),
+            "line 4 has the character U\\+00A0",
+        ),  # NBSP: not in the alphabet
         ("\n".join(lines[:3] + lines[4:]), "disagree"),
         ("", "#version"),
     ]

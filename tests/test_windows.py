@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from llmprep import _core
 
 TOKEN_DTYPES = [np.uint16, np.uint32, np.int32, np.int64]

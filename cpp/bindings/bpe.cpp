@@ -1,6 +1,8 @@
 // Bindings for the byte-level BPE encoder: build it from a rank table, encode (to a list or a numpy
 // array), batch-encode and decode. Special-token policy and argument defaults live in
 // llmprep/encoding.py; these only convert, release the GIL and call the core.
+#include "llmprep/bpe.hpp"
+
 #include <pybind11/stl.h>
 
 #include <string>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "common.hpp"
-#include "llmprep/bpe.hpp"
 #include "llmprep/errors.hpp"
 
 namespace llmprep::bindings {
@@ -60,8 +61,7 @@ std::vector<int64_t> ids_from_python(py::handle tokens) {
     auto array = py::reinterpret_borrow<py::array>(tokens);
     const char kind = array.dtype().kind();
     if (kind != 'i' && kind != 'u') {
-      throw py::type_error("token ids must be integers, not an array of dtype " +
-                           std::string(py::str(array.dtype())));
+      throw py::type_error("token ids must be integers, not an array of dtype " + std::string(py::str(array.dtype())));
     }
     if (kind == 'u' && array.dtype().itemsize() == 8) {
       auto values = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>::ensure(array);
@@ -87,8 +87,7 @@ std::vector<int64_t> ids_from_python(py::handle tokens) {
   return ids;
 }
 
-std::vector<std::pair<std::string, uint32_t>> rank_pairs(const py::dict& table, bool keys_are_bytes,
-                                                         const char* what) {
+std::vector<std::pair<std::string, uint32_t>> rank_pairs(const py::dict& table, bool keys_are_bytes, const char* what) {
   std::vector<std::pair<std::string, uint32_t>> out;
   out.reserve(table.size());
   for (auto item : table) {
@@ -104,8 +103,7 @@ std::vector<std::pair<std::string, uint32_t>> rank_pairs(const py::dict& table, 
     const long long value = PyLong_AsLongLong(item.second.ptr());
     if (value == -1 && PyErr_Occurred()) throw py::error_already_set();
     if (value < 0 || value > 0xFFFFFFFELL) {
-      throw py::value_error(std::string(what) + " has the rank " + std::to_string(value) +
-                            ", outside 0..4294967294");
+      throw py::value_error(std::string(what) + " has the rank " + std::to_string(value) + ", outside 0..4294967294");
     }
     out.emplace_back(std::move(key), static_cast<uint32_t>(value));
   }
@@ -136,7 +134,9 @@ void register_bpe(py::module_& m) {
       .def(
           "encode",
           [](const BpeEncoder& self, py::handle text, const std::vector<uint32_t>& allowed, int num_threads,
-             size_t task_bytes) { return ids_to_list(text_ids(self, text, allowed, num_threads, task_bytes), self.max_token_value()); },
+             size_t task_bytes) {
+            return ids_to_list(text_ids(self, text, allowed, num_threads, task_bytes), self.max_token_value());
+          },
           py::arg("text"), py::arg("allowed_special"), py::arg("num_threads"), py::arg("task_bytes") = 0,
           "Token ids as a list; allowed_special is a list of special-token ids to recognise; task_bytes > 0 "
           "forces cutting into tasks of about that size (tests), 0 decides by size.")

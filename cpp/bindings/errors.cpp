@@ -1,8 +1,9 @@
 // C++ exceptions -> Python exceptions, and the str -> UTF-8 conversion every binding uses.
+#include "llmprep/errors.hpp"
+
 #include <string>
 
 #include "common.hpp"
-#include "llmprep/errors.hpp"
 
 namespace llmprep::bindings {
 

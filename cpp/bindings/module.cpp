@@ -10,7 +10,7 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_windows(m);
   llmprep::bindings::register_pretokenize_gpt2(m);
   llmprep::bindings::register_bpe(m);
-  llmprep::bindings::register_tokenize(m);  // after bpe: it takes a BpeEncoder
+  llmprep::bindings::register_tokenize(m);     // after bpe: it takes a BpeEncoder
   llmprep::bindings::register_vocab_files(m);  // after bpe: it returns BpeEncoders
   llmprep::bindings::register_parallel(m);
 }

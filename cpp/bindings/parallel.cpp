@@ -1,13 +1,14 @@
 // A private probe of the thread fan-out for the tests (parallel == serial, the order and coverage
 // of parallel_tasks_ordered's consume calls, which error wins, nested calls): the kernels use
 // parallel.hpp directly, so nothing else exposes it to Python.
+#include "llmprep/parallel.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
-#include "llmprep/parallel.hpp"
 
 namespace llmprep::bindings {
 

@@ -1,12 +1,13 @@
 // Bindings for the GPT-2 pre-tokenizer and the Unicode class table it uses. Offsets are UTF-8
 // byte offsets into the text (what the BPE stage works on), not str indices.
+#include "llmprep/pretokenize_gpt2.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common.hpp"
-#include "llmprep/pretokenize_gpt2.hpp"
 #include "llmprep/unicode_tables.hpp"
 
 namespace llmprep::bindings {

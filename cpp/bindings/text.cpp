@@ -19,8 +19,7 @@ void register_text(py::module_& m) {
         }
         return py::make_tuple(fault.offset, fault.length, fault.reason);
       },
-      py::arg("data"),
-      "(offset, length, reason) of the first ill-formed UTF-8 sequence; offset -1 if none.");
+      py::arg("data"), "(offset, length, reason) of the first ill-formed UTF-8 sequence; offset -1 if none.");
   m.def(
       "replace_invalid_utf8",
       [](py::bytes data) {

@@ -1,6 +1,8 @@
 // Bindings for loading a vocabulary in C++: GPT-2's data-gym files or a .tiktoken file are parsed
 // and built into a BpeEncoder with the GIL released, with no Python dict of 50k bytes in between.
 // Which files, their hashes and the special-token defaults are policy in llmprep/encoding.py.
+#include "llmprep/vocab_files.hpp"
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -8,7 +10,6 @@
 
 #include "common.hpp"
 #include "llmprep/bpe.hpp"
-#include "llmprep/vocab_files.hpp"
 
 namespace llmprep::bindings {
 

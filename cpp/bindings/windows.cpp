@@ -1,13 +1,14 @@
 // Bindings for the window kernels: a 1-D numpy token array in, windows written into numpy buffers
 // (the caller's, e.g. a pinned torch tensor's .numpy(), or fresh ones for materialize_windows).
 // Checks here only keep the C++ core safe; the messages users see come from llmprep/data.py.
+#include "llmprep/windows.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "common.hpp"
-#include "llmprep/windows.hpp"
 
 namespace llmprep::bindings {
 
@@ -57,8 +58,8 @@ void check_outputs(const py::array& inputs, const py::array& targets, int64_t ro
 }
 
 template <class Out, class Token>
-void gather_into(const Token* tokens, const WindowSpec& spec, const py::array_t<int64_t>& windows,
-                 py::array& inputs, py::array& targets, int num_threads) {
+void gather_into(const Token* tokens, const WindowSpec& spec, const py::array_t<int64_t>& windows, py::array& inputs,
+                 py::array& targets, int num_threads) {
   const int64_t* index = windows.data();
   const int64_t count = windows.shape(0);
   Out* in = static_cast<Out*>(inputs.mutable_data());
@@ -109,8 +110,8 @@ void register_windows(py::module_& m) {
             Out* tg = targets.mutable_data();
             {
               py::gil_scoped_release release;
-              gather_window_range<std::remove_const_t<std::remove_pointer_t<decltype(data)>>, Out>(
-                  data, spec, 0, n, in, tg, num_threads);
+              gather_window_range<std::remove_const_t<std::remove_pointer_t<decltype(data)>>, Out>(data, spec, 0, n, in,
+                                                                                                   tg, num_threads);
             }
             result = py::make_tuple(inputs, targets);
           };
@@ -122,8 +123,7 @@ void register_windows(py::module_& m) {
         });
         return result;
       },
-      py::arg("tokens"), py::arg("max_length"), py::arg("stride"), py::arg("int32") = false,
-      py::arg("num_threads") = 0,
+      py::arg("tokens"), py::arg("max_length"), py::arg("stride"), py::arg("int32") = false, py::arg("num_threads") = 0,
       "All windows as two new (n_windows, max_length) arrays (inputs, targets): a copy.");
 }
 

@@ -73,9 +73,9 @@ namespace llmprep {
 
 namespace {
 
-constexpr size_t kLargePiece = 128;  // pieces this long or longer use the bucket merge
-constexpr uint32_t kNone = 0xFFFFFFFFu;  // no merge possible (also sorts last)
-constexpr uint32_t kDead = 0xFFFFFFFEu;  // part absorbed by its left neighbour
+constexpr size_t kLargePiece = 128;       // pieces this long or longer use the bucket merge
+constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
+constexpr uint32_t kDead = 0xFFFFFFFEu;   // part absorbed by its left neighbour
 constexpr uint32_t kLogFirst = 1u << 30;  // merge_buckets log: this merge changed the first part
 constexpr uint32_t kLogLast = 1u << 31;   // ... the last part
 constexpr uint32_t kLogRank = (1u << 30) - 1;
@@ -98,7 +98,7 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 // cached piece, its token count followed by its tokens; the map points at the count.
 struct PieceCache {
   static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
-  static constexpr size_t kMaxPieceBytes = 64;           // longer pieces are rare: not worth storing
+  static constexpr size_t kMaxPieceBytes = 64;            // longer pieces are rare: not worth storing
 
   uint64_t owner = 0;
   // Starts small and grows: a worker thread started for one call only (the pool was busy) would
@@ -213,7 +213,6 @@ struct LongMergeScratch {
 
 thread_local LongMergeScratch tls_long_scratch;
 
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -245,13 +244,15 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
   std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNone);
   uint32_t max_id = 0;
   for (const auto& [bytes, rank] : mergeable) {
-    if (bytes.empty()) throw std::invalid_argument("the vocabulary contains an empty token (rank " + std::to_string(rank) + ")");
+    if (bytes.empty())
+      throw std::invalid_argument("the vocabulary contains an empty token (rank " + std::to_string(rank) + ")");
     if (rank > PairMap::kMaxRank) {
       throw std::invalid_argument("token rank " + std::to_string(rank) +
                                   " is too large: ranks must be below 1,048,576");
     }
     if (!ranks_.insert(bytes, rank)) {
-      throw std::invalid_argument("the vocabulary lists the same token bytes twice (rank " + std::to_string(rank) + ")");
+      throw std::invalid_argument("the vocabulary lists the same token bytes twice (rank " + std::to_string(rank) +
+                                  ")");
     }
     if (bytes.size() == 1) byte_rank_[static_cast<unsigned char>(bytes[0])] = rank;
     max_id = std::max(max_id, rank);
@@ -306,7 +307,8 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
   for (const auto& entry : mergeable) {
     const std::string& bytes = entry.first;
     for (size_t i = 0; i + 1 < bytes.size(); ++i) {
-      const unsigned key = (unsigned(static_cast<unsigned char>(bytes[i])) << 8) | static_cast<unsigned char>(bytes[i + 1]);
+      const unsigned key =
+          (unsigned(static_cast<unsigned char>(bytes[i])) << 8) | static_cast<unsigned char>(bytes[i + 1]);
       bigrams_[key >> 6] |= uint64_t(1) << (key & 63);
     }
   }

@@ -74,8 +74,8 @@ std::pair<size_t, size_t> find_first_needle(std::string_view text, const std::ve
   std::pair<size_t, size_t> best{std::string_view::npos, 0};
   for (size_t k = 0; k < needles.size(); ++k) {
     // Only the part before the best match so far can hold an earlier (or equal) one.
-    const size_t limit = best.first == std::string_view::npos ? text.size()
-                                                              : std::min(text.size(), best.first + needles[k].size());
+    const size_t limit =
+        best.first == std::string_view::npos ? text.size() : std::min(text.size(), best.first + needles[k].size());
     const size_t at = find_bytes(text.substr(0, limit), needles[k], 0);
     if (at == std::string_view::npos) continue;
     if (at < best.first || (at == best.first && needles[k].size() > needles[best.second].size())) best = {at, k};
@@ -121,8 +121,8 @@ void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t
       if (next[k] != std::string_view::npos && next[k] < pos) next[k] = find_bytes(text, tokens[k].first, pos);
       // Leftmost match; at the same position the longer token (as a regex alternation ordered
       // longest-first would).
-      if (next[k] < best || (next[k] == best && best != std::string_view::npos &&
-                             tokens[k].first.size() > tokens[best_k].first.size())) {
+      if (next[k] < best ||
+          (next[k] == best && best != std::string_view::npos && tokens[k].first.size() > tokens[best_k].first.size())) {
         best = next[k];
         best_k = k;
       }
@@ -138,8 +138,7 @@ void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t
 namespace {
 
 // Cuts ordinary segments longer than `task_bytes` at safe cuts; specials stay whole.
-void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_bytes,
-                    std::vector<EncodeSegment>& tasks) {
+void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_bytes, std::vector<EncodeSegment>& tasks) {
   for (const EncodeSegment& seg : segments) {
     if (seg.special != EncodeSegment::kOrdinary || seg.text.size() <= task_bytes) {
       tasks.push_back(seg);
@@ -219,7 +218,9 @@ void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
             results[t] = std::move(result);
           }
         },
-        [&](int64_t begin, int64_t end) { consume(int64_t(unit_first[size_t(begin)]), int64_t(unit_first[size_t(end)])); });
+        [&](int64_t begin, int64_t end) {
+          consume(int64_t(unit_first[size_t(begin)]), int64_t(unit_first[size_t(end)]));
+        });
   } catch (...) {
     parallel_caches_end(caller, caller_new);
     throw;

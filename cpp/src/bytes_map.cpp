@@ -12,7 +12,6 @@
 
 namespace llmprep {
 
-
 BytesMap::BytesMap(size_t expected_entries) {
   // Sized for a GPT-2-like split (about 70% short keys); both tables grow as needed.
   size_t capacity = 16;

@@ -78,8 +78,7 @@ void TextChunker::validate_tail(bool final) {
     const std::string_view tail_view(text_.data() + valid_end_, n - valid_end_);
     const Utf8Fault full = find_utf8_fault(tail_view, fault.offset);
     const int64_t offset = raw_offset_ - static_cast<int64_t>(raw.size()) + fault.offset;
-    throw_utf8_error(source_, static_cast<unsigned char>(raw[static_cast<size_t>(fault.offset)]), offset,
-                     full.reason);
+    throw_utf8_error(source_, static_cast<unsigned char>(raw[static_cast<size_t>(fault.offset)]), offset, full.reason);
   }
   std::string fixed = replace_invalid_utf8(raw);
   const size_t tail = n - boundary;

@@ -98,7 +98,8 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       try {
-        while (int(threads_.size()) < slots - 1) threads_.emplace_back(&Pool::worker_main, this, int(threads_.size()) + 1);
+        while (int(threads_.size()) < slots - 1)
+          threads_.emplace_back(&Pool::worker_main, this, int(threads_.size()) + 1);
       } catch (const std::system_error&) {
         // No more threads to be had: the slots without one run below on this thread.
       }
@@ -333,9 +334,8 @@ void parallel_tasks_ordered(int64_t n_tasks, int num_threads, const std::functio
       }
       std::unique_lock<std::mutex> lock(mutex);
       caller_waiting = true;
-      task_done.wait(lock, [&] {
-        return done[size_t(consumed)] != 0 || stop_at.load(std::memory_order_relaxed) <= consumed;
-      });
+      task_done.wait(
+          lock, [&] { return done[size_t(consumed)] != 0 || stop_at.load(std::memory_order_relaxed) <= consumed; });
       caller_waiting = false;
     }
   });

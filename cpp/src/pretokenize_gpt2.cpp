@@ -75,10 +75,14 @@ struct ByteClasses {
   constexpr ByteClasses() : of() {
     for (int b = 0; b < 256; ++b) {
       uint8_t c = kOther;
-      if (b >= 0x80) c = kNonAscii;
-      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) c = kLetter;
-      else if (b >= '0' && b <= '9') c = kNumber;
-      else if (b == ' ' || (b >= 0x09 && b <= 0x0D)) c = kSpace;
+      if (b >= 0x80)
+        c = kNonAscii;
+      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        c = kLetter;
+      else if (b >= '0' && b <= '9')
+        c = kNumber;
+      else if (b == ' ' || (b >= 0x09 && b <= 0x0D))
+        c = kSpace;
       of[b] = c;
     }
   }
@@ -168,9 +172,9 @@ inline size_t whitespace_piece_end(const unsigned char* s, size_t n, size_t pos)
     last_start = i;
     i += static_cast<size_t>(length);
   }
-  if (i == n) return n;                      // \s++$
+  if (i == n) return n;                     // \s++$
   if (last_start > pos) return last_start;  // \s+(?!\S): give back the last character
-  return i;                                  // \s: one character that is not U+0020
+  return i;                                 // \s: one character that is not U+0020
 }
 
 inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {

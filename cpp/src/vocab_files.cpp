@@ -176,14 +176,30 @@ class EncoderJson {
       const char e = peek();
       ++i_;
       switch (e) {
-        case '"': cps.push_back('"'); break;
-        case '\\': cps.push_back('\\'); break;
-        case '/': cps.push_back('/'); break;
-        case 'b': cps.push_back('\b'); break;
-        case 'f': cps.push_back('\f'); break;
-        case 'n': cps.push_back('\n'); break;
-        case 'r': cps.push_back('\r'); break;
-        case 't': cps.push_back('\t'); break;
+        case '"':
+          cps.push_back('"');
+          break;
+        case '\\':
+          cps.push_back('\\');
+          break;
+        case '/':
+          cps.push_back('/');
+          break;
+        case 'b':
+          cps.push_back('\b');
+          break;
+        case 'f':
+          cps.push_back('\f');
+          break;
+        case 'n':
+          cps.push_back('\n');
+          break;
+        case 'r':
+          cps.push_back('\r');
+          break;
+        case 't':
+          cps.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = read_hex4();
           // A surrogate pair is one character (as json.loads reads it); a lone surrogate stays
@@ -446,8 +462,8 @@ DataGymTable parse_data_gym(std::string_view vocab_bpe, std::string_view encoder
                                   "); they must come from the same model");
     }
     if (seen[size_t(id)]) {
-      throw std::invalid_argument(ename + " is corrupt: it lists token " + shown(text) + " (id " +
-                                  std::to_string(id) + ") twice");
+      throw std::invalid_argument(ename + " is corrupt: it lists token " + shown(text) + " (id " + std::to_string(id) +
+                                  ") twice");
     }
     seen[size_t(id)] = 1;
     ++matched;

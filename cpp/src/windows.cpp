@@ -51,9 +51,8 @@ inline bool id_fits(Token v) {
 // Whether some value of Token cannot be stored as an Out id (negative, or too large).
 template <class Token, class Out>
 constexpr bool needs_id_check() {
-  return std::is_signed_v<Token> ||
-         static_cast<uint64_t>(std::numeric_limits<Token>::max()) >
-             static_cast<uint64_t>(std::numeric_limits<Out>::max());
+  return std::is_signed_v<Token> || static_cast<uint64_t>(std::numeric_limits<Token>::max()) >
+                                        static_cast<uint64_t>(std::numeric_limits<Out>::max());
 }
 
 template <class Out, class Token>
@@ -75,8 +74,7 @@ template <class Out, class Token>
 }
 
 template <class Token, class Out>
-inline void copy_window(const Token* tokens, int64_t start, int64_t max_length, Out* input_row,
-                        Out* target_row) {
+inline void copy_window(const Token* tokens, int64_t start, int64_t max_length, Out* input_row, Out* target_row) {
   const Token* src = tokens + start;
   if constexpr (needs_id_check<Token, Out>()) {
     bool all_fit = true;
@@ -104,8 +102,7 @@ void check_spec(const WindowSpec& spec) {
 
 int64_t window_count(int64_t n_tokens, int64_t max_length, int64_t stride) {
   if (max_length <= 0) {
-    throw std::invalid_argument("max_length must be a positive number of tokens, got " +
-                                std::to_string(max_length));
+    throw std::invalid_argument("max_length must be a positive number of tokens, got " + std::to_string(max_length));
   }
   if (stride <= 0) {
     throw std::invalid_argument("stride must be a positive number of tokens, got " + std::to_string(stride));
@@ -117,16 +114,16 @@ int64_t window_count(int64_t n_tokens, int64_t max_length, int64_t stride) {
 }
 
 template <class Token, class Out>
-void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* windows, int64_t count,
-                    Out* inputs, Out* targets, int num_threads) {
+void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* windows, int64_t count, Out* inputs,
+                    Out* targets, int num_threads) {
   check_spec(spec);
   if (count < 0) throw std::invalid_argument("count must be >= 0, got " + std::to_string(count));
   const int64_t n_windows = window_count(spec.n_tokens, spec.max_length, spec.stride);
   // Validate every index before writing anything: a bad batch leaves the buffers untouched.
   for (int64_t r = 0; r < count; ++r) {
     if (windows[r] < 0 || windows[r] >= n_windows) {
-      throw std::out_of_range("window index " + std::to_string(windows[r]) + " (at position " +
-                              std::to_string(r) + ") is out of range: there are " + std::to_string(n_windows) +
+      throw std::out_of_range("window index " + std::to_string(windows[r]) + " (at position " + std::to_string(r) +
+                              ") is out of range: there are " + std::to_string(n_windows) +
                               " windows, so valid indices are 0.." + std::to_string(n_windows - 1));
     }
   }
@@ -140,8 +137,8 @@ void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* 
 }
 
 template <class Token, class Out>
-void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t first, int64_t count,
-                         Out* inputs, Out* targets, int num_threads) {
+void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t first, int64_t count, Out* inputs,
+                         Out* targets, int num_threads) {
   check_spec(spec);
   const int64_t n_windows = window_count(spec.n_tokens, spec.max_length, spec.stride);
   if (first < 0 || count < 0 || first > n_windows || count > n_windows - first) {
@@ -157,11 +154,9 @@ void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t fi
   });
 }
 
-#define LLMPREP_INSTANTIATE_WINDOWS(Token, Out)                                                           \
-  template void gather_windows<Token, Out>(const Token*, const WindowSpec&, const int64_t*, int64_t, Out*, \
-                                           Out*, int);                                                     \
-  template void gather_window_range<Token, Out>(const Token*, const WindowSpec&, int64_t, int64_t, Out*,   \
-                                                Out*, int);
+#define LLMPREP_INSTANTIATE_WINDOWS(Token, Out)                                                                        \
+  template void gather_windows<Token, Out>(const Token*, const WindowSpec&, const int64_t*, int64_t, Out*, Out*, int); \
+  template void gather_window_range<Token, Out>(const Token*, const WindowSpec&, int64_t, int64_t, Out*, Out*, int);
 
 LLMPREP_INSTANTIATE_WINDOWS(uint16_t, int64_t)
 LLMPREP_INSTANTIATE_WINDOWS(uint32_t, int64_t)

@@ -38,7 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name == "__version__":
         # Read on first use: importlib.metadata was ~30 ms, a quarter of `import llmprep`.
         from importlib.metadata import PackageNotFoundError, version

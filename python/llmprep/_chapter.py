@@ -56,8 +56,9 @@ def build_vocab(raw_text: str, specials: tuple[str, ...] = ()) -> dict[str, int]
     return {token: integer for integer, token in enumerate(all_tokens)}
 
 
-def create_dataloader_v1(txt, tokenizer: Any, batch_size=4, max_length=256, stride=128, shuffle=True,
-                         drop_last=True, num_workers=0):
+def create_dataloader_v1(
+    txt, tokenizer: Any, batch_size=4, max_length=256, stride=128, shuffle=True, drop_last=True, num_workers=0
+):
     """Section 2.6's GPTDatasetV1 + create_dataloader_v1 (tokenizer passed in instead of created)."""
     import torch
     from torch.utils.data import DataLoader, Dataset
@@ -70,8 +71,8 @@ def create_dataloader_v1(txt, tokenizer: Any, batch_size=4, max_length=256, stri
             token_ids = tokenizer.encode(txt, allowed_special={"<|endoftext|>"})
 
             for i in range(0, len(token_ids) - max_length, stride):
-                input_chunk = token_ids[i:i + max_length]
-                target_chunk = token_ids[i + 1: i + max_length + 1]
+                input_chunk = token_ids[i : i + max_length]
+                target_chunk = token_ids[i + 1 : i + max_length + 1]
                 self.input_ids.append(torch.tensor(input_chunk))
                 self.target_ids.append(torch.tensor(target_chunk))
 
@@ -82,5 +83,4 @@ def create_dataloader_v1(txt, tokenizer: Any, batch_size=4, max_length=256, stri
             return self.input_ids[idx], self.target_ids[idx]
 
     dataset = GPTDatasetV1(txt, tokenizer, max_length, stride)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                      num_workers=num_workers)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers)

@@ -77,17 +77,31 @@ def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
         "file or JSONL record is a document; each document is followed by <|endoftext|> unless --no-eot. "
         "The output appears only when the run succeeds.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="text files, directories, .jsonl files, or - for stdin")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="text files, directories, .jsonl files, or - for stdin"
+    )
     parser.add_argument("-o", "--output", required=True, help="the token file to write")
     parser.add_argument("--encoding", default="gpt2", help="gpt2, r50k_base or simple (default: %(default)s)")
     parser.add_argument("--vocab", help="vocabulary for --encoding simple (saved by llmprep vocab -o FILE)")
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="encoder threads (default: all cores)")
-    parser.add_argument("--jsonl-field", default="text", metavar="NAME", help="text field of .jsonl records (default: %(default)s)")
+    parser.add_argument(
+        "--jsonl-field", default="text", metavar="NAME", help="text field of .jsonl records (default: %(default)s)"
+    )
     parser.add_argument("--glob", metavar="PATTERN", help="file-name filter for directory inputs, e.g. '*.txt'")
     parser.add_argument("--no-eot", action="store_true", help="do not append <|endoftext|> after each document")
     parser.add_argument("--errors", choices=("strict", "replace"), default="strict", help="invalid UTF-8 policy")
-    parser.add_argument("--format", choices=("llmprep", "raw"), default="llmprep", help="llmprep (header + index) or raw ids + .json sidecar")
-    parser.add_argument("--dtype", choices=("auto", "uint16", "uint32"), default="auto", help="id type (default: uint16 when the vocabulary fits)")
+    parser.add_argument(
+        "--format",
+        choices=("llmprep", "raw"),
+        default="llmprep",
+        help="llmprep (header + index) or raw ids + .json sidecar",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "uint16", "uint32"),
+        default="auto",
+        help="id type (default: uint16 when the vocabulary fits)",
+    )
     parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0-based) of the documents, in order")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--chunk-bytes", type=int, default=None, help=argparse.SUPPRESS)  # tests
@@ -118,7 +132,12 @@ def _run_tokenize(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(
-            total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr,
+            total=None,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1000,
+            desc="tokenize",
+            file=sys.stderr,
             dynamic_ncols=True,
         )
     tokens = 0
@@ -132,9 +151,19 @@ def _run_tokenize(args: argparse.Namespace) -> int:
 
     try:
         stats = tokenize_corpus(
-            args.inputs, args.output, encoder, workers=args.workers, jsonl_field=args.jsonl_field,
-            eot=not args.no_eot, errors=args.errors, format=args.format, dtype=args.dtype, glob=args.glob,
-            shard=shard, chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES, progress=progress,
+            args.inputs,
+            args.output,
+            encoder,
+            workers=args.workers,
+            jsonl_field=args.jsonl_field,
+            eot=not args.no_eot,
+            errors=args.errors,
+            format=args.format,
+            dtype=args.dtype,
+            glob=args.glob,
+            shard=shard,
+            chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES,
+            progress=progress,
             on_total=lambda total: setattr(bar, "total", total),
         )
     finally:
@@ -162,7 +191,8 @@ class _NoProgress:
 
 def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "inspect", help="print a token file's header, statistics and first tokens",
+        "inspect",
+        help="print a token file's header, statistics and first tokens",
         description="Print the header of a token file, statistics of its documents and its first tokens, decoded.",
     )
     parser.add_argument("file", help="a token file (llmprep format, or raw with its .json sidecar)")
@@ -195,7 +225,10 @@ def _run_inspect(args: argparse.Namespace) -> int:
         print(f"doc tokens: min {low:,}, mean {h.n_tokens / h.n_documents:,.1f}, max {high:,}")
     if h.n_tokens:
         sample = np.asarray(tf.tokens[: 1 << 24])
-        print(f"ids:        min {int(sample.min())}, max {int(sample.max())}" + (" (first 16M)" if h.n_tokens > 1 << 24 else ""))
+        print(
+            f"ids:        min {int(sample.min())}, max {int(sample.max())}"
+            + (" (first 16M)" if h.n_tokens > 1 << 24 else "")
+        )
     if args.show and h.n_tokens:
         first = [int(i) for i in tf.tokens[: args.show]]
         print(f"first {len(first)} ids: {first}")
@@ -213,7 +246,8 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 def _add_merge(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "merge", help="concatenate token files (e.g. shards) without re-tokenizing",
+        "merge",
+        help="concatenate token files (e.g. shards) without re-tokenizing",
         description="Concatenate llmprep token files and their document indexes in the order given, in "
         "bounded memory. Merging the shards of a run in order gives the unsharded file byte for byte.",
     )
@@ -271,7 +305,9 @@ class _VersionAction(argparse.Action):
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
         super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: object, values: object, option_string: str | None = None
+    ) -> None:
         print(f"llmprep {llmprep.__version__}")
         parser.exit()
 

@@ -203,8 +203,10 @@ def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None 
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (glob is None or fnmatch.fnmatch(p.name, glob)) and p.resolve() not in skip
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and (glob is None or fnmatch.fnmatch(p.name, glob))
+                and p.resolve() not in skip
             )
             if not found:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
@@ -374,7 +376,10 @@ def tokenize_corpus(
         expected: int | None = 0
         doc_index = 0
         for s in sources:
-            lo, hi = max(first_doc, doc_index), min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents)
+            lo, hi = (
+                max(first_doc, doc_index),
+                min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents),
+            )
             if s.size is None:
                 expected = None
             elif expected is not None and hi > lo:
@@ -384,10 +389,17 @@ def tokenize_corpus(
 
     stats = TokenizeStats()
     out_path = Path(output)
-    with TokenFileWriter(
-        out_path, dtype=chosen, encoding=encoder.name, vocab_size=encoder.vocab_size,
-        eot_token=encoder.eot_token if eot else None, format=format,
-    ) as writer, ThreadPoolExecutor(max_workers=1) as pool:
+    with (
+        TokenFileWriter(
+            out_path,
+            dtype=chosen,
+            encoding=encoder.name,
+            vocab_size=encoder.vocab_size,
+            eot_token=encoder.eot_token if eot else None,
+            format=format,
+        ) as writer,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
         # Batches handed to the encoder thread, oldest first. Two may wait there, so the encoder
         # starts the next batch while this thread writes the previous one and reads the one after.
         in_flight: deque[tuple[_Batch, Future[list[np.ndarray]]]] = deque()
@@ -507,9 +519,7 @@ def _jsonl_records(
                 )
             text = record[text_field]
             if not isinstance(text, str):
-                raise ValueError(
-                    f"{path} line {line_no}: field {text_field!r} is {type(text).__name__}, not a string"
-                )
+                raise ValueError(f"{path} line {line_no}: field {text_field!r} is {type(text).__name__}, not a string")
             if _SURROGATE.search(text):
                 if not replace:
                     raise ValueError(

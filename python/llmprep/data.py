@@ -87,7 +87,9 @@ def _token_dtype(dtype: Any) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype {dtype!r} is not a numpy dtype; use np.uint16, np.uint32, np.int32 or np.int64") from None
+        raise TypeError(
+            f"dtype {dtype!r} is not a numpy dtype; use np.uint16, np.uint32, np.int32 or np.int64"
+        ) from None
     if resolved not in SUPPORTED_TOKEN_DTYPES:
         raise TypeError(
             f"token dtype {resolved} is not supported: use uint16 (ids < 65,536, e.g. GPT-2), uint32, int32 or "
@@ -108,7 +110,10 @@ def _check_token_array(tokens: np.ndarray, what: str) -> np.ndarray:
         lowest = tokens.min()
         if lowest < 0:
             position = int(np.argmax(tokens < 0))
-            raise ValueError(f"{what} holds a negative token id ({int(lowest)}; the first is at position {position}); ids must be >= 0")
+            raise ValueError(
+                f"{what} holds a negative token id ({int(lowest)}; the first is at position {position}); "
+                "ids must be >= 0"
+            )
     return tokens
 
 

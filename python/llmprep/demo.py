@@ -10,7 +10,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from llmprep import _chapter, _core
 from llmprep._timing import best_of
@@ -19,9 +18,7 @@ from llmprep.simple import DEFAULT_SPECIALS, SimpleTokenizer
 __all__ = ["STORY_URL", "cache_dir", "load_story", "run"]
 
 #: Where the chapter downloads its short story from (section 2.2).
-STORY_URL = (
-    "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt"
-)
+STORY_URL = "https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt"
 STORY_NAME = "the-verdict.txt"
 
 
@@ -117,10 +114,16 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     out(f"SimpleTokenizerV2.decode: {v2.decode(v2.encode(text))!r}")
     ref_vocab = _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)
     ref_v2 = _chapter.SimpleTokenizerV2(ref_vocab)
-    timings.append(("word vocabulary (2.3-2.4)", best(lambda: _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)),
-                    best(lambda: SimpleTokenizer.from_text(raw_text))))
-    timings.append(("SimpleTokenizerV2.encode(story)", best(lambda: ref_v2.encode(raw_text)),
-                    best(lambda: v2.encode(raw_text))))
+    timings.append(
+        (
+            "word vocabulary (2.3-2.4)",
+            best(lambda: _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)),
+            best(lambda: SimpleTokenizer.from_text(raw_text)),
+        )
+    )
+    timings.append(
+        ("SimpleTokenizerV2.encode(story)", best(lambda: ref_v2.encode(raw_text)), best(lambda: v2.encode(raw_text)))
+    )
 
     out("\n## 2.5 BytePair encoding")
     tokenizer = llmprep.get_encoding("gpt2")
@@ -133,33 +136,42 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     import tiktoken
 
     reference_bpe = tiktoken.get_encoding("gpt2")
-    timings.append(("GPT-2 BPE encode(story) [tiktoken]", best(lambda: reference_bpe.encode(raw_text)),
-                    best(lambda: tokenizer.encode(raw_text))))
+    timings.append(
+        (
+            "GPT-2 BPE encode(story) [tiktoken]",
+            best(lambda: reference_bpe.encode(raw_text)),
+            best(lambda: tokenizer.encode(raw_text)),
+        )
+    )
 
     out("\n## 2.6 Data sampling with a sliding window")
     enc_sample = enc_text[50:]
     context_size = 4
     out(f"x: {enc_sample[:context_size]}")
-    out(f"y:      {enc_sample[1:context_size + 1]}")
-    dataloader = llmprep.create_dataloader(raw_text, batch_size=1, max_length=4, stride=1, shuffle=False,
-                                           tokenizer=tokenizer)
+    out(f"y:      {enc_sample[1 : context_size + 1]}")
+    dataloader = llmprep.create_dataloader(
+        raw_text, batch_size=1, max_length=4, stride=1, shuffle=False, tokenizer=tokenizer
+    )
     data_iter = iter(dataloader)
     out(f"first batch: {next(data_iter)}")
     out(f"second batch: {next(data_iter)}")
-    dataloader = llmprep.create_dataloader(raw_text, batch_size=8, max_length=4, stride=4, shuffle=False,
-                                           tokenizer=tokenizer)
+    dataloader = llmprep.create_dataloader(
+        raw_text, batch_size=8, max_length=4, stride=4, shuffle=False, tokenizer=tokenizer
+    )
     inputs, targets = next(iter(dataloader))
     out(f"Inputs:\n {inputs}")
     out(f"\nTargets:\n {targets}")
 
     def chapter_batches() -> None:
-        for _ in _chapter.create_dataloader_v1(raw_text, reference_bpe, batch_size=8, max_length=4, stride=4,
-                                               shuffle=False):
+        for _ in _chapter.create_dataloader_v1(
+            raw_text, reference_bpe, batch_size=8, max_length=4, stride=4, shuffle=False
+        ):
             pass
 
     def llmprep_batches() -> None:
-        for _ in llmprep.create_dataloader(raw_text, batch_size=8, max_length=4, stride=4, shuffle=False,
-                                           tokenizer=tokenizer):
+        for _ in llmprep.create_dataloader(
+            raw_text, batch_size=8, max_length=4, stride=4, shuffle=False, tokenizer=tokenizer
+        ):
             pass
 
     timings.append(("dataset + all batches (8, 4, 4)", best(chapter_batches), best(llmprep_batches)))
@@ -187,9 +199,13 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
         if device == "cuda":
             torch.cuda.synchronize()
 
-    timings.append(("input embeddings (8, 4, 256)",
-                    best(lambda: (token_layer(inputs) + pos_layer(positions), sync())),
-                    best(lambda: (embedding(inputs), sync()))))
+    timings.append(
+        (
+            "input embeddings (8, 4, 256)",
+            best(lambda: (token_layer(inputs) + pos_layer(positions), sync())),
+            best(lambda: (embedding(inputs), sync())),
+        )
+    )
 
     out("\n## Time per step: the chapter's code vs llmprep (best of 5)")
     out(f"  {'step':<38} {'chapter':>12} {'llmprep':>12} {'ratio':>8}")

@@ -16,8 +16,9 @@ import hashlib
 import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING, AbstractSet, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 from llmprep import _core
 
@@ -35,8 +36,8 @@ _GPT2_PATTERNS = frozenset({GPT2_PATTERN, _GPT2_ORIGINAL_PATTERN})
 
 _SUPPORTED = ("gpt2", "r50k_base")  # the same ranks, pattern and special token
 
-AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
-DisallowedSpecial = Union[Literal["all"], Collection[str]]
+AllowedSpecial = Literal["all"] | AbstractSet[str]
+DisallowedSpecial = Literal["all"] | Collection[str]
 
 
 class Encoding:
@@ -120,9 +121,7 @@ class Encoding:
                     f"!= explicit_n_vocab={explicit_n_vocab}; the vocabulary files are incomplete or wrong"
                 )
             if self.max_token_value != explicit_n_vocab - 1:
-                raise ValueError(
-                    f"{name}: the largest id is {self.max_token_value}, expected {explicit_n_vocab - 1}"
-                )
+                raise ValueError(f"{name}: the largest id is {self.max_token_value}, expected {explicit_n_vocab - 1}")
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -526,7 +525,9 @@ def _read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise FileNotFoundError(errno.ENOENT, f"{what} not found (pass the path of an existing file)", str(path)) from None
+        raise FileNotFoundError(
+            errno.ENOENT, f"{what} not found (pass the path of an existing file)", str(path)
+        ) from None
 
 
 # GPT-2's files as tiktoken fetches them, with the sha256 tiktoken requires of each (both from

@@ -247,7 +247,9 @@ class SimpleTokenizer:
     @staticmethod
     def _check_specials(specials: Sequence[str]) -> tuple[str, ...]:
         if isinstance(specials, str) or not isinstance(specials, Iterable):
-            raise TypeError(f'specials must be a sequence of str such as ("<|endoftext|>", "<|unk|>"), not {specials!r}')
+            raise TypeError(
+                f'specials must be a sequence of str such as ("<|endoftext|>", "<|unk|>"), not {specials!r}'
+            )
         specials = tuple(specials)
         for special in specials:
             if not isinstance(special, str):

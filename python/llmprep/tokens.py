@@ -15,6 +15,7 @@ only when complete, so an interrupted run never leaves a file that `open_tokens`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -143,7 +144,7 @@ def read_header(path: str | os.PathLike[str]) -> TokenFileHeader:
         raise TokenFileError(f"{path} is not an llmprep token file: wrong magic {raw[:8]!r}{hint}")
     if len(raw) < HEADER_SIZE:
         raise TokenFileError(f"{path} is truncated: {size} bytes, shorter than the {HEADER_SIZE}-byte header")
-    magic, version, itemsize, n_tokens, n_docs, vocab, eot, data_offset, index_offset, name = _HEADER.unpack_from(raw)
+    _magic, version, itemsize, n_tokens, n_docs, vocab, eot, data_offset, index_offset, name = _HEADER.unpack_from(raw)
     if version != VERSION:
         raise TokenFileError(
             f"{path} is token-file format version {version}; this llmprep reads version {VERSION}: upgrade llmprep"
@@ -285,8 +286,13 @@ def _read_raw_sidecar(path: Path) -> TokenFileHeader:
         dtype = _token_dtype(meta["dtype"])
         n_tokens = int(meta["n_tokens"])
         header = TokenFileHeader(
-            dtype, n_tokens, int(meta["n_documents"]), int(meta["vocab_size"]), int(meta["eot_token"]),
-            str(meta["encoding"]), data_offset=0,
+            dtype,
+            n_tokens,
+            int(meta["n_documents"]),
+            int(meta["vocab_size"]),
+            int(meta["eot_token"]),
+            str(meta["encoding"]),
+            data_offset=0,
         )
     except (ValueError, KeyError, TypeError) as e:
         raise TokenFileError(f"{sidecar} is not a valid llmprep raw-format sidecar: {e}") from None
@@ -408,8 +414,12 @@ class TokenFileWriter:
     @property
     def header(self) -> TokenFileHeader:
         return TokenFileHeader(
-            self.dtype, self.n_tokens, self.n_documents, self.vocab_size,
-            -1 if self.eot_token is None else self.eot_token, self.encoding,
+            self.dtype,
+            self.n_tokens,
+            self.n_documents,
+            self.vocab_size,
+            -1 if self.eot_token is None else self.eot_token,
+            self.encoding,
             data_offset=HEADER_SIZE if self.format == "llmprep" else 0,
         )
 
@@ -435,8 +445,13 @@ class TokenFileWriter:
         os.chmod(self._tmp_paths[0], 0o666 & ~mask)  # mkstemp makes 0600; give what open() would
         if self.format == "raw":
             meta = {
-                "format": "llmprep-raw", "version": VERSION, "dtype": self.dtype.name, "encoding": self.encoding,
-                "vocab_size": self.vocab_size, "eot_token": header.eot_token, "n_tokens": self.n_tokens,
+                "format": "llmprep-raw",
+                "version": VERSION,
+                "dtype": self.dtype.name,
+                "encoding": self.encoding,
+                "vocab_size": self.vocab_size,
+                "eot_token": header.eot_token,
+                "n_tokens": self.n_tokens,
                 "n_documents": self.n_documents,
             }
             sidecar_tmp = self._tmp_paths[0].with_name(self._tmp_paths[0].name + ".json")
@@ -454,18 +469,14 @@ class TokenFileWriter:
         self._done = True
         for f in (self._data, self._index):
             if f is not None and not f.closed:
-                try:
+                with contextlib.suppress(OSError):
                     f.close()
-                except OSError:
-                    pass
         self._remove_temps()
 
     def _remove_temps(self) -> None:
         for p in self._tmp_paths:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 p.unlink()
-            except FileNotFoundError:
-                pass
 
     def __enter__(self) -> TokenFileWriter:
         return self
@@ -534,8 +545,12 @@ def merge_token_files(
                 )
     dtype = max((tf.dtype for tf in files), key=lambda d: d.itemsize)
     with TokenFileWriter(
-        output, dtype=dtype, encoding=first.encoding, vocab_size=first.vocab_size,
-        eot_token=first.eot_token, format=format,
+        output,
+        dtype=dtype,
+        encoding=first.encoding,
+        vocab_size=first.vocab_size,
+        eot_token=first.eot_token,
+        format=format,
     ) as writer:
         for tf in files:
             base = writer.n_tokens

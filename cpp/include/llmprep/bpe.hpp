@@ -99,12 +99,12 @@ class BpeEncoder {
   // One large text is cut at safe points and encoded on up to num_threads threads
   // (<= 0: the default); the result is the same for every thread count. task_bytes > 0 forces the
   // cut-and-join path with tasks of about that size (tests use tiny ones); 0 chooses by size.
-  std::vector<uint32_t> encode(std::string_view text, const std::vector<uint32_t>& allowed_special,
-                               int num_threads, size_t task_bytes = 0) const;
+  std::vector<uint32_t> encode(std::string_view text, const std::vector<uint32_t>& allowed_special, int num_threads,
+                               size_t task_bytes = 0) const;
   // Many texts at once, in parallel; result[i] == encode(texts[i], allowed_special, 1).
   std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view>& texts,
-                                                  const std::vector<uint32_t>& allowed_special,
-                                                  int num_threads, size_t task_bytes = 0) const;
+                                                  const std::vector<uint32_t>& allowed_special, int num_threads,
+                                                  size_t task_bytes = 0) const;
   // Receives encode_batch's ids on the calling thread, in order: ids[k] holds the ids of text
   // first + k, for k < count; the sink may move them out. If `open`, the last of them
   // (first + count - 1) is unfinished: ids[count - 1] is only its next part, and the following

@@ -129,10 +129,10 @@ class BytesMap {
   struct Slot {
     uint64_t w0;
     uint64_t w1;
-    uint32_t len;    // 0 marks an empty slot; the empty key is never stored
+    uint32_t len;  // 0 marks an empty slot; the empty key is never stored
     uint32_t value;
-    uint32_t tail;   // arena offset of bytes 16.. when len > 16
-    uint32_t hash;   // upper hash bits, to skip most mismatching slots cheaply
+    uint32_t tail;  // arena offset of bytes 16.. when len > 16
+    uint32_t hash;  // upper hash bits, to skip most mismatching slots cheaply
   };
   void grow();
   size_t mask_ = 0;

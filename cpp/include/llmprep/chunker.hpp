@@ -58,7 +58,7 @@ class TextChunker {
   size_t start_ = 0;
   size_t valid_end_ = 0;
   int64_t raw_offset_ = 0;
-  size_t scanned_ = 0;     // offsets in text_ below this (and >= start_ + chunk_bytes_) are not safe cuts
+  size_t scanned_ = 0;  // offsets in text_ below this (and >= start_ + chunk_bytes_) are not safe cuts
   bool finished_ = false;
 };
 

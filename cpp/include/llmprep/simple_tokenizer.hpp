@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "llmprep/pretokenize_simple.hpp"
 #include "llmprep/bytes_map.hpp"
+#include "llmprep/pretokenize_simple.hpp"
 
 namespace llmprep::simple {
 
@@ -34,8 +34,8 @@ class Tokenizer {
  private:
   const std::string& word_of(int64_t id) const;
 
-  BytesMap index_;               // word -> its position in words_/ids_
-  std::vector<int64_t> ids_;     // id of each word (ids may be any int64; BytesMap holds 32 bits)
+  BytesMap index_;            // word -> its position in words_/ids_
+  std::vector<int64_t> ids_;  // id of each word (ids may be any int64; BytesMap holds 32 bits)
   std::optional<int64_t> unknown_id_;
   // id -> word: a dense vector for ids in [0, dense_.size()) (the usual case), a map otherwise.
   std::vector<std::string> words_;

@@ -34,8 +34,8 @@ extern const uint8_t kClassBlocks[][kBlockSize];
 // The class of a code point; anything above U+10FFFF is kOther (valid UTF-8 never yields one).
 inline CharClass char_class(uint32_t cp) {
   if (cp >= 0x110000) return CharClass::kOther;
-  return static_cast<CharClass>(detail::kClassBlocks[detail::kClassBlockIndex[cp >> detail::kBlockShift]]
-                                                    [cp & (detail::kBlockSize - 1)]);
+  return static_cast<CharClass>(
+      detail::kClassBlocks[detail::kClassBlockIndex[cp >> detail::kBlockShift]][cp & (detail::kBlockSize - 1)]);
 }
 
 inline bool is_letter(uint32_t cp) { return char_class(cp) == CharClass::kLetter; }

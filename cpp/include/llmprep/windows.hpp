@@ -28,13 +28,13 @@ int64_t window_count(int64_t n_tokens, int64_t max_length, int64_t stride);
 // Large gathers are split over up to num_threads threads (<= 0: the default); the result does not
 // depend on the thread count.
 template <class Token, class Out>
-void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* windows, int64_t count,
-                    Out* inputs, Out* targets, int num_threads);
+void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* windows, int64_t count, Out* inputs,
+                    Out* targets, int num_threads);
 
 // The same for the consecutive windows first, first + 1, ..., first + count - 1 (materializing a
 // whole window set without building an index array).
 template <class Token, class Out>
-void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t first, int64_t count,
-                         Out* inputs, Out* targets, int num_threads);
+void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t first, int64_t count, Out* inputs,
+                         Out* targets, int num_threads);
 
 }  // namespace llmprep
