@@ -66,7 +66,8 @@ def test_vocab_invalid_utf8_names_offset_then_replace_works(tmp_path) -> None:
 def test_vocab_unwritable_output_is_clean_error(tmp_path, verdict_path) -> None:
     out = run("vocab", str(verdict_path), "-o", str(tmp_path / "no" / "such" / "dir" / "v.json"))
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "No such file or directory" in out.stderr
+    assert "v.json: folder" in out.stderr and "does not exist" in out.stderr
+    assert out.stdout == ""  # refused before the vocabulary was built
 
 
 def test_output_into_a_closed_pipe_is_quiet(verdict_path) -> None:

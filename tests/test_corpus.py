@@ -54,7 +54,9 @@ def test_rerun_into_the_corpus_folder_skips_its_own_output(mixed, tmp_path) -> N
     corpus.mkdir()
     (corpus / "a.txt").write_bytes((mixed / "a.txt").read_bytes())
     first = tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"))
-    second = tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"))
+    with pytest.raises(FileExistsError, match="already exists"):
+        tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"))
+    second = tokenize_corpus([str(corpus)], corpus / "out.tok", get_chunk_encoder("gpt2"), overwrite=True)
     assert first.documents == second.documents == 1 and first.tokens == second.tokens
 
 
@@ -66,7 +68,7 @@ def test_v1_vocabulary_unknown_word_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="word 'world' is not in the vocabulary .* no <.unk.>"):
         tokenize_corpus([str(text)], tmp_path / "o.tok", get_chunk_encoder("simple", vocab))
     assert not (tmp_path / "o.tok").exists()
-    llmprep.SimpleTokenizer({"hello": 0}).save(vocab)
+    llmprep.SimpleTokenizer({"hello": 0}).save(vocab, overwrite=True)
     with pytest.raises(ValueError, match="no <.endoftext.> token: add it, or pass --no-eot"):
         tokenize_corpus([str(text)], tmp_path / "o.tok", get_chunk_encoder("simple", vocab))
 

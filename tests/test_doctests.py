@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["llmprep.simple", "llmprep.nn", "llmprep.tokens", "llmprep.corpus"]
+MODULES = ["llmprep.simple", "llmprep.nn", "llmprep.tokens", "llmprep.corpus", "llmprep._outputs"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -75,5 +75,6 @@ void register_bpe(py::module_& m);
 void register_tokenize(py::module_& m);
 void register_vocab_files(py::module_& m);
 void register_parallel(py::module_& m);
+void register_checksum(py::module_& m);
 
 }  // namespace llmprep::bindings

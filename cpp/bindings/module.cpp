@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_tokenize(m);     // after bpe: it takes a BpeEncoder
   llmprep::bindings::register_vocab_files(m);  // after bpe: it returns BpeEncoders
   llmprep::bindings::register_parallel(m);
+  llmprep::bindings::register_checksum(m);
 }

@@ -34,6 +34,9 @@ int64_t probe_work(int64_t i, const std::vector<int64_t>& fail_work, bool nested
 }  // namespace
 
 void register_parallel(py::module_& m) {
+  m.def("default_num_threads", &default_num_threads,
+        "Threads used when none is given: LLMPREP_NUM_THREADS (ValueError unless a positive integer), else "
+        "the core count. The one place that decides it.");
   m.def(
       "_parallel_probe",
       [](const std::string& kind, int64_t n, int num_threads, const std::vector<int64_t>& fail_work,

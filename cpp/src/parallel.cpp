@@ -51,10 +51,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -67,10 +70,17 @@
 namespace llmprep {
 
 int default_num_threads() {
+  // The one place LLMPREP_NUM_THREADS is read (Python asks here too): a value that is not a
+  // positive integer is an error, never silently replaced by the core count.
   if (const char* env = std::getenv("LLMPREP_NUM_THREADS")) {
     char* end = nullptr;
+    errno = 0;
     long value = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && value > 0) return static_cast<int>(std::min<long>(value, 1024));
+    if (end == env || *end != '\0' || value <= 0 || errno == ERANGE) {
+      throw std::invalid_argument(std::string("LLMPREP_NUM_THREADS must be a positive integer, not '") + env +
+                                  "'; unset it to use every core");
+    }
+    return static_cast<int>(std::min<long>(value, 1024));
   }
   unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);

@@ -29,6 +29,7 @@ def _add_vocab(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", help="UTF-8 text file")
     parser.add_argument("-o", "--output", help="write the vocabulary here (JSON, UTF-8)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
     parser.add_argument("--errors", choices=("strict", "replace"), default="strict", help="invalid UTF-8 policy")
     parser.add_argument(
         "--specials",
@@ -51,12 +52,16 @@ def _run_vocab(args: argparse.Namespace) -> int:
     if args.show < 0:
         raise ValueError(f"--show must be >= 0, not {args.show}")
     unknown = args.unknown or ("unk" if "<|unk|>" in args.specials else "error")
+    if args.output:
+        from llmprep._outputs import check_output
+
+        check_output(args.output, inputs=[args.file], overwrite=args.force)
     text = _core.read_text(os.fsdecode(args.file), args.errors == "replace")
     tokenizer = SimpleTokenizer.from_text(text, specials=tuple(args.specials), unknown=unknown)
     n_tokens = len(tokenizer.encode_to_numpy(text)) if unknown == "unk" else len(tokenizer.split(text))
     n_words = len(tokenizer) - sum(1 for s in dict.fromkeys(args.specials) if s in tokenizer.vocab)
     print(f"vocabulary: {len(tokenizer):,} entries ({n_words:,} words + specials {args.specials}) from {args.file}")
-    print(f"tokens: {n_tokens:,}")
+    print(f"tokens: {_count(n_tokens, 'token')}")
     if args.show:
         print(f"first {min(args.show, len(tokenizer))} entries:")
         for i, (word, index) in enumerate(tokenizer.vocab.items()):
@@ -64,7 +69,7 @@ def _run_vocab(args: argparse.Namespace) -> int:
                 break
             print(f"  {index:>6}  {word!r}")
     if args.output:
-        tokenizer.save(args.output)
+        tokenizer.save(args.output, overwrite=args.force)
         print(f"saved to {args.output}")
     return 0
 
@@ -72,20 +77,48 @@ def _run_vocab(args: argparse.Namespace) -> int:
 def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tokenize",
-        help="tokenize text files, directories, JSONL or stdin into a token file",
+        help="tokenize text, JSONL or Parquet files (plain or compressed), directories or stdin into a token file",
         description="Tokenize a corpus into one token file, streaming (bounded memory) and in parallel. Each "
-        "file or JSONL record is a document; each document is followed by <|endoftext|> unless --no-eot. "
-        "The output appears only when the run succeeds.",
+        "text file, JSONL record or Parquet row is a document; each document is followed by <|endoftext|> unless "
+        "--no-eot. Compressed inputs (.gz, .bz2, .xz, .zst) are decompressed as they are read. The output appears "
+        "only when the run succeeds; an existing file is replaced only with --force.",
     )
     parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="text files, directories, .jsonl files, or - for stdin"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="text, .jsonl/.ndjson/.json or .parquet files (optionally compressed), directories, or - for stdin",
     )
-    parser.add_argument("-o", "--output", required=True, help="the token file to write")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the token file to write; - streams --format raw ids to standard output",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
     parser.add_argument("--encoding", default="gpt2", help="gpt2, r50k_base or simple (default: %(default)s)")
     parser.add_argument("--vocab", help="vocabulary for --encoding simple (saved by llmprep vocab -o FILE)")
+    parser.add_argument(
+        "--vocab-files",
+        nargs=2,
+        metavar=("ENCODER_JSON", "VOCAB_BPE"),
+        help="load the BPE vocabulary from local GPT-2 files (encoder.json, vocab.bpe) instead of tiktoken's cache",
+    )
+    parser.add_argument(
+        "--tiktoken-file", metavar="PATH", help="load the BPE vocabulary from a local .tiktoken rank file"
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=("auto", "text", "jsonl", "parquet"),
+        default="auto",
+        help="auto: by extension, then by content (a first line holding a JSON object means JSONL)",
+    )
+    parser.add_argument(
+        "--text-column", default="text", metavar="NAME", help="text column of Parquet inputs (default: %(default)s)"
+    )
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="encoder threads (default: all cores)")
     parser.add_argument(
-        "--jsonl-field", default="text", metavar="NAME", help="text field of .jsonl records (default: %(default)s)"
+        "--jsonl-field", default="text", metavar="NAME", help="text field of JSONL records (default: %(default)s)"
     )
     parser.add_argument("--glob", metavar="PATTERN", help="file-name filter for directory inputs, e.g. '*.txt'")
     parser.add_argument("--no-eot", action="store_true", help="do not append <|endoftext|> after each document")
@@ -102,29 +135,54 @@ def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="id type (default: uint16 when the vocabulary fits)",
     )
-    parser.add_argument("--shard", metavar="I/N", help="only shard I of N (0-based) of the documents, in order")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only shard I of N (0-based): contiguous runs of documents of about equal input bytes",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--chunk-bytes", type=int, default=None, help=argparse.SUPPRESS)  # tests
     parser.set_defaults(run=_run_tokenize)
 
 
-def _run_tokenize(args: argparse.Namespace) -> int:
-    import signal
+def _note(message: str) -> None:
+    print(f"llmprep: note: {message}", file=sys.stderr)
 
-    from llmprep.corpus import DEFAULT_CHUNK_BYTES, get_chunk_encoder, parse_shard, tokenize_corpus
+
+def _count(n: int, noun: str) -> str:
+    """``1 token``, ``2 tokens``, ``1,000 tokens``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _run_tokenize(args: argparse.Namespace) -> int:
+    from llmprep._outputs import is_in_place
+    from llmprep.corpus import DEFAULT_CHUNK_BYTES, get_chunk_encoder, parse_shard, plan_inputs, tokenize_corpus
 
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0, not {args.workers}")
     if args.chunk_bytes is not None and args.chunk_bytes < 1:
         raise ValueError("--chunk-bytes must be >= 1")
     shard = parse_shard(args.shard) if args.shard else None
-    encoder = get_chunk_encoder(args.encoding, args.vocab)
-
-    # SIGTERM unwinds like Ctrl-C, so the temporary output is removed on the way out.
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
+    # Inputs and output are checked before any vocabulary is loaded (which may need the network).
+    plan_inputs(
+        args.inputs,
+        args.output,
+        glob=args.glob,
+        input_format=args.input_format,
+        overwrite=args.force,
+        format=args.format,
+    )
+    if args.workers == 0:
+        _core.default_num_threads()  # an invalid LLMPREP_NUM_THREADS is an error now, not after the encoder loads
+    encoder = get_chunk_encoder(
+        args.encoding,
+        args.vocab,
+        vocab_files=tuple(args.vocab_files) if args.vocab_files else None,
+        tiktoken_file=args.tiktoken_file,
+    )
+    to_stdout = args.output == "-"
+    in_place = is_in_place(args.output)
+    report = sys.stderr if to_stdout else sys.stdout  # stdout carries the ids with -o -
     bar: Any
     if args.quiet or not sys.stderr.isatty():
         bar = _NoProgress()  # importing tqdm alone is ~10 ms of start-up
@@ -165,12 +223,28 @@ def _run_tokenize(args: argparse.Namespace) -> int:
             chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES,
             progress=progress,
             on_total=lambda total: setattr(bar, "total", total),
+            overwrite=args.force,
+            input_format=args.input_format,
+            text_column=args.text_column,
+            note=_note,
         )
     finally:
         bar.close()
     header = stats.header
     assert header is not None
-    print(f"tokenized {stats.summary()} -> {args.output} ({header.dtype.name}, {header.encoding})")
+    shown = "standard output" if to_stdout else args.output
+    print(f"tokenized {stats.summary()} -> {shown} ({header.dtype.name}, {header.encoding})", file=report)
+    if shard is not None and stats.documents == 0:
+        print(
+            f"llmprep: warning: shard {shard[0]}/{shard[1]} is empty: the inputs have fewer documents than shards "
+            "(or one document outweighs several shards)",
+            file=sys.stderr,
+        )
+    if args.format == "raw" and in_place:
+        _note(
+            f"{shown} is not a regular file, so no .json sidecar was written: the ids are {header.dtype.name} "
+            f"({header.encoding}, vocabulary {header.vocab_size:,}, end-of-text id {header.eot_token})"
+        )
     return 0
 
 
@@ -224,11 +298,19 @@ def _run_inspect(args: argparse.Namespace) -> int:
             high = max(high, int(lengths.max()))
         print(f"doc tokens: min {low:,}, mean {h.n_tokens / h.n_documents:,.1f}, max {high:,}")
     if h.n_tokens:
-        sample = np.asarray(tf.tokens[: 1 << 24])
-        print(
-            f"ids:        min {int(sample.min())}, max {int(sample.max())}"
-            + (" (first 16M)" if h.n_tokens > 1 << 24 else "")
-        )
+        low_id, high_id, block = None, 0, 1 << 24  # blockwise: bounded memory, every id seen
+        for start in range(0, h.n_tokens, block):
+            part = np.asarray(tf.tokens[start : start + block])
+            low_id = int(part.min()) if low_id is None else min(low_id, int(part.min()))
+            high_id = max(high_id, int(part.max()))
+        print(f"ids:        min {low_id}, max {high_id}")
+        if high_id >= h.vocab_size:
+            print(
+                f"llmprep: warning: {args.file} holds id {high_id}, outside its {h.encoding} vocabulary of "
+                f"{h.vocab_size:,} ids: the file is corrupted or was written with another vocabulary",
+                file=sys.stderr,
+            )
+    print(f"checksums:  {'CRC-32C per block (check them with llmprep verify)' if tf.has_checksums else 'none'}")
     if args.show and h.n_tokens:
         first = [int(i) for i in tf.tokens[: args.show]]
         print(f"first {len(first)} ids: {first}")
@@ -252,7 +334,10 @@ def _add_merge(subparsers: argparse._SubParsersAction) -> None:
         "bounded memory. Merging the shards of a run in order gives the unsharded file byte for byte.",
     )
     parser.add_argument("inputs", nargs="+", metavar="FILE", help="token files, in order")
-    parser.add_argument("-o", "--output", required=True, help="the merged token file")
+    parser.add_argument(
+        "-o", "--output", required=True, help="the merged token file; - streams --format raw ids to standard output"
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
     parser.add_argument("--format", choices=("llmprep", "raw"), default="llmprep", help="output format")
     parser.set_defaults(run=_run_merge)
 
@@ -260,12 +345,49 @@ def _add_merge(subparsers: argparse._SubParsersAction) -> None:
 def _run_merge(args: argparse.Namespace) -> int:
     from llmprep.tokens import merge_token_files
 
-    header = merge_token_files(args.inputs, args.output, format=args.format)
+    if args.output == "-" and args.format != "raw":
+        raise ValueError(
+            "-o - streams ids to standard output only with --format raw: the llmprep format needs a seekable file"
+        )
+    header = merge_token_files(args.inputs, args.output, format=args.format, overwrite=args.force)
     print(
-        f"merged {len(args.inputs)} files: {header.n_documents:,} documents, {header.n_tokens:,} tokens "
-        f"({header.dtype.name}, {header.encoding}) -> {args.output}"
+        f"merged {_count(len(args.inputs), 'file')}: {_count(header.n_documents, 'document')}, "
+        f"{_count(header.n_tokens, 'token')} ({header.dtype.name}, {header.encoding}) -> "
+        f"{'standard output' if args.output == '-' else args.output}",
+        file=sys.stderr if args.output == "-" else sys.stdout,
     )
     return 0
+
+
+def _add_verify(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check token files against their checksums",
+        description="Check every CRC-32C of each token file (ids, document index, checksum table), reading "
+        "blocks in parallel. Exit status 1 names the first bad block of the first bad file.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="token files (llmprep format, or raw with sidecar)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="threads (default: all cores)")
+    parser.set_defaults(run=_run_verify)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from llmprep.tokens import verify_tokens
+
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, not {args.workers}")
+    status = 0
+    for name in args.files:
+        try:
+            tf = verify_tokens(name, args.workers)
+        except (OSError, ValueError) as e:
+            print(f"llmprep: error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        what = "checksums match" if tf.has_checksums else "no checksums to check (structure checked only)"
+        kind = "raw ids + sidecar" if tf.raw else f"llmprep v{tf.header.version}"
+        print(f"{name}: ok, {what} ({kind}, {_count(tf.n_tokens, 'token')}, {_count(tf.n_documents, 'document')})")
+    return status
 
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
@@ -295,6 +417,7 @@ _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_tokenize,
     _add_inspect,
     _add_merge,
+    _add_verify,
 ]
 
 
@@ -330,6 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    import signal
+
+    # SIGTERM unwinds like Ctrl-C, so every writer removes its temporary files on the way out.
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -341,10 +471,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"llmprep: error: {message}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import fnmatch
 import json
 import os
 import re
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -36,9 +35,17 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from llmprep import _core
+from llmprep._inputs import open_input
 from llmprep.tokens import TokenFileHeader, TokenFileWriter
 
-__all__ = ["ChunkEncoder", "TokenizeStats", "get_chunk_encoder", "tokenize_corpus"]
+__all__ = [
+    "ChunkEncoder",
+    "TokenizeStats",
+    "get_chunk_encoder",
+    "plan_inputs",
+    "shard_bounds",
+    "tokenize_corpus",
+]
 
 STDIN = "-"
 # Chunks of 256 KiB: small enough that a batch splits evenly over the threads (the last chunk of a
@@ -91,14 +98,23 @@ class _LlmprepBpeEncoder:
 
     cut_rule = "gpt2"
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, encoding: Any = None) -> None:
         from llmprep.encoding import get_encoding
 
-        try:
-            self._enc = get_encoding(name)
-        except RuntimeError as e:  # the vocabulary could not be loaded (no network and no cache)
-            raise OSError(str(e)) from None
-        self.name = name
+        if encoding is not None:  # loaded from local files (--vocab-files, --tiktoken-file)
+            self._enc = encoding
+        else:
+            try:
+                self._enc = get_encoding(name)
+            except RuntimeError as e:  # the vocabulary could not be loaded (no network and no cache)
+                cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+                hint = (
+                    f" (TIKTOKEN_CACHE_DIR={cache} does not exist: point it at the folder holding the cached files)"
+                    if cache and not os.path.isdir(cache)
+                    else ""
+                )
+                raise OSError(f"{e}{hint}") from None
+        self.name = self._enc.name
         self.vocab_size = self._enc.n_vocab
         self.eot_token: int | None = self._enc.eot_token
 
@@ -146,12 +162,19 @@ ENCODINGS = ("gpt2", "r50k_base", "simple")
 
 
 def get_chunk_encoder(
-    name: str, vocab: str | os.PathLike[str] | None = None, *, engine: str = "llmprep"
+    name: str,
+    vocab: str | os.PathLike[str] | None = None,
+    *,
+    engine: str = "llmprep",
+    vocab_files: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+    tiktoken_file: str | os.PathLike[str] | None = None,
 ) -> ChunkEncoder:
     """The encoder for ``--encoding NAME`` (``simple`` needs ``vocab``, a saved SimpleTokenizer).
 
     ``engine="tiktoken"`` runs GPT-2 / r50k_base through tiktoken instead of llmprep's encoder
-    (same ids; for differential tests and benchmarks).
+    (same ids; for differential tests and benchmarks). ``vocab_files=(encoder_json, vocab_bpe)``
+    or ``tiktoken_file`` load a BPE vocabulary from local files instead (no network; the encoding
+    is named ``name``).
 
     Raises:
         ValueError: An unknown name, or ``simple`` without a vocabulary (or a vocabulary with others).
@@ -161,6 +184,24 @@ def get_chunk_encoder(
     >>> [ids.tolist() for ids in enc.encode_chunks([b"hello", b" world"], num_threads=2)]
     [[31373], [995]]
     """
+    if vocab_files is not None or tiktoken_file is not None:
+        from llmprep.encoding import Encoding
+
+        if vocab_files is not None and tiktoken_file is not None:
+            raise ValueError("give --vocab-files or --tiktoken-file, not both")
+        if name == "simple" or vocab is not None:
+            raise ValueError("--vocab-files / --tiktoken-file load a BPE vocabulary: not for --encoding simple")
+        if engine != "llmprep":
+            raise ValueError("local vocabulary files are read by llmprep's own encoder only")
+        for f in vocab_files or (tiktoken_file,):
+            if not os.path.isfile(os.fspath(f)):  # type: ignore[arg-type]
+                raise FileNotFoundError(f"vocabulary file {os.fspath(f)} does not exist")  # type: ignore[arg-type]
+        if vocab_files is not None:
+            enc = Encoding.from_files(vocab_files[0], vocab_files[1], name=name)
+        else:
+            assert tiktoken_file is not None
+            enc = Encoding.from_tiktoken_file(tiktoken_file, name=name)
+        return _LlmprepBpeEncoder(name, enc)
     if name == "simple":
         if vocab is None:
             raise ValueError("--encoding simple needs --vocab FILE (a vocabulary saved by llmprep vocab -o FILE)")
@@ -179,28 +220,51 @@ def get_chunk_encoder(
 
 @dataclass
 class _Source:
-    """One input file (or stdin). A text file is one document; a JSONL file one per record."""
+    """One input (a file, or ``-`` for stdin) in a known format: a text file is one document, a JSONL
+    file one per non-blank line, a Parquet file one per row."""
 
     path: str
-    jsonl: bool
-    size: int | None
-    n_documents: int = 1  # a text file is one document; JSONL records are counted only for --shard
+    format: str  # "text", "jsonl" or "parquet"
+    size: int | None  # bytes on disk, or None for stdin and pipes
+    compressed: bool = False
+    doc_sizes: list[int] | None = None  # input bytes of each document; counted only for --shard
+
+    @property
+    def n_documents(self) -> int:
+        return 1 if self.doc_sizes is None else len(self.doc_sizes)
 
 
-def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None = None) -> list[_Source]:
-    """The input files in document order. Inside directories, hidden entries and the output file
-    itself (and its raw sidecar) are skipped, so re-running into the corpus folder is safe."""
+def _is_compressed(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    from llmprep._inputs import _compression_of
+
+    return _compression_of(path, head) is not None
+
+
+def _expand_inputs(
+    inputs: Sequence[str],
+    glob: str | None,
+    output: Path | None = None,
+    input_format: str = "auto",
+    note: Callable[[str], None] | None = None,
+) -> list[_Source]:
+    """The inputs in document order, with their formats. Inside directories, hidden entries and the
+    output file itself (and its raw sidecar) are skipped, so re-running into the corpus folder is
+    safe. A missing input is an error here, before any vocabulary is loaded."""
+    from llmprep._inputs import detect_format
+
     skip = set()
-    if output is not None:
+    if output is not None and os.fspath(output) != "-":
         skip = {output.resolve(), output.with_name(output.name + ".json").resolve()}
-    sources: list[_Source] = []
+    found: list[tuple[str, int | None]] = []
     for item in inputs:
         if item == STDIN:
-            sources.append(_Source(STDIN, False, None))
+            found.append((STDIN, None))
             continue
         path = Path(item)
         if path.is_dir():
-            found = sorted(
+            listed = sorted(
                 p
                 for p in path.rglob("*")
                 if p.is_file()
@@ -208,26 +272,65 @@ def _expand_inputs(inputs: Sequence[str], glob: str | None, output: Path | None 
                 and (glob is None or fnmatch.fnmatch(p.name, glob))
                 and p.resolve() not in skip
             )
-            if not found:
+            if not listed:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
-            sources.extend(_Source(str(p), p.suffix == ".jsonl", p.stat().st_size) for p in found)
+            found.extend((str(p), p.stat().st_size) for p in listed)
         elif path.is_file():
-            sources.append(_Source(item, path.suffix == ".jsonl", path.stat().st_size))
+            found.append((item, path.stat().st_size))
         elif path.exists():  # a named pipe or process substitution, e.g. <(zcat corpus.txt.gz)
-            sources.append(_Source(item, path.suffix == ".jsonl", None))
+            found.append((item, None))
         else:
             raise FileNotFoundError(f"input {item} does not exist")
+    sources = []
+    for name, size in found:
+        fmt = detect_format(name, input_format, note)
+        compressed = size is not None and _is_compressed(name)
+        sources.append(_Source(name, fmt, size, compressed))
     return sources
 
 
-def _count_jsonl_records(path: str) -> int:
-    """Non-blank lines, counted without parsing (bounded memory)."""
-    count = 0
-    with open(path, "rb") as f:
+def _document_sizes(source: _Source, jsonl_field: str, text_column: str) -> list[int]:
+    """Input bytes of each document of a source (a JSONL record's line, a Parquet row's text)."""
+    from llmprep._inputs import open_input, parquet_sizes
+
+    if source.format == "parquet":
+        return parquet_sizes(source.path, text_column)
+    if source.format == "text":
+        if source.compressed:
+            with open_input(source.path) as f:
+                return [sum(len(b) for b in _read_blocks(f))]
+        return [source.size or 0]
+    sizes = []
+    with open_input(source.path) as f:
         for line in f:
             if line.strip():
-                count += 1
-    return count
+                sizes.append(len(line))
+    return sizes
+
+
+def shard_bounds(sizes: Sequence[int], i: int, n: int) -> tuple[int, int]:
+    """Documents [first, last) of shard ``i`` of ``n``: contiguous runs cut at the prefix sums of
+    ``sizes`` nearest to each k/n of the total, so every shard's bytes differ from total/n by at
+    most the largest document (each cut is off by at most half of one).
+
+    >>> [shard_bounds([10, 1, 1, 1, 10, 1], i, 3) for i in range(3)]
+    [(0, 1), (1, 4), (4, 6)]
+    """
+    prefix = np.concatenate(([0], np.cumsum(np.asarray(sizes, dtype=np.int64))))
+    total = int(prefix[-1])
+
+    def cut(k: int) -> int:
+        if k <= 0:
+            return 0
+        if k >= n:
+            return len(sizes)
+        # The prefix sum nearest total*k/n, compared exactly in integers (ties: the earlier cut).
+        j = int(np.searchsorted(prefix * n, total * k, side="left"))
+        if j > 0 and (j == len(prefix) or total * k - int(prefix[j - 1]) * n <= int(prefix[j]) * n - total * k):
+            j -= 1
+        return min(j, len(sizes))
+
+    return cut(i), cut(i + 1)
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -251,8 +354,9 @@ class TokenizeStats:
     def summary(self) -> str:
         s = max(self.seconds, 1e-9)
         return (
-            f"{self.documents:,} document{'' if self.documents == 1 else 's'}, {self.tokens:,} tokens, "
-            f"{self.bytes:,} bytes in {self.seconds:.2f} s "
+            f"{self.documents:,} document{'' if self.documents == 1 else 's'}, "
+            f"{self.tokens:,} token{'' if self.tokens == 1 else 's'}, "
+            f"{self.bytes:,} byte{'' if self.bytes == 1 else 's'} in {self.seconds:.2f} s "
             f"({self.bytes / s / 1e6:.1f} MB/s, {self.tokens / s:,.0f} tokens/s)"
         )
 
@@ -268,11 +372,9 @@ class _Batch:
 
 
 def _default_threads() -> int:
-    """LLMPREP_NUM_THREADS if it is a positive integer, else the core count (as the C++ core does)."""
-    value = os.environ.get("LLMPREP_NUM_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return min(int(value), 1024)
-    return os.cpu_count() or 1
+    """The thread count when none is given: the C++ core's decision (LLMPREP_NUM_THREADS, else the
+    core count; an invalid LLMPREP_NUM_THREADS is a ValueError), so both layers agree."""
+    return int(_core.default_num_threads())
 
 
 def _read_blocks(f: BinaryIO) -> Iterator[memoryview]:
@@ -300,16 +402,22 @@ def tokenize_corpus(
     progress: Callable[[int, int], None] | None = None,
     on_total: Callable[[int | None], None] | None = None,
     stdin: BinaryIO | None = None,
+    overwrite: bool = False,
+    input_format: str = "auto",
+    text_column: str = "text",
+    note: Callable[[str], None] | None = None,
 ) -> TokenizeStats:
-    """Tokenizes text files, directories, JSONL files or stdin into one token file.
+    """Tokenizes text, JSONL and Parquet files (plain or compressed), directories or stdin into one token file.
 
-    Each file (or JSONL record) is a document; with ``eot`` every document is followed by the
+    Each text file, JSONL record or Parquet row is a document; with ``eot`` every document is followed by the
     encoding's ``<|endoftext|>`` id. The ids equal encoding each document whole with
     ``encode_ordinary``, for any ``workers``, ``chunk_bytes`` and ``batch_bytes``.
 
     Args:
         inputs: Paths, directories (recursive, sorted; ``glob`` filters file names) or ``"-"``.
-        output: The token file (written to a temporary file, renamed on success).
+        output: The token file (written to a temporary file, renamed on success; a device or FIFO
+            is written in place; ``"-"`` streams ``format="raw"`` ids to standard output). It must
+            not be one of the inputs, nor exist unless ``overwrite``.
         encoder: From `get_chunk_encoder`.
         workers: Encoder threads; 0 means all cores (or ``LLMPREP_NUM_THREADS``).
         jsonl_field: The text field of ``.jsonl`` records.
@@ -318,20 +426,27 @@ def tokenize_corpus(
         format: ``"llmprep"`` or ``"raw"``.
         dtype: ``"auto"`` (uint16 when the vocabulary fits, else uint32), ``"uint16"`` or ``"uint32"``.
         glob: File-name pattern for directory inputs.
-        shard: ``(i, n)``: only documents ``[D*i//n, D*(i+1)//n)`` of the D documents in order.
+        shard: ``(i, n)``: only shard i of n contiguous runs of documents of about equal input
+            bytes (see `shard_bounds`); merging every shard in order gives the unsharded file.
         chunk_bytes: Target chunk size for the cuts (tests use tiny ones).
         batch_bytes: Text per parallel batch (default: 16 chunks per worker, 4 to 32 MiB). Memory
             holds about three batches of text plus their ids.
         progress: Called with (input bytes, tokens) increments after each batch.
         on_total: Called once, before reading, with the input bytes to expect (None for stdin).
         stdin: The stream read for ``"-"`` (default: ``sys.stdin.buffer``).
+        overwrite: Replace an existing output file.
+        input_format: ``"auto"`` (by extension, then by content), ``"text"``, ``"jsonl"`` or
+            ``"parquet"``; compressed inputs (.gz, .bz2, .xz, .zst) are decompressed in any format.
+        text_column: The text column of Parquet inputs.
+        note: Called with informational messages (an input read as JSONL because of its content).
 
     Returns:
         Counts and timing; ``header`` is the written file's header.
 
     Raises:
         ValueError: Bad arguments, invalid JSON or a missing field in a JSONL record, ids that do not
-            fit a forced uint16.
+            fit a forced uint16, an output that is one of the inputs.
+        FileExistsError: The output exists and ``overwrite`` is False.
         llmprep.InvalidUTF8Error: Invalid UTF-8 with ``errors="strict"``.
         OSError: An input cannot be read or the output cannot be written.
 
@@ -352,9 +467,9 @@ def tokenize_corpus(
         raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
     if eot and encoder.eot_token is None:
         raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
-    sources = _expand_inputs(inputs, glob, Path(output))
-    if sum(1 for s in sources if s.path == STDIN) > 1:
-        raise ValueError("stdin ('-') can be given only once")
+    sources = plan_inputs(
+        inputs, output, glob=glob, input_format=input_format, overwrite=overwrite, format=format, note=note
+    )
     num_threads = workers if workers > 0 else _default_threads()
     if batch_bytes is None:
         batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
@@ -365,38 +480,36 @@ def tokenize_corpus(
     first_doc, last_doc = 0, None
     if shard is not None:
         if any(s.size is None for s in sources):
-            raise ValueError("--shard needs regular files (their documents are counted first), not stdin or pipes")
+            raise ValueError("--shard needs regular files (their documents are measured first), not stdin or pipes")
+        sizes: list[int] = []
         for s in sources:
-            if s.jsonl:
-                s.n_documents = _count_jsonl_records(s.path)
-        total = sum(s.n_documents for s in sources)
-        i, n = shard
-        first_doc, last_doc = total * i // n, total * (i + 1) // n
+            s.doc_sizes = _document_sizes(s, jsonl_field, text_column)
+            sizes.extend(s.doc_sizes)
+        first_doc, last_doc = shard_bounds(sizes, *shard)
     if on_total is not None:
         expected: int | None = 0
         doc_index = 0
         for s in sources:
-            lo, hi = (
-                max(first_doc, doc_index),
-                min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents),
-            )
-            if s.size is None:
-                expected = None
+            lo = max(first_doc, doc_index)
+            hi = min(last_doc if last_doc is not None else 1 << 62, doc_index + s.n_documents)
+            if s.size is None or s.compressed or s.format == "parquet":
+                expected = None  # only plain files' bytes are known before reading them
             elif expected is not None and hi > lo:
-                expected += s.size * (hi - lo) // max(s.n_documents, 1)  # JSONL: pro rata
+                expected += s.size if s.doc_sizes is None else sum(s.doc_sizes[lo - doc_index : hi - doc_index])
             doc_index += s.n_documents
         on_total(expected)
 
     stats = TokenizeStats()
-    out_path = Path(output)
     with (
         TokenFileWriter(
-            out_path,
+            output,
             dtype=chosen,
             encoding=encoder.name,
             vocab_size=encoder.vocab_size,
             eot_token=encoder.eot_token if eot else None,
             format=format,
+            overwrite=overwrite,
+            inputs=[s.path for s in sources],
         ) as writer,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
@@ -443,88 +556,141 @@ def tokenize_corpus(
             batch.doc_ends.append(len(batch.chunks))
             stats.documents += 1
 
+        def add_text_document(text: str, name: str, input_bytes: int) -> None:
+            chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+            add(chunker.push(text.encode("utf-8")), input_bytes)
+            add(chunker.finish(), 0)
+            end_document()
+
         doc_index = 0  # of the first document of `source`, counting every source
         for source in sources:
             if last_doc is not None and (doc_index >= last_doc or doc_index + source.n_documents <= first_doc):
                 doc_index += source.n_documents
                 continue
-            if source.jsonl:
-                lo = max(first_doc - doc_index, 0)
-                hi = None if last_doc is None else last_doc - doc_index
-                for text, name, line_bytes in _jsonl_records(source.path, jsonl_field, replace, lo, hi):
-                    chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
-                    add(chunker.push(text.encode("utf-8")), line_bytes)
-                    add(chunker.finish(), 0)
-                    end_document()
+            lo = max(first_doc - doc_index, 0)
+            hi = None if last_doc is None else last_doc - doc_index
+            if source.format == "parquet":
+                from llmprep._inputs import iter_parquet_texts
+
+                for row, text in iter_parquet_texts(source.path, text_column, lo, hi):
+                    text = _check_text(text, f"{source.path} row {row}", f"column {text_column!r}", replace)
+                    add_text_document(text, f"{source.path} row {row}", len(text.encode("utf-8")))
                 doc_index += source.n_documents
                 continue
             name = "<stdin>" if source.path == STDIN else source.path
-            chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
-            if source.path == STDIN:
-                stream = stdin if stdin is not None else sys.stdin.buffer
-                for block in _read_blocks(stream):
-                    add(chunker.push(block), len(block))
-            else:
-                with open(source.path, "rb") as f:
-                    for block in _read_blocks(f):
+            with open_input(source.path, stdin) as stream:
+                if source.format == "jsonl":
+                    for text, where, line_bytes in _jsonl_records(stream, name, jsonl_field, replace, lo, hi):
+                        add_text_document(text, where, line_bytes)
+                else:
+                    chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+                    for block in _read_blocks(stream):
                         add(chunker.push(block), len(block))
-            add(chunker.finish(), 0)
-            end_document()
-            doc_index += 1
+                    add(chunker.finish(), 0)
+                    end_document()
+            doc_index += source.n_documents
         if batch.chunks or batch.doc_ends:
             submit()
         while in_flight:
             drain_one()
         stats.tokens = writer.n_tokens
-        stats.header = writer.header
+    stats.header = writer.header
     stats.seconds = time.perf_counter() - start_time
     return stats
 
 
+def plan_inputs(
+    inputs: Sequence[str],
+    output: str | os.PathLike[str],
+    *,
+    glob: str | None = None,
+    input_format: str = "auto",
+    overwrite: bool = False,
+    format: str = "llmprep",
+    note: Callable[[str], None] | None = None,
+) -> list[_Source]:
+    """Expands and checks the inputs and checks the output, before any vocabulary is loaded.
+
+    Raises:
+        FileNotFoundError: An input does not exist.
+        ValueError: Stdin given twice, an output that is one of the inputs, or ``"-"`` (standard
+            output) with the llmprep format, which needs a seekable file.
+        FileExistsError: The output exists and ``overwrite`` is False.
+    """
+    from llmprep._outputs import check_output
+
+    if format not in ("llmprep", "raw"):
+        raise ValueError(f"format must be 'llmprep' or 'raw', not {format!r}")
+    if os.fspath(output) == "-" and format != "raw":
+        raise ValueError(
+            "-o - streams ids to standard output only with --format raw: the llmprep format needs a seekable file"
+        )
+    sources = _expand_inputs(inputs, glob, Path(output), input_format, note)
+    if sum(1 for s in sources if s.path == STDIN) > 1:
+        raise ValueError("stdin ('-') can be given only once")
+    if any(s.path == STDIN and s.format == "parquet" for s in sources):
+        raise ValueError("Parquet cannot be read from standard input (it needs a seekable file)")
+    paths = [s.path for s in sources]
+    check_output(output, inputs=paths, overwrite=overwrite, allow_stdout=format == "raw")
+    if format == "raw" and os.fspath(output) != "-" and not _in_place(output):
+        check_output(Path(os.fspath(output) + ".json"), inputs=paths, overwrite=overwrite)
+    return sources
+
+
+def _in_place(output: str | os.PathLike[str]) -> bool:
+    from llmprep._outputs import is_in_place
+
+    return is_in_place(output)
+
+
+def _check_text(text: str, where: str, what: str, replace: bool) -> str:
+    if _SURROGATE.search(text):
+        if not replace:
+            raise ValueError(
+                f"{where}: {what} holds a lone surrogate escape (not valid Unicode); fix the input, "
+                "or replace it with U+FFFD via --errors replace"
+            )
+        text = _SURROGATE.sub("\ufffd", text)  # as tiktoken does
+    return text
+
+
 def _jsonl_records(
-    path: str, text_field: str, replace: bool, first: int = 0, last: int | None = None
+    stream: BinaryIO, path: str, text_field: str, replace: bool, first: int = 0, last: int | None = None
 ) -> Iterator[tuple[str, str, int]]:
-    """(text, name for messages, line bytes) of records [first, last) of a JSONL file (a record is
+    """(text, name for messages, line bytes) of records [first, last) of a JSONL stream (a record is
     a non-blank line); records before `first` are counted, not parsed."""
     offset = 0
     record_index = -1
-    with open(path, "rb") as f:
-        for line_no, line in enumerate(f, start=1):
-            line_start, offset = offset, offset + len(line)
-            if not line.strip():
-                continue
-            record_index += 1
-            if record_index < first:
-                continue
-            if last is not None and record_index >= last:
-                return
-            try:
-                decoded = line.decode("utf-8", "replace" if replace else "strict")
-            except UnicodeDecodeError as e:
-                error = _core.InvalidUTF8Error(
-                    f"'{path}' is not valid UTF-8: {e.reason} 0x{line[e.start]:02x} at byte offset "
-                    f"{line_start + e.start} (line {line_no}); fix the input, or substitute U+FFFD with "
-                    "errors='replace' (--errors replace)"
-                )
-                error.offset, error.reason = line_start + e.start, e.reason
-                raise error from None
-            try:
-                record: Any = json.loads(decoded)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} line {line_no} is not valid JSON: {e.msg} (column {e.colno})") from None
-            if not isinstance(record, dict) or text_field not in record:
-                keys = f"; its keys are {sorted(record)[:10]}" if isinstance(record, dict) else ""
-                raise ValueError(
-                    f"{path} line {line_no} has no field {text_field!r}{keys}; choose the field with --jsonl-field"
-                )
-            text = record[text_field]
-            if not isinstance(text, str):
-                raise ValueError(f"{path} line {line_no}: field {text_field!r} is {type(text).__name__}, not a string")
-            if _SURROGATE.search(text):
-                if not replace:
-                    raise ValueError(
-                        f"{path} line {line_no}: field {text_field!r} holds a lone surrogate escape "
-                        "(not valid Unicode); fix the input, or replace it with U+FFFD via --errors replace"
-                    )
-                text = _SURROGATE.sub("\ufffd", text)  # as tiktoken does
-            yield text, f"{path} line {line_no}", len(line)
+    for line_no, line in enumerate(stream, start=1):
+        line_start, offset = offset, offset + len(line)
+        if not line.strip():
+            continue
+        record_index += 1
+        if record_index < first:
+            continue
+        if last is not None and record_index >= last:
+            return
+        try:
+            decoded = line.decode("utf-8", "replace" if replace else "strict")
+        except UnicodeDecodeError as e:
+            error = _core.InvalidUTF8Error(
+                f"'{path}' is not valid UTF-8: {e.reason} 0x{line[e.start]:02x} at byte offset "
+                f"{line_start + e.start} (line {line_no}); fix the input, or substitute U+FFFD with "
+                "errors='replace' (--errors replace)"
+            )
+            error.offset, error.reason = line_start + e.start, e.reason
+            raise error from None
+        try:
+            record: Any = json.loads(decoded)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} line {line_no} is not valid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(record, dict) or text_field not in record:
+            keys = f"; its keys are {sorted(record)[:10]}" if isinstance(record, dict) else ""
+            raise ValueError(
+                f"{path} line {line_no} has no field {text_field!r}{keys}; choose the field with --jsonl-field"
+            )
+        text = record[text_field]
+        if not isinstance(text, str):
+            raise ValueError(f"{path} line {line_no}: field {text_field!r} is {type(text).__name__}, not a string")
+        text = _check_text(text, f"{path} line {line_no}", f"field {text_field!r}", replace)
+        yield text, f"{path} line {line_no}", len(line)

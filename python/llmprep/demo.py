@@ -96,12 +96,19 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
         if i >= 50:
             break
     text = '"It\'s the last he painted, you know,"\n           Mrs. Gisburn said with pardonable pride.'
-    out(f"SimpleTokenizerV1.encode: {v1.encode(text)}")
-    out(f"SimpleTokenizerV1.decode: {v1.decode(v1.encode(text))!r}")
+    # On another text the chapter's sentence may hold words the vocabulary lacks: the chapter's V1
+    # then raises KeyError, which the demo shows as text, as the chapter shows it, and goes on.
+    try:
+        ids = v1.encode(text)
+        out(f"SimpleTokenizerV1.encode: {ids}")
+        out(f"SimpleTokenizerV1.decode: {v1.decode(ids)!r}")
+    except KeyError as e:
+        out(f"SimpleTokenizerV1.encode: KeyError: {e} (a word of the chapter's sentence is not in this text)")
 
     out("\n## 2.4 Adding special context tokens")
     try:
-        v1.encode("Hello, do you like tea. Is this-- a test?")
+        ids = v1.encode("Hello, do you like tea. Is this-- a test?")
+        out(f"SimpleTokenizerV1 on the chapter's new sentence: {ids} (every word is in this text)")
     except KeyError as e:
         out(f"SimpleTokenizerV1 on an unknown word: KeyError: {e}")
     v2 = SimpleTokenizer.from_text(raw_text)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal
@@ -401,8 +400,16 @@ class SimpleTokenizer:
 
     # -- persistence -------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Writes the vocabulary and settings as UTF-8 JSON (atomically: temp file, then rename).
+
+        The output policy is llmprep's for every writer (`llmprep._outputs.Output`): an existing
+        file is replaced only with ``overwrite=True``; a device such as ``/dev/stdout`` is written
+        in place.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is False.
+            OSError: The file cannot be written (the message names ``path``).
 
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "vocab.json")
@@ -410,6 +417,8 @@ class SimpleTokenizer:
         >>> SimpleTokenizer.load(path).vocab["a"]
         0
         """
+        from llmprep._outputs import Output
+
         document = {
             "format": _SAVE_FORMAT,
             "version": _SAVE_VERSION,
@@ -417,17 +426,12 @@ class SimpleTokenizer:
             "pattern": None if self._regex is None else self._pattern,
             "vocab": self._vocab,
         }
-        target = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(target))
-        fd, temp = tempfile.mkstemp(prefix=".llmprep-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f, ensure_ascii=False, indent=1)
-                f.write("\n")
-            os.replace(temp, target)
-        except BaseException:
-            os.unlink(temp)
-            raise
+        data = (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        with Output(path, overwrite=overwrite) as out:
+            try:
+                out.file.write(data)
+            except OSError as e:
+                raise out.error(e) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SimpleTokenizer:

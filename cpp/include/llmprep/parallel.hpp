@@ -8,6 +8,7 @@
 namespace llmprep {
 
 // Threads to use when the caller does not say: LLMPREP_NUM_THREADS if set, else the core count.
+// Throws std::invalid_argument when LLMPREP_NUM_THREADS is set but not a positive integer.
 int default_num_threads();
 
 // Resolves a caller's request: <= 0 means default_num_threads(); never more than `work_items`

@@ -1,0 +1,249 @@
+"""Input formats for ``llmprep tokenize``: what a file holds, and reading it as plain bytes.
+
+Compression (gzip, bzip2, xz from the standard library; zstandard through the optional
+``zstandard`` package, ``pip install llmprep[zstd]``) is recognised by extension and by magic
+bytes, and decompressed as a stream. Formats: plain text (one document per file), JSONL (one
+document per non-blank line: ``.jsonl``, ``.ndjson``, ``.json``, or found by content) and Parquet
+(one document per row, streamed by row group through the optional ``pyarrow`` package,
+``pip install llmprep[parquet]``).
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import json
+import lzma
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "iter_parquet_texts",
+    "open_input",
+    "parquet_sizes",
+    "strip_compression_suffix",
+]
+
+FORMATS = ("auto", "text", "jsonl", "parquet")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+_PARQUET_MAGIC = b"PAR1"
+_SNIFF_BYTES = 1 << 16
+
+
+def _missing_extra(package: str, extra: str, what: str) -> ImportError:
+    return ImportError(f"{what} needs the {package} package: pip install 'llmprep[{extra}]' (or pip install {package})")
+
+
+def strip_compression_suffix(name: str) -> str:
+    """The name without a compression suffix (``a.jsonl.gz`` -> ``a.jsonl``)."""
+    root, ext = os.path.splitext(name)
+    return root if ext.lower() in _COMPRESSION_SUFFIXES else name
+
+
+def _compression_of(name: str, head: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    ext = os.path.splitext(name)[1].lower()
+    if ext in _COMPRESSION_SUFFIXES and head:
+        raise ValueError(
+            f"{name} is named like a {_COMPRESSION_SUFFIXES[ext]} file but does not start with its magic bytes; "
+            "rename it or check the file"
+        )
+    return None
+
+
+def _decompressor(raw: BinaryIO, kind: str, name: str) -> BinaryIO:
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
+    try:
+        import zstandard
+    except ImportError:
+        raise _missing_extra("zstandard", "zstd", f"{name} (zstd-compressed)") from None
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+
+
+class _Reader(io.RawIOBase):
+    """Turns decompression errors into ValueErrors naming the input."""
+
+    def __init__(self, inner: BinaryIO, name: str, kind: str) -> None:
+        self._inner, self._name, self._kind = inner, name, kind
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._inner.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+            if isinstance(e, OSError) and e.errno is not None:
+                raise
+            raise ValueError(f"{self._name} is not valid {self._kind} data: {e}") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._inner.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def open_input(path: str, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
+    """Opens an input (``"-"``: standard input) for streaming reads, decompressed if it is compressed.
+
+    Raises:
+        OSError: The file cannot be opened.
+        ValueError: A compression suffix without its magic bytes, or corrupt compressed data.
+        ImportError: A zstd file without the ``zstandard`` package (names the extra to install).
+    """
+    if path == "-":
+        raw: Any = stdin if stdin is not None else sys.stdin.buffer
+        owned = False
+    else:
+        raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 (closed below)
+        owned = True
+    try:
+        if not hasattr(raw, "peek"):
+            raw = io.BufferedReader(raw, buffer_size=1 << 20)
+        name = "<stdin>" if path == "-" else path
+        kind = _compression_of(name, raw.peek(8)[:8])
+        if kind is None:
+            yield raw
+        else:
+            inner = _decompressor(raw, kind, name)
+            reader = io.BufferedReader(_Reader(inner, name, kind), buffer_size=1 << 20)
+            try:
+                yield reader  # type: ignore[misc]
+            finally:
+                reader.close()
+    finally:
+        if owned:
+            raw.close()
+
+
+def _first_line_is_json_object(head: bytes) -> bool:
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{"):
+        return False
+    line = stripped.split(b"\n", 1)[0]
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def detect_format(path: str, requested: str, note: Callable[[str], None] | None = None) -> str:
+    """The format of an input: ``requested`` unless it is ``"auto"``; then by extension (after any
+    compression suffix), then by content (Parquet magic; a first non-blank byte ``{`` on a first
+    line that parses as a JSON object means JSONL, reported through ``note``).
+
+    Raises:
+        ValueError: An unknown ``requested`` format, or a Parquet file given as standard input.
+    """
+    if requested not in FORMATS:
+        raise ValueError(f"input format must be one of {', '.join(FORMATS)}, not {requested!r}")
+    if requested == "parquet" and path == "-":
+        raise ValueError("Parquet cannot be read from standard input (it needs a seekable file)")
+    if requested != "auto":
+        return requested
+    if path == "-":
+        return "text"  # stdin is read once: JSONL on stdin needs --input-format jsonl
+    ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
+    if ext in _JSONL_SUFFIXES:
+        return "jsonl"
+    if ext == ".parquet":
+        return "parquet"
+    if not os.path.isfile(path):
+        return "text"  # a pipe can be read only once; name the format with --input-format
+    with open(path, "rb") as f:
+        start = f.read(4)
+        if start == _PARQUET_MAGIC:
+            return "parquet"
+    with open_input(path) as stream:
+        head = stream.read(_SNIFF_BYTES)
+    if _first_line_is_json_object(head):
+        if note is not None:
+            note(f"{path}: its first line is a JSON object, so it is read as JSONL (--input-format text to override)")
+        return "jsonl"
+    return "text"
+
+
+def _parquet_file(path: str) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise _missing_extra("pyarrow", "parquet", f"{path} (Parquet)") from None
+    try:
+        return pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises its own ArrowInvalid for damaged files
+        raise ValueError(f"{path} is not a readable Parquet file: {e}") from None
+
+
+def _text_column(pf: Any, path: str, column: str) -> None:
+    names = pf.schema_arrow.names
+    if column not in names:
+        raise ValueError(
+            f"{path} has no column {column!r}; its columns are {names[:20]}; choose one with --text-column"
+        )
+    import pyarrow as pa
+
+    kind = pf.schema_arrow.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise ValueError(f"{path}: column {column!r} holds {kind}, not strings; choose one with --text-column")
+
+
+def parquet_sizes(path: str, column: str) -> list[int]:
+    """UTF-8 bytes of each row's text (null: 0), read one row group at a time."""
+    import pyarrow.compute as pc
+
+    pf = _parquet_file(path)
+    _text_column(pf, path, column)
+    sizes: list[int] = []
+    for g in range(pf.num_row_groups):
+        lengths = pc.binary_length(pf.read_row_group(g, columns=[column]).column(0))
+        sizes.extend(0 if v is None else int(v) for v in lengths.to_pylist())
+    return sizes
+
+
+def iter_parquet_texts(path: str, column: str, first: int = 0, last: int | None = None) -> Iterator[tuple[int, str]]:
+    """(row, text) for rows [first, last) of a Parquet file, one row group in memory at a time.
+
+    Raises:
+        ValueError: A missing or non-string column, or a null text (named by its row).
+    """
+    pf = _parquet_file(path)
+    _text_column(pf, path, column)
+    row = 0
+    for g in range(pf.num_row_groups):
+        n = pf.metadata.row_group(g).num_rows
+        if row + n <= first:
+            row += n
+            continue
+        if last is not None and row >= last:
+            return
+        values = pf.read_row_group(g, columns=[column]).column(0).to_pylist()
+        for k, text in enumerate(values):
+            r = row + k
+            if r < first or (last is not None and r >= last):
+                continue
+            if text is None:
+                raise ValueError(f"{path} row {r}: column {column!r} is null; fill or drop such rows")
+            yield r, text
+        row += n
