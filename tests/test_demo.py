@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import SHARED
 
 
 def run_demo(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,3 +94,32 @@ def test_cuda_without_gpu_is_a_clear_error(verdict_path) -> None:
     out = run_demo("--text", str(verdict_path), "--device", "cuda")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "no CUDA device" in out.stderr
+
+
+def test_runs_on_another_text_showing_the_v1_key_error(tmp_path, tiktoken_gpt2) -> None:
+    # tinyshakespeare has no '"', which the chapter's V1 sentence starts with: the chapter's V1 raises
+    # KeyError there (the error that used to end the demo with `llmprep: error: "`).
+    source = SHARED / "data" / "tinyshakespeare.txt"
+    if not source.is_file():
+        pytest.skip(f"{source} is missing")
+    excerpt = tmp_path / "shakespeare.txt"
+    excerpt.write_text(source.read_text(encoding="utf-8")[:30_000], encoding="utf-8")
+    out = run_demo("--text", str(excerpt))
+    assert out.returncode == 0, out.stderr
+    assert "SimpleTokenizerV1.encode: KeyError: '\"'" in out.stdout
+    assert "SimpleTokenizerV1 on an unknown word: KeyError: 'Hello'" in out.stdout
+    assert "input embeddings shape: torch.Size([8, 4, 256])" in out.stdout
+    assert "## Time per step" in out.stdout
+
+
+def test_runs_on_a_tiny_text_and_refuses_an_empty_one(tmp_path, tiktoken_gpt2) -> None:
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("Hello world.")
+    out = run_demo("--text", str(tiny))
+    assert out.returncode == 0, out.stderr
+    assert "(the text has 3 GPT-2 tokens; the batches need 33: repeated 11x)" in out.stdout
+    assert "## Time per step" in out.stdout
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    out = run_demo("--text", str(empty))
+    assert out.returncode == 1 and out.stderr == f"llmprep: error: {empty} holds no words: the demo needs some text\n"

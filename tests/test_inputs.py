@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import json
 import lzma
 import os
@@ -226,7 +227,7 @@ def test_shard_bounds_balance_bytes() -> None:
         total, largest = sum(sizes), max(sizes)
         bounds = [shard_bounds(sizes, i, n) for i in range(n)]
         assert bounds[0][0] == 0 and bounds[-1][1] == len(sizes)
-        for (a, b), (c, _) in zip(bounds, bounds[1:]):
+        for (a, b), (c, _) in itertools.pairwise(bounds):
             assert b == c and a <= b  # contiguous, in order, covering every document once
         for a, b in bounds:
             assert abs(n * sum(sizes[a:b]) - total) <= n * largest, (sizes, n, bounds)

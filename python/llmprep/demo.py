@@ -75,6 +75,8 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for, but PyTorch sees no CUDA device; use --device cpu")
     raw_text, origin = load_story(text_path)
+    if not raw_text.strip():
+        raise ValueError(f"{origin} holds no words: the demo needs some text")
     out = print_fn
     best = functools.partial(best_of, repeat=5)
     timings: list[tuple[str, float, float]] = []
@@ -152,6 +154,13 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     )
 
     out("\n## 2.6 Data sampling with a sliding window")
+    # The chapter's batches need 8 windows of 4 tokens (33 tokens); a shorter text is repeated.
+    needed = 8 * 4 + 1
+    if len(enc_text) < needed:
+        repeats = -(-needed // max(len(enc_text), 1))
+        out(f"(the text has {len(enc_text)} GPT-2 tokens; the batches need {needed}: repeated {repeats}x)")
+        raw_text = " ".join([raw_text] * repeats)
+        enc_text = tokenizer.encode(raw_text)
     enc_sample = enc_text[50:]
     context_size = 4
     out(f"x: {enc_sample[:context_size]}")
