@@ -78,7 +78,7 @@ def _decompressor(raw: BinaryIO, kind: str, name: str) -> BinaryIO:
     except ImportError:
         raise _missing_extra("zstandard", "zstd", f"{name} (zstd-compressed)") from None
     reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return io.BufferedReader(reader, buffer_size=1 << 20)
 
 
 class _Reader(io.RawIOBase):
@@ -130,7 +130,7 @@ def open_input(path: str, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
             inner = _decompressor(raw, kind, name)
             reader = io.BufferedReader(_Reader(inner, name, kind), buffer_size=1 << 20)
             try:
-                yield reader  # type: ignore[misc]
+                yield reader
             finally:
                 reader.close()
     finally:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import llmprep
 from llmprep import _core
@@ -20,7 +20,7 @@ from llmprep.simple import DEFAULT_SPECIALS, SimpleTokenizer
 __all__ = ["main"]
 
 
-def _add_vocab(subparsers: argparse._SubParsersAction) -> None:
+def _add_vocab(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "vocab",
         help="build the chapter's word-level vocabulary from a text file",
@@ -51,7 +51,7 @@ def _add_vocab(subparsers: argparse._SubParsersAction) -> None:
 def _run_vocab(args: argparse.Namespace) -> int:
     if args.show < 0:
         raise ValueError(f"--show must be >= 0, not {args.show}")
-    unknown = args.unknown or ("unk" if "<|unk|>" in args.specials else "error")
+    unknown: Literal["unk", "error"] = args.unknown or ("unk" if "<|unk|>" in args.specials else "error")
     if args.output:
         from llmprep._outputs import check_output
 
@@ -74,7 +74,7 @@ def _run_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
+def _add_tokenize(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "tokenize",
         help="tokenize text, JSONL or Parquet files (plain or compressed), directories or stdin into a token file",
@@ -263,7 +263,7 @@ class _NoProgress:
         pass
 
 
-def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+def _add_inspect(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "inspect",
         help="print a token file's header, statistics and first tokens",
@@ -326,7 +326,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_merge(subparsers: argparse._SubParsersAction) -> None:
+def _add_merge(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "merge",
         help="concatenate token files (e.g. shards) without re-tokenizing",
@@ -359,7 +359,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_verify(subparsers: argparse._SubParsersAction) -> None:
+def _add_verify(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="check token files against their checksums",
@@ -390,7 +390,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     return status
 
 
-def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run chapter 2 end to end and print what it prints, timed against the chapter's code",
@@ -411,7 +411,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_vocab,
     _add_demo,
     _add_tokenize,
@@ -461,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
-        return args.run(args)
+        return int(args.run(args))
     except KeyboardInterrupt:
         print("llmprep: interrupted", file=sys.stderr)
         return 130

@@ -90,7 +90,7 @@ class _TiktokenEncoder:
         return [np.array(ids, dtype=np.uint32) for ids in lists]
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._enc.decode(list(ids))
+        return str(self._enc.decode(list(ids)))
 
 
 class _LlmprepBpeEncoder:
@@ -122,7 +122,7 @@ class _LlmprepBpeEncoder:
         return _core.bpe_encode_chunks(self._enc._core, chunks, num_threads)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._enc.decode(list(ids))
+        return str(self._enc.decode(list(ids)))
 
 
 class _SimpleEncoder:
@@ -568,11 +568,11 @@ def tokenize_corpus(
                 doc_index += source.n_documents
                 continue
             lo = max(first_doc - doc_index, 0)
-            hi = None if last_doc is None else last_doc - doc_index
+            stop = None if last_doc is None else last_doc - doc_index
             if source.format == "parquet":
                 from llmprep._inputs import iter_parquet_texts
 
-                for row, text in iter_parquet_texts(source.path, text_column, lo, hi):
+                for row, text in iter_parquet_texts(source.path, text_column, lo, stop):
                     text = _check_text(text, f"{source.path} row {row}", f"column {text_column!r}", replace)
                     add_text_document(text, f"{source.path} row {row}", len(text.encode("utf-8")))
                 doc_index += source.n_documents
@@ -580,7 +580,7 @@ def tokenize_corpus(
             name = "<stdin>" if source.path == STDIN else source.path
             with open_input(source.path, stdin) as stream:
                 if source.format == "jsonl":
-                    for text, where, line_bytes in _jsonl_records(stream, name, jsonl_field, replace, lo, hi):
+                    for text, where, line_bytes in _jsonl_records(stream, name, jsonl_field, replace, lo, stop):
                         add_text_document(text, where, line_bytes)
                 else:
                     chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)

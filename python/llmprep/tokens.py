@@ -61,7 +61,7 @@ _HEADER = struct.Struct("<8sIIQQQqQQ64sQQI")
 #: costs 4 bytes per MiB.
 CHECKSUM_BLOCK_BYTES = 1 << 20
 _CRC_AT = HEADER_SIZE - 4
-_DTYPES = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_DTYPES: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
 _COPY_TOKENS = 1 << 22  # ids per block when copying (merge): bounded memory, large sequential I/O
 RAW_SIDECAR_SUFFIX = ".json"
 
@@ -150,7 +150,8 @@ def _token_dtype(dtype: Any) -> np.dtype:
     resolved = np.dtype(dtype)
     if resolved not in (np.dtype(np.uint16), np.dtype(np.uint32)):
         raise ValueError(f"token files hold uint16 or uint32 ids, not {resolved}")
-    return resolved.newbyteorder("<")
+    little: np.dtype = resolved.newbyteorder("<")
+    return little
 
 
 def _check_encoding_name(name: str) -> str:
@@ -602,7 +603,7 @@ class TokenFileWriter:
                     "write uint32 ids (--dtype uint32 or auto)"
                 )
             ids = ids.astype(self.dtype)
-        data = memoryview(np.ascontiguousarray(ids)).cast("B")
+        data = np.ascontiguousarray(ids).data.cast("B")
         self._crcs.update(data)
         try:
             self._data.write(data)
@@ -633,7 +634,7 @@ class TokenFileWriter:
         if self._index is not None:
             self._flush_offsets()
             try:
-                self._index.write(memoryview(np.ascontiguousarray(ends, dtype="<u8")).cast("B"))
+                self._index.write(np.ascontiguousarray(ends, dtype="<u8").data.cast("B"))
             except OSError as e:
                 raise self._out.error(e) from None
             self._last_end = int(ends[-1])
