@@ -265,8 +265,9 @@ mount -t tmpfs -o size=4m tmpfs "$DEV"
 mknod "$DEV/null" c 1 3
 mknod "$DEV/full" c 1 7
 ln -s /proc/self/fd/1 "$DEV/stdout"
-mkdir "$FULL"
+mkdir "$FULL" "$RO"
 mount -t tmpfs -o size=64k tmpfs "$FULL"
+mount -t tmpfs -o ro tmpfs "$RO"
 "$PYTHON" "$CHECK"
 """
 
@@ -313,6 +314,11 @@ for args, name in ((["tokenize", big, "-o", f"{full}/o.tok"], "o.tok"),
     assert f"cannot write {full}/{name}: No space left on device" in out.stderr, out.stderr
     assert ".tmp" not in out.stderr, out.stderr
     assert os.listdir(full) == [], os.listdir(full)
+# A read-only folder: refused before any work (root may write anywhere else, so only a mount shows it).
+ro = os.environ["RO"]
+out = llmprep("tokenize", big, "-o", f"{ro}/o.tok")
+assert out.returncode == 1 and f"folder {ro} is not writable" in out.stderr, out.stderr
+assert out.stdout == "" and os.listdir(ro) == []
 print("namespace checks passed")
 """
 
@@ -345,6 +351,7 @@ def test_devices_and_enospc_in_a_private_mount_namespace(tmp_path: Path, verdict
         "PARENT_NS": os.readlink("/proc/self/ns/mnt"),
         "DEV": str(tmp_path / "dev"),
         "FULL": str(tmp_path / "full"),
+        "RO": str(tmp_path / "ro"),
         "STORY": str(story),
         "BIG": str(big),
         "TOK": str(tok),

@@ -177,7 +177,10 @@ def detect_format(path: str, requested: str, note: Callable[[str], None] | None 
         if start == _PARQUET_MAGIC:
             return "parquet"
     with open_input(path) as stream:
-        head = stream.read(_SNIFF_BYTES)
+        # Most inputs are text whose first non-blank byte is not "{": a small read settles it.
+        head = stream.read(512)
+        if head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
+            head += stream.read(_SNIFF_BYTES)
     if _first_line_is_json_object(head):
         if note is not None:
             note(f"{path}: its first line is a JSON object, so it is read as JSONL (--input-format text to override)")
