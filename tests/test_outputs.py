@@ -308,7 +308,8 @@ assert len(out.stdout) > 100 and b"no .json sidecar" in out.stderr
 # ENOSPC on a 64 KiB tmpfs: every writer fails naming its output and leaves nothing behind.
 for args, name in ((["tokenize", big, "-o", f"{full}/o.tok"], "o.tok"),
                    (["tokenize", big, "-o", f"{full}/o.bin", "--format", "raw"], "o.bin"),
-                   (["vocab", big, "-o", f"{full}/v.json"], "v.json")):
+                   (["vocab", big, "-o", f"{full}/v.json"], "v.json"),
+                   (["merge", tok, tok, "-o", f"{full}/m.tok"], "m.tok")):
     out = llmprep(*args)
     assert out.returncode == 1, (args, out.stderr)
     assert f"cannot write {full}/{name}: No space left on device" in out.stderr, out.stderr
@@ -343,7 +344,7 @@ def test_devices_and_enospc_in_a_private_mount_namespace(tmp_path: Path, verdict
     # ~300 KB of text with 10,000 distinct words: neither its tokens nor its vocabulary fit in 64 KiB
     big.write_text(words * 10 + " ".join(f"w{i}" for i in range(10_000)))
     tok = tmp_path / "t.tok"
-    _write(tok, list(range(1000)))
+    _write(tok, list(range(50_000)))  # 100 KB: two copies do not fit in 64 KiB
     (tmp_path / "dev").mkdir()
     (tmp_path / "check.py").write_text(CHECK)
     env = {
