@@ -360,16 +360,20 @@ def _open_file(path: Path, dtype: Any) -> FileSource:
     An llmprep token file (``llmprep tokenize``) describes itself; so does a raw ``.bin`` with the
     ``.json`` sidecar ``llmprep tokenize --format raw`` writes. Other raw files need ``dtype=``.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"token file {path} does not exist (pass text as a str, token files as a Path)")
-    with open(path, "rb") as f:
-        magic = f.read(len(token_files.MAGIC))
-    sidecar = path.with_name(path.name + token_files.RAW_SIDECAR_SUFFIX)
     header: token_files.TokenFileHeader | None = None
-    if magic == token_files.MAGIC:
+    try:
         header = token_files.read_header(path)  # checks magic, version, checksum and size; the ids stay unread
-    elif dtype is None and sidecar.is_file():
-        header = token_files.open_tokens(path).header  # checks the sidecar against the file's size
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"token file {path} does not exist (pass text as a str, token files as a Path)"
+        ) from None
+    except token_files.TokenFileError:
+        with open(path, "rb") as f:
+            if f.read(len(token_files.MAGIC)) == token_files.MAGIC:
+                raise  # an llmprep token file, but truncated or corrupted: the message says how
+        sidecar = path.with_name(path.name + token_files.RAW_SIDECAR_SUFFIX)
+        if dtype is None and sidecar.is_file():
+            header = token_files.open_tokens(path).header  # checks the sidecar against the file's size
     if header is not None:
         if dtype is not None and token_dtype(dtype) != header.dtype:
             raise ValueError(
