@@ -242,7 +242,7 @@ def create_dataloader(
         ValueError: a non-positive batch_size, max_length or stride; text too short for one window
             (the message says how many tokens it has and needs); a bad rank/world_size.
 
-    >>> torch.manual_seed(123)
+    >>> _ = torch.manual_seed(123)
     >>> loader = create_dataloader(raw_text, batch_size=8, max_length=4, stride=4, shuffle=False)
     >>> inputs, targets = next(iter(loader))
     >>> inputs[:2]
