@@ -296,16 +296,16 @@ def test_a_shard_set_has_no_single_array_but_reads_ranges(tmp_path) -> None:
     assert "3 token files" in repr(dataset)
 
 
-def test_negative_ids_in_a_raw_shard_name_the_file(tmp_path) -> None:
+def test_negative_ids_in_a_raw_shard_are_named_by_position(tmp_path) -> None:
     ids = np.arange(40, dtype=np.int32)
     ids[25] = -1
     ids[:20].tofile(tmp_path / "a.bin")
     ids[20:].tofile(tmp_path / "b.bin")
     dataset = GPTDataset([tmp_path / "a.bin", tmp_path / "b.bin"], max_length=4, stride=4, dtype=np.int32)
     dataset[0]
-    with pytest.raises(ValueError, match=r"b\.bin: token id -1 at position 5 is negative"):
+    with pytest.raises(ValueError, match=r"token id -1 at position 25 is negative"):  # as in the whole sequence
         dataset[6]
-    with pytest.raises(ValueError, match="a window spanning two shards: token id -1"):
+    with pytest.raises(ValueError, match="token id -1 at position 25 is negative"):  # a window spanning a and b
         GPTDataset([tmp_path / "a.bin", tmp_path / "b.bin"], max_length=7, stride=3, dtype=np.int32)[6]
 
 
@@ -316,3 +316,26 @@ def test_the_sources_module_does_not_import_torch() -> None:
     code = "import sys, llmprep.sources; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert sources.ShardSet.__module__ == "llmprep.sources"
+
+
+def test_token_parts_checks_its_inputs() -> None:
+    from llmprep import _core
+
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _core.TokenParts(np.array([5, 3]), np.dtype(np.uint16))
+    with pytest.raises(TypeError, match="must have dtype"):
+        _core.TokenParts(np.array([5]), np.dtype(np.float32))
+    table = _core.TokenParts(np.array([3, 3, 8]), np.dtype(np.uint16))
+    with pytest.raises(ValueError, match="part 0 must hold 3 tokens, not 4"):
+        table.set(0, np.arange(4, dtype=np.uint16))
+    with pytest.raises(ValueError, match="parts' dtype"):
+        table.set(0, np.arange(3, dtype=np.uint32))
+    inputs, targets = np.zeros((2, 4), np.int64), np.zeros((2, 4), np.int64)
+    assert table.gather(4, 1, [0, 3], inputs, targets) == [0, 2]  # the empty part 1 is never needed
+    assert not inputs.any(), "nothing is written while a part is missing"
+    table.set(0, np.arange(3, dtype=np.uint16))
+    table.set(2, np.arange(3, 8, dtype=np.uint16))
+    assert table.gather(4, 1, [0, 3], inputs, targets) == []
+    assert inputs.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6]] and targets.tolist() == [[1, 2, 3, 4], [4, 5, 6, 7]]
+    with pytest.raises(IndexError, match="window index 4 .* is out of range"):
+        table.gather(4, 1, [4], inputs[:1], targets[:1])

@@ -407,9 +407,9 @@ class ShardSet(TokenSource):
     pieces are copied from each). Opening reads each shard's header only; a shard is mapped the
     first time a window (or `read`) needs it, in each process. Pickling sends the paths.
 
-    Windows inside one shard are gathered by the C++ kernel straight from that shard's memory map
-    (consecutive windows of one shard in one call); a window that spans shards is assembled from its
-    pieces first.
+    A batch is one C++ call (``_core.TokenParts.gather``) over a table of the shards mapped so far:
+    a window inside one shard is copied straight from its memory map, one that spans shards is
+    assembled from their pieces. Error positions count in the whole sequence, as in the merged file.
     """
 
     def __init__(self, parts: Sequence[FileSource]) -> None:
@@ -442,6 +442,8 @@ class ShardSet(TokenSource):
         self._begins = self._ends - lengths
         self.n_tokens = int(self._ends[-1])
         self._offsets: np.ndarray | None = None
+        self._parts_table: _core.TokenParts | None = None
+        self._table_pid = -1
 
     @property
     def paths(self) -> list[Path]:
@@ -490,58 +492,27 @@ class ShardSet(TokenSource):
             k += 1
         return out
 
+    def _table(self) -> _core.TokenParts:
+        """This process's table of mapped shards for the C++ gather (built anew after a fork)."""
+        if self._parts_table is None or self._table_pid != os.getpid():
+            self._parts_table = _core.TokenParts(self._ends, self.dtype)
+            self._table_pid = os.getpid()
+        return self._parts_table
+
     def gather(
         self, max_length: int, stride: int, windows: np.ndarray | Sequence[int], inputs: np.ndarray, targets: np.ndarray
     ) -> None:
-        index = np.asarray(windows, dtype=np.int64)
-        n_windows = _core.window_count(self.n_tokens, max_length, stride)
-        bad = np.flatnonzero((index < 0) | (index >= n_windows))
-        if bad.size:  # the kernel's message, so that a shard set reads like the merged file
-            r = int(bad[0])
-            raise IndexError(
-                f"window index {int(index[r])} (at position {r}) is out of range: there are {n_windows} windows, "
-                f"so valid indices are 0..{n_windows - 1}"
-            )
-        starts = index * stride
-        shard = np.searchsorted(self._ends, starts, side="right")
-        if shard.size == 0:
-            return
-        local = starts - self._begins[shard]
-        inside = (starts + max_length + 1 <= self._ends[shard]).tolist()
-        shard_list = shard.tolist()
-        rows = len(shard_list)
-        r = 0
-        while r < rows:
-            if not inside[r]:
-                # The window spans shards: assemble its max_length + 1 ids, then gather window 0 of
-                # them (the kernel's id checks and widening, as for any other window).
-                piece = self.read(int(starts[r]), int(starts[r]) + max_length + 1)
-                self._gather_part(None, piece, max_length, [0], inputs[r : r + 1], targets[r : r + 1])
-                r += 1
-                continue
-            k = shard_list[r]
-            end = r + 1
-            while end < rows and inside[end] and shard_list[end] == k:
-                end += 1
-            # Windows r..end-1 lie in shard k: stride 1 over the shard, so the window index is the local start.
-            part = self.parts[k]
-            self._gather_part(part, part.array(), max_length, local[r:end], inputs[r:end], targets[r:end])
-            r = end
+        table = self._table()
+        # The kernel names the shards these windows touch that this process has not mapped yet (and
+        # writes nothing); map them and go again. Each shard is mapped once per process.
+        while missing := table.gather(max_length, stride, windows, inputs, targets):
+            for k in missing:
+                table.set(k, self.parts[k].array())
 
-    @staticmethod
-    def _gather_part(
-        part: FileSource | None,
-        tokens: np.ndarray,
-        max_length: int,
-        starts: Any,
-        inputs: np.ndarray,
-        targets: np.ndarray,
-    ) -> None:
-        try:
-            _core.gather_windows(tokens, max_length, 1, starts, inputs, targets)
-        except ValueError as e:  # a bad id: say which file holds it (positions count from the shard's start)
-            where = part.path if part is not None else "a window spanning two shards"
-            raise ValueError(f"{where}: {e}") from None
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_parts_table=None, _table_pid=-1)
+        return state
 
     def materialize(self, max_length: int, stride: int, int32: bool, num_threads: int) -> tuple[np.ndarray, np.ndarray]:
         n = _core.window_count(self.n_tokens, max_length, stride)
