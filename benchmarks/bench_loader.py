@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _chapter_ch2 import GPTDatasetV1, IdsTokenizer  # noqa: E402  (the chapter's code, verbatim)
 from _common import SHARED, best_of  # noqa: E402
-from llmprep import _core, tokens  # noqa: E402
+from llmprep import _core  # noqa: E402
+from llmprep import tokens as token_files  # noqa: E402
 from llmprep.data import GPTDataset, create_dataloader  # noqa: E402
 
 
@@ -95,7 +97,9 @@ def construction(ids: np.ndarray, max_length: int, stride: int) -> None:
     print(f"  ratio: {chapter_t / ours:,.0f}x faster")
 
 
-def nanogpt_batches(data: np.ndarray, batches: list[list[int]], max_length: int, stride: int):
+def nanogpt_batches(
+    data: np.ndarray, batches: list[list[int]], max_length: int, stride: int
+) -> Iterator[list[torch.Tensor]]:
     """nanoGPT's get_batch (torch.stack of numpy slices), over the same window starts."""
     for batch in batches:
         starts = [w * stride for w in batch]
@@ -112,9 +116,10 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
     # Same order from the same seed: record ours, check the chapter's and nanoGPT's against it.
     torch.manual_seed(0)
     ours_batches = list(ours)
-    record = ours.window_sampler.current[1]
-    permutation = torch.randperm(len(chapter_dataset), generator=torch.Generator().manual_seed(record["seed"]))
-    order = [b.tolist() for b in permutation.split(batch_size)][: len(ours_batches)]
+    current = ours.window_sampler.current
+    assert current is not None and current[1] is not None
+    permutation = torch.randperm(len(chapter_dataset), generator=torch.Generator().manual_seed(current[1]["seed"]))
+    order = [b.tolist() for b in torch.split(permutation, batch_size)][: len(ours_batches)]
     torch.manual_seed(0)
     for mine, theirs, nano in zip(ours_batches, chapter, nanogpt_batches(ids, order, max_length, stride)):
         assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
@@ -123,7 +128,7 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
 
     tokens = len(order) * batch_size * max_length
 
-    def drain(iterable) -> None:
+    def drain(iterable: Iterable[object]) -> None:
         for _ in iterable:
             pass
 
@@ -178,19 +183,21 @@ def shard_set(ids: np.ndarray, n_shards: int, runs: int) -> None:
         paths = []
         for i in range(n_shards):
             path = folder / f"part-{i:05d}.tok"
-            with tokens.TokenFileWriter(path, dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None) as w:
+            with token_files.TokenFileWriter(
+                path, dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None
+            ) as w:
                 w.write(ids[bounds[i] : bounds[i + 1]])
                 w.end_document()
             paths.append(path)
         merged = Path(tmp) / "merged.tok"
-        tokens.merge_token_files(paths, merged)
+        token_files.merge_token_files(paths, merged)
         for batch_size, max_length, stride in ((8, 256, 128), (32, 1024, 1024)):
             sharded = create_dataloader(folder, batch_size, max_length, stride, seed=0)
             single = create_dataloader(merged, batch_size, max_length, stride, seed=0)
             for mine, theirs in zip(sharded, single):  # the same batches (and every shard mapped once)
                 assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
 
-            def drain(loader) -> None:
+            def drain(loader: Iterable[object]) -> None:
                 for _ in loader:
                     pass
 
