@@ -81,3 +81,19 @@ def test_a_pool_hand_out_stays_valid_after_the_pool_is_gone() -> None:
     del pool
     gc.collect()
     assert int(first.sum()) == 7 * ROWS * LENGTH and second.shape == (ROWS, LENGTH)
+
+
+def test_a_numpy_view_of_a_hand_out_keeps_its_buffer() -> None:
+    pool = _BatchBuffers()
+    first, _ = pool.take((ROWS, LENGTH), np.int64)
+    row = first[3][10:20]  # a view of a view: numpy would collapse its base onto an owning array
+    row[:] = 5
+    del first, _
+    for _ in range(3):
+        again = pool.take((ROWS, LENGTH), np.int64)
+        assert not any(np.shares_memory(row, a) for a in again)
+        again[0][:] = -1
+        again[1][:] = -1
+    assert row.tolist() == [5] * 10
+    del row, again
+    assert np.shares_memory(pool.take((ROWS, LENGTH), np.int64)[0], pool._pairs[0][0]), "free again"
