@@ -502,7 +502,9 @@ class ShardSet(TokenSource):
     def gather(
         self, max_length: int, stride: int, windows: np.ndarray | Sequence[int], inputs: np.ndarray, targets: np.ndarray
     ) -> None:
-        table = self._table()
+        table = self._parts_table
+        if table is None or self._table_pid != os.getpid():
+            table = self._table()
         # The kernel names the shards these windows touch that this process has not mapped yet (and
         # writes nothing); map them and go again. Each shard is mapped once per process.
         while missing := table.gather(max_length, stride, windows, inputs, targets):

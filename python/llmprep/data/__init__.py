@@ -29,7 +29,7 @@ is ``len(range(0, n_tokens - max_length, stride))``, exactly as the chapter's lo
 
 from __future__ import annotations
 
-from llmprep.data.buffers import _BatchBuffers
+from llmprep.data.buffers import _BatchBuffers as _BatchBuffers  # for the buffer-pool tests
 from llmprep.data.dataset import GPTDataset
 from llmprep.data.loader import GPTDataLoader, create_dataloader
 from llmprep.data.sampler import WindowSampler
@@ -43,5 +43,3 @@ __all__ = [
     "create_dataloader",
     "default_tokenizer",
 ]
-# _BatchBuffers is imported for the tests of the buffer pool.
-_ = _BatchBuffers
