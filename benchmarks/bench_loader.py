@@ -6,9 +6,11 @@ Same process, outputs checked equal before timing, warm-up, best of several runs
    memory measured in a fresh subprocess per side;
 2. tokens/s through the DataLoader (shuffle=True, drop_last=True, num_workers=0) vs the chapter's
    loader and vs nanoGPT-style ``torch.stack`` of numpy slices, at (8, 256, 128) and (32, 1024, 1024);
-3. gather bandwidth (all windows into preallocated int64 buffers) vs ``np.copyto`` of the same bytes.
+3. gather bandwidth (all windows into preallocated int64 buffers) vs ``np.copyto`` of the same bytes;
+4. a set of 1,000 shard files (``GPTDataset(folder)``) vs the one file ``llmprep merge`` makes of them:
+   batches/s through the DataLoader, same batches checked first.
 
-    python benchmarks/bench_loader.py [--tokens 6000000]
+    python benchmarks/bench_loader.py [--tokens 6000000] [--shards 1000]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _chapter_ch2 import GPTDatasetV1, IdsTokenizer  # noqa: E402  (the chapter's code, verbatim)
 from _common import SHARED, best_of  # noqa: E402
 from llmprep import _core  # noqa: E402
+from llmprep import tokens as token_files  # noqa: E402
 from llmprep.data import GPTDataset, create_dataloader  # noqa: E402
 
 
@@ -93,7 +97,9 @@ def construction(ids: np.ndarray, max_length: int, stride: int) -> None:
     print(f"  ratio: {chapter_t / ours:,.0f}x faster")
 
 
-def nanogpt_batches(data: np.ndarray, batches: list[list[int]], max_length: int, stride: int):
+def nanogpt_batches(
+    data: np.ndarray, batches: list[list[int]], max_length: int, stride: int
+) -> Iterator[list[torch.Tensor]]:
     """nanoGPT's get_batch (torch.stack of numpy slices), over the same window starts."""
     for batch in batches:
         starts = [w * stride for w in batch]
@@ -110,9 +116,10 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
     # Same order from the same seed: record ours, check the chapter's and nanoGPT's against it.
     torch.manual_seed(0)
     ours_batches = list(ours)
-    record = ours.window_sampler.current[1]
-    permutation = torch.randperm(len(chapter_dataset), generator=torch.Generator().manual_seed(record["seed"]))
-    order = [b.tolist() for b in permutation.split(batch_size)][: len(ours_batches)]
+    current = ours.window_sampler.current
+    assert current is not None and current[1] is not None
+    permutation = torch.randperm(len(chapter_dataset), generator=torch.Generator().manual_seed(current[1]["seed"]))
+    order = [b.tolist() for b in torch.split(permutation, batch_size)][: len(ours_batches)]
     torch.manual_seed(0)
     for mine, theirs, nano in zip(ours_batches, chapter, nanogpt_batches(ids, order, max_length, stride)):
         assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
@@ -121,7 +128,7 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
 
     tokens = len(order) * batch_size * max_length
 
-    def drain(iterable) -> None:
+    def drain(iterable: Iterable[object]) -> None:
         for _ in iterable:
             pass
 
@@ -167,10 +174,48 @@ def bandwidth(ids: np.ndarray, max_length: int, stride: int, runs: int) -> None:
     print(f"  gather, default threads ({threads}):         {gb / t_all:6.2f} GB/s  = {t_copy / t_all:.0%} of the copy")
 
 
+def shard_set(ids: np.ndarray, n_shards: int, runs: int) -> None:
+    """The same ids as n_shards token files (a folder) and as their merged file, through the DataLoader."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "shards"
+        folder.mkdir()
+        bounds = np.linspace(0, len(ids), n_shards + 1).astype(np.int64)
+        paths = []
+        for i in range(n_shards):
+            path = folder / f"part-{i:05d}.tok"
+            with token_files.TokenFileWriter(
+                path, dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None
+            ) as w:
+                w.write(ids[bounds[i] : bounds[i + 1]])
+                w.end_document()
+            paths.append(path)
+        merged = Path(tmp) / "merged.tok"
+        token_files.merge_token_files(paths, merged)
+        for batch_size, max_length, stride in ((8, 256, 128), (32, 1024, 1024)):
+            sharded = create_dataloader(folder, batch_size, max_length, stride, seed=0)
+            single = create_dataloader(merged, batch_size, max_length, stride, seed=0)
+            for mine, theirs in zip(sharded, single):  # the same batches (and every shard mapped once)
+                assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
+
+            def drain(loader: Iterable[object]) -> None:
+                for _ in loader:
+                    pass
+
+            t_single = best_of(lambda: drain(single), runs)
+            t_sharded = best_of(lambda: drain(sharded), runs)
+            n = len(single)
+            print(
+                f"shard set of {n_shards:,} files vs the merged file, batch {batch_size}, L={max_length}, S={stride}:"
+            )
+            print(f"  merged file: {n / t_single:10,.0f} batches/s")
+            print(f"  shard set:   {n / t_sharded:10,.0f} batches/s = {t_single / t_sharded:.0%} of the merged file")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=6_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shards", type=int, default=1000)
     parser.add_argument("--memory-child", nargs=4, metavar=("KIND", "IDS", "L", "S"))
     args = parser.parse_args()
     if args.memory_child:
@@ -190,6 +235,8 @@ def main() -> None:
     throughput(ids, 32, 1024, 1024, args.runs)
     print()
     bandwidth(ids, 256, 128, args.runs)
+    print()
+    shard_set(ids, args.shards, args.runs)
     if torch.cuda.is_available():
         print("\n(a GPU is present: pinned vs pageable feeding is not measured by this script yet)")
 

@@ -68,9 +68,108 @@ void gather_into(const Token* tokens, const WindowSpec& spec, const py::array_t<
   gather_windows<Token, Out>(tokens, spec, index, count, in, tg, num_threads);
 }
 
+// The parts (shard arrays) of one token sequence, for gather_windows_parts: a table of data
+// pointers filled in as Python maps each part, the arrays kept alive here. Not picklable and
+// per process: llmprep.sources.ShardSet builds one in each process that gathers.
+class TokenParts {
+ public:
+  TokenParts(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& ends, const py::dtype& dtype)
+      : ends_(ends.data(), ends.data() + ends.size()),
+        pointers_(static_cast<size_t>(ends.size()), nullptr),
+        keep_(static_cast<size_t>(ends.size())),
+        dtype_(dtype) {
+    if (ends.ndim() != 1 || ends.size() == 0) throw std::invalid_argument("ends must be a non-empty 1-D array");
+    int64_t previous = 0;
+    for (const int64_t end : ends_) {
+      if (end < previous) throw std::invalid_argument("ends must be non-decreasing and >= 0");
+      previous = end;
+    }
+    with_tokens(py::array(dtype, 0), [this](auto* typed) {  // rejects an unsupported dtype
+      using Token = std::remove_const_t<std::remove_pointer_t<decltype(typed)>>;
+      gather_ = &TokenParts::gather_typed<Token>;
+    });
+  }
+
+  void set(int64_t k, const py::array& tokens) {
+    if (k < 0 || k >= static_cast<int64_t>(ends_.size())) throw std::out_of_range("part index out of range");
+    if (tokens.ndim() != 1 || !is_c_contiguous(tokens) || !tokens.dtype().equal(dtype_)) {
+      throw std::invalid_argument("a part must be a 1-D C-contiguous array of the parts' dtype");
+    }
+    const int64_t begin = k > 0 ? ends_[static_cast<size_t>(k - 1)] : 0;
+    if (tokens.shape(0) != ends_[static_cast<size_t>(k)] - begin) {
+      throw std::invalid_argument("part " + std::to_string(k) + " must hold " +
+                                  std::to_string(ends_[static_cast<size_t>(k)] - begin) + " tokens, not " +
+                                  std::to_string(tokens.shape(0)));
+    }
+    keep_[static_cast<size_t>(k)] = tokens;
+    pointers_[static_cast<size_t>(k)] = tokens.data();
+  }
+
+  // One call per batch: returns the parts still to set (and writes nothing) when some window needs
+  // one; else gathers and returns an empty list.
+  py::list gather(int64_t max_length, int64_t stride,
+                  const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array& inputs,
+                  py::array& targets, int num_threads) const {
+    if (windows.ndim() != 1) throw std::invalid_argument("windows must be a 1-D sequence of indices");
+    check_outputs(inputs, targets, windows.shape(0), max_length);
+    const WindowSpec spec{ends_.back(), max_length, stride};
+    const std::vector<int64_t> missing = parts_needed(
+        pointers_.data(), ends_.data(), static_cast<int64_t>(ends_.size()), spec, windows.data(), windows.shape(0));
+    py::list result;
+    if (!missing.empty()) {
+      for (const int64_t k : missing) result.append(k);
+      return result;
+    }
+    (this->*gather_)(spec, windows, inputs, targets, num_threads);
+    return result;
+  }
+
+ private:
+  template <class Token>
+  void gather_typed(const WindowSpec& spec,
+                    const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array& inputs,
+                    py::array& targets, int num_threads) const {
+    const auto* parts = reinterpret_cast<const Token* const*>(pointers_.data());
+    const int64_t n_parts = static_cast<int64_t>(ends_.size());
+    const int64_t* index = windows.data();
+    const int64_t count = windows.shape(0);
+    if (is_int64(inputs)) {
+      auto* in = static_cast<int64_t*>(inputs.mutable_data());
+      auto* tg = static_cast<int64_t*>(targets.mutable_data());
+      py::gil_scoped_release release;
+      gather_windows_parts<Token, int64_t>(parts, ends_.data(), n_parts, spec, index, count, in, tg, num_threads);
+    } else {
+      auto* in = static_cast<int32_t*>(inputs.mutable_data());
+      auto* tg = static_cast<int32_t*>(targets.mutable_data());
+      py::gil_scoped_release release;
+      gather_windows_parts<Token, int32_t>(parts, ends_.data(), n_parts, spec, index, count, in, tg, num_threads);
+    }
+  }
+
+  using GatherFn = void (TokenParts::*)(const WindowSpec&,
+                                        const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&,
+                                        py::array&, py::array&, int) const;
+
+  std::vector<int64_t> ends_;
+  std::vector<const void*> pointers_;
+  std::vector<py::object> keep_;
+  py::dtype dtype_;
+  GatherFn gather_ = nullptr;
+};
+
 }  // namespace
 
 void register_windows(py::module_& m) {
+  py::class_<TokenParts>(m, "TokenParts",
+                         "The parts (shard arrays) of one token sequence: part k holds tokens [ends[k-1], ends[k]).")
+      .def(py::init<const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&, const py::dtype&>(),
+           py::arg("ends"), py::arg("dtype"))
+      .def("set", &TokenParts::set, py::arg("k"), py::arg("tokens"), "Installs part k (kept alive here).")
+      .def("gather", &TokenParts::gather, py::arg("max_length"), py::arg("stride"), py::arg("windows"),
+           py::arg("inputs"), py::arg("targets"), py::arg("num_threads") = 0,
+           "gather_windows over the concatenation of the parts. Returns the indices of parts the windows touch\n"
+           "that are not set yet (then nothing is written: set them and call again), else [].");
+
   m.def("window_count", &window_count, py::arg("n_tokens"), py::arg("max_length"), py::arg("stride"),
         "len(range(0, n_tokens - max_length, stride)): the chapter's number of windows.");
 

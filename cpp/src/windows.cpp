@@ -19,6 +19,12 @@
 //     starting a thread (tens of microseconds), so gathers stay on the calling thread until each
 //     thread gets kMinIdsPerThread ids; only materializing or very large batches fan out. On this
 //     loaded 2-core machine two threads did not beat one (16-17 GB/s either way): bandwidth-bound.
+//   - Shard sets (gather_windows_parts): calling gather_windows once per shard-run of a batch from
+//     Python, with spanning windows assembled in numpy, ran at 5-16% of the merged file's batch rate
+//     over 1,000 shards (a pybind call and numpy slicing per row). One call per batch over a table
+//     of part pointers brought it to 75-95% (noisy machine). Writing the rows with its own copy loop
+//     instead of copy_window measured ~1.6x slower on (32, 1024) int64 batches (different codegen);
+//     the kernel therefore reuses copy_window with a position shift for error messages.
 //   - For a DataLoader, the kernel is no longer the cost: a (8, 256) batch spends ~2 us in C++ and
 //     the rest in Python (allocating two tensors, the sampler), which is why data.py bypasses the
 //     DataLoader's per-index layers when there are no workers.
@@ -30,6 +36,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "llmprep/parallel.hpp"
 
@@ -55,31 +62,33 @@ constexpr bool needs_id_check() {
                                         static_cast<uint64_t>(std::numeric_limits<Out>::max());
 }
 
+// Names the first id in tokens[begin, end) that does not fit; positions are reported plus `shift`.
 template <class Out, class Token>
-[[noreturn]] void throw_bad_id(const Token* tokens, int64_t begin, int64_t end) {
+[[noreturn]] void throw_bad_id(const Token* tokens, int64_t begin, int64_t end, int64_t shift = 0) {
   for (int64_t p = begin; p < end; ++p) {
     const Token v = tokens[p];
     if (id_fits<Out>(v)) continue;
     if constexpr (std::is_signed_v<Token>) {
       if (v < 0) {
-        throw std::invalid_argument("token id " + std::to_string(v) + " at position " + std::to_string(p) +
+        throw std::invalid_argument("token id " + std::to_string(v) + " at position " + std::to_string(p + shift) +
                                     " is negative; token ids must be >= 0 (was the array or file written "
                                     "with a different dtype?)");
       }
     }
-    throw std::invalid_argument("token id " + std::to_string(v) + " at position " + std::to_string(p) +
+    throw std::invalid_argument("token id " + std::to_string(v) + " at position " + std::to_string(p + shift) +
                                 " does not fit the int32 output; use int64 output");
   }
   throw std::logic_error("throw_bad_id called on a window without a bad id");
 }
 
 template <class Token, class Out>
-inline void copy_window(const Token* tokens, int64_t start, int64_t max_length, Out* input_row, Out* target_row) {
+inline void copy_window(const Token* tokens, int64_t start, int64_t max_length, Out* input_row, Out* target_row,
+                        int64_t position_shift = 0) {
   const Token* src = tokens + start;
   if constexpr (needs_id_check<Token, Out>()) {
     bool all_fit = true;
     for (int64_t j = 0; j <= max_length; ++j) all_fit &= id_fits<Out>(src[j]);
-    if (!all_fit) throw_bad_id<Out>(tokens, start, start + max_length + 1);
+    if (!all_fit) throw_bad_id<Out>(tokens, start, start + max_length + 1, position_shift);
   }
   for (int64_t j = 0; j < max_length; ++j) input_row[j] = static_cast<Out>(src[j]);
   for (int64_t j = 0; j < max_length; ++j) target_row[j] = static_cast<Out>(src[j + 1]);
@@ -91,6 +100,34 @@ int gather_threads(int requested, int64_t count, int64_t max_length) {
   if (useful <= 1) return 1;
   const int threads = resolve_num_threads(requested, count);
   return static_cast<int>(std::min<int64_t>(threads, useful));
+}
+
+// Validates every index before anything is written: a bad batch leaves the buffers untouched.
+void check_window_indices(const WindowSpec& spec, const int64_t* windows, int64_t count) {
+  if (count < 0) throw std::invalid_argument("count must be >= 0, got " + std::to_string(count));
+  const int64_t n_windows = window_count(spec.n_tokens, spec.max_length, spec.stride);
+  for (int64_t r = 0; r < count; ++r) {
+    if (windows[r] < 0 || windows[r] >= n_windows) {
+      throw std::out_of_range("window index " + std::to_string(windows[r]) + " (at position " + std::to_string(r) +
+                              ") is out of range: there are " + std::to_string(n_windows) +
+                              " windows, so valid indices are 0.." + std::to_string(n_windows - 1));
+    }
+  }
+}
+
+// The part holding sequence position `pos` (< the last end): the first part whose end is past it,
+// which skips empty parts.
+int64_t part_of(const int64_t* part_ends, int64_t n_parts, int64_t pos) {
+  return std::upper_bound(part_ends, part_ends + n_parts, pos) - part_ends;
+}
+
+// The ends themselves (non-decreasing, >= 0) are the caller's to check once, not per batch.
+void check_parts(const int64_t* part_ends, int64_t n_parts, const WindowSpec& spec) {
+  if (n_parts <= 0) throw std::invalid_argument("a sequence in parts needs at least one part");
+  if (part_ends[n_parts - 1] != spec.n_tokens) {
+    throw std::invalid_argument("the last part end (" + std::to_string(part_ends[n_parts - 1]) +
+                                ") must equal n_tokens (" + std::to_string(spec.n_tokens) + ")");
+  }
 }
 
 void check_spec(const WindowSpec& spec) {
@@ -117,16 +154,7 @@ template <class Token, class Out>
 void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* windows, int64_t count, Out* inputs,
                     Out* targets, int num_threads) {
   check_spec(spec);
-  if (count < 0) throw std::invalid_argument("count must be >= 0, got " + std::to_string(count));
-  const int64_t n_windows = window_count(spec.n_tokens, spec.max_length, spec.stride);
-  // Validate every index before writing anything: a bad batch leaves the buffers untouched.
-  for (int64_t r = 0; r < count; ++r) {
-    if (windows[r] < 0 || windows[r] >= n_windows) {
-      throw std::out_of_range("window index " + std::to_string(windows[r]) + " (at position " + std::to_string(r) +
-                              ") is out of range: there are " + std::to_string(n_windows) +
-                              " windows, so valid indices are 0.." + std::to_string(n_windows - 1));
-    }
-  }
+  check_window_indices(spec, windows, count);
   const int64_t length = spec.max_length;
   const int64_t stride = spec.stride;
   parallel_for(count, gather_threads(num_threads, count, length), [&](int64_t begin, int64_t end) {
@@ -154,9 +182,75 @@ void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t fi
   });
 }
 
+template <class Token, class Out>
+void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, const WindowSpec& spec,
+                          const int64_t* windows, int64_t count, Out* inputs, Out* targets, int num_threads) {
+  check_spec(spec);
+  check_parts(part_ends, n_parts, spec);
+  check_window_indices(spec, windows, count);
+  const int64_t length = spec.max_length;
+  const int64_t stride = spec.stride;
+  for (int64_t r = 0; r < count; ++r) {  // every part a window touches must be there before any copy
+    const int64_t start = windows[r] * stride;
+    for (int64_t p = part_of(part_ends, n_parts, start); p < n_parts; ++p) {
+      if (part_ends[p] > (p > 0 ? part_ends[p - 1] : 0) && parts[p] == nullptr) {
+        throw std::invalid_argument("part " + std::to_string(p) + " is needed but not mapped");
+      }
+      if (part_ends[p] >= start + length + 1) break;
+    }
+  }
+  parallel_for(count, gather_threads(num_threads, count, length), [&](int64_t begin, int64_t end) {
+    std::vector<Token> spanning;  // a window that spans parts, assembled
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t start = windows[r] * stride;
+      int64_t p = part_of(part_ends, n_parts, start);
+      const int64_t part_begin = p > 0 ? part_ends[p - 1] : 0;
+      const Token* src;
+      int64_t src_start;
+      if (start + length + 1 <= part_ends[p]) {  // inside one part: straight from its memory
+        src = parts[p];
+        src_start = start - part_begin;
+      } else {
+        spanning.resize(static_cast<size_t>(length + 1));
+        int64_t at = start;
+        for (; at < start + length + 1; ++p) {
+          const int64_t from = p > 0 ? part_ends[p - 1] : 0;
+          const int64_t stop = std::min(part_ends[p], start + length + 1);
+          if (stop > at) std::copy(parts[p] + (at - from), parts[p] + (stop - from), spanning.data() + (at - start));
+          at = std::max(at, stop);
+        }
+        src = spanning.data();
+        src_start = 0;
+      }
+      // Error positions as in the whole sequence: position start + j for the window's j-th id.
+      copy_window(src, src_start, length, inputs + r * length, targets + r * length, start - src_start);
+    }
+  });
+}
+
+std::vector<int64_t> parts_needed(const void* const* parts, const int64_t* part_ends, int64_t n_parts,
+                                  const WindowSpec& spec, const int64_t* windows, int64_t count) {
+  check_spec(spec);
+  check_parts(part_ends, n_parts, spec);
+  check_window_indices(spec, windows, count);
+  std::vector<int64_t> needed;
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t start = windows[r] * spec.stride;
+    for (int64_t p = part_of(part_ends, n_parts, start); p < n_parts; ++p) {
+      if (part_ends[p] > (p > 0 ? part_ends[p - 1] : 0) && parts[p] == nullptr) needed.push_back(p);
+      if (part_ends[p] >= start + spec.max_length + 1) break;
+    }
+  }
+  std::sort(needed.begin(), needed.end());
+  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
+  return needed;
+}
+
 #define LLMPREP_INSTANTIATE_WINDOWS(Token, Out)                                                                        \
   template void gather_windows<Token, Out>(const Token*, const WindowSpec&, const int64_t*, int64_t, Out*, Out*, int); \
-  template void gather_window_range<Token, Out>(const Token*, const WindowSpec&, int64_t, int64_t, Out*, Out*, int);
+  template void gather_window_range<Token, Out>(const Token*, const WindowSpec&, int64_t, int64_t, Out*, Out*, int);   \
+  template void gather_windows_parts<Token, Out>(const Token* const*, const int64_t*, int64_t, const WindowSpec&,      \
+                                                 const int64_t*, int64_t, Out*, Out*, int);
 
 LLMPREP_INSTANTIATE_WINDOWS(uint16_t, int64_t)
 LLMPREP_INSTANTIATE_WINDOWS(uint32_t, int64_t)

@@ -39,6 +39,20 @@ def gather_windows(
     targets: np.ndarray,
     num_threads: int = 0,
 ) -> None: ...
+
+class TokenParts:
+    def __init__(self, ends: np.ndarray, dtype: np.dtype[Any]) -> None: ...
+    def set(self, k: int, tokens: np.ndarray) -> None: ...
+    def gather(
+        self,
+        max_length: int,
+        stride: int,
+        windows: np.ndarray | Sequence[int],
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        num_threads: int = 0,
+    ) -> list[int]: ...
+
 def materialize_windows(
     tokens: np.ndarray, max_length: int, stride: int, int32: bool = False, num_threads: int = 0
 ) -> tuple[np.ndarray, np.ndarray]: ...

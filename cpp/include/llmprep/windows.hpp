@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace llmprep {
 
@@ -36,5 +37,21 @@ void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* 
 template <class Token, class Out>
 void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t first, int64_t count, Out* inputs,
                          Out* targets, int num_threads);
+
+// The same windows over a sequence stored in parts (the shard files of a corpus, each its own
+// array): part p holds sequence tokens [part_ends[p - 1], part_ends[p]) (part_ends[-1] = 0; empty
+// parts allowed; the caller checks once that the ends do not decrease), and spec.n_tokens must
+// be part_ends[n_parts - 1]. The result equals gather_windows
+// over the concatenation: a window inside one part is copied from it; one that spans parts is
+// assembled from their pieces first. Error positions count in the whole sequence. Every part a
+// window touches must be non-null (the caller maps them first; see parts_needed).
+template <class Token, class Out>
+void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, const WindowSpec& spec,
+                          const int64_t* windows, int64_t count, Out* inputs, Out* targets, int num_threads);
+
+// Indices of the parts that windows[0..count) touch and that are still null in `parts`, ascending
+// and without repeats (the index check of gather_windows runs first).
+std::vector<int64_t> parts_needed(const void* const* parts, const int64_t* part_ends, int64_t n_parts,
+                                  const WindowSpec& spec, const int64_t* windows, int64_t count);
 
 }  // namespace llmprep
