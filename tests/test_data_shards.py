@@ -262,6 +262,7 @@ def test_bad_sets(tmp_path, verdict_path) -> None:
         tmp_path / "o.tok", dtype="uint16", encoding="r50k_base", vocab_size=50257, eot_token=None
     ) as w:
         w.write(np.arange(5, dtype=np.uint16))
+        w.end_document()
     with pytest.raises(ValueError, match="different encoding"):
         GPTDataset([tmp_path / "a.tok", tmp_path / "o.tok"], max_length=2)
     with pytest.raises(TypeError, match=r"not str: pass \[Path\(name\)"):

@@ -143,6 +143,7 @@ def test_a_str_naming_a_file_is_refused(tmp_path, monkeypatch) -> None:
     path = tmp_path / "x.tok"
     with tokens.TokenFileWriter(path, dtype="uint16", encoding="gpt2", vocab_size=50257, eot_token=None) as w:
         w.write(np.arange(20, dtype=np.uint16))
+        w.end_document()
     monkeypatch.chdir(tmp_path)
     for name in ("x.tok", str(path)):
         with pytest.raises(TypeError, match=r"a str is always text. Pass a token file as Path\("):
