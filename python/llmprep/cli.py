@@ -81,7 +81,11 @@ def _add_tokenize(subparsers: argparse._SubParsersAction) -> None:
         "inputs", nargs="+", metavar="INPUT", help="text files, directories, .jsonl files, or - for stdin"
     )
     parser.add_argument("-o", "--output", required=True, help="the token file to write")
-    parser.add_argument("--encoding", default="gpt2", help="gpt2, r50k_base or simple (default: %(default)s)")
+    parser.add_argument(
+        "--encoding",
+        default="gpt2",
+        help="gpt2, r50k_base, p50k_base, cl100k_base, o200k_base, o200k_harmony, ... or simple (default: %(default)s)",
+    )
     parser.add_argument("--vocab", help="vocabulary for --encoding simple (saved by llmprep vocab -o FILE)")
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="encoder threads (default: all cores)")
     parser.add_argument(
