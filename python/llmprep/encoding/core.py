@@ -309,8 +309,6 @@ class Encoding:
             >>> get_encoding("gpt2").encode_ordinary("hello <|endoftext|>")
             [31373, 1279, 91, 437, 1659, 5239, 91, 29]
         """
-        if not isinstance(text, str):
-            raise TypeError(f"text must be str, not {type(text).__name__}")
         return self._call(self._core.encode, text, [], num_threads)  # type: ignore[no-any-return]
 
     def encode(
