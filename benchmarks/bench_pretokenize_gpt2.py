@@ -34,12 +34,12 @@ def best_of(repeat: int, function, *args) -> float:
 
 def report(name: str, text: str, repeat: int, baseline: bool) -> None:
     size = len(text.encode("utf-8"))
-    ours = _core.gpt2_pieces(text)
-    ends = _core.gpt2_piece_ends(text)
+    ours = _core.pretokenize(text)
+    ends = _core.pretokenize_ends(text)
     if baseline:
         assert ours == GPT2_PATTERN.findall(text), f"{name}: pieces differ from the regex module's"
     assert len(ends) == len(ours)
-    t_ours = best_of(repeat, _core.gpt2_piece_ends, text)
+    t_ours = best_of(repeat, _core.pretokenize_ends, text)
     line = (
         f"{name:<24} {size / 1e6:8.2f} MB {len(ends) / 1e6:7.3f} M pieces | llmprep {size / t_ours / 1e6:8.1f} MB/s "
         f"{len(ends) / t_ours / 1e6:6.1f} M pieces/s"
