@@ -149,7 +149,12 @@ def test_contractions_in_every_case(word: str) -> None:
     variants = ["".join(v) for v in itertools.product(*[(c.lower(), c.upper()) for c in word])]
     if "s" in word:
         variants.append("\u017f")
-    texts = [f"{lead}'{v}{tail}" for v in variants for lead in ("", "x", " ", "1") for tail in ("", "am", " ", "'s")]
+    texts = [
+        f"{lead}'{v}{tail}"
+        for v in variants
+        for lead in ("", "x", "X", " ", "1", "\u02b0", "\u0301")
+        for tail in ("", "am", " ", "'s")
+    ]
     cases.pieces_match(texts, PATTERN)
 
 
