@@ -80,3 +80,18 @@ def pieces_match(texts: list[str], pattern: str) -> None:
     assert_pieces_match_tiktoken(texts, pattern)
     for text in texts:
         assert b"".join(our_pieces(text, pattern)) == text.encode("utf-8")
+
+
+def chunker_cuts_keep_ids(name: str, text: str, chunk_bytes: int, block: int, threads: int = 1) -> None:
+    """The streaming chunker cuts `text` (fed in blocks) with the pattern's rule; encoding the chunks
+    with the encoder's own pattern and joining gives tiktoken's ids for the whole text."""
+    data = text.encode("utf-8")
+    chunker = _core.TextChunker(name, chunk_bytes, False, "test")
+    chunks: list[bytes] = []
+    for i in range(0, len(data), block):
+        chunks += chunker.push(data[i : i + block])
+    chunks += chunker.finish()
+    assert b"".join(chunks) == data and all(chunks)
+    ours, reference = encoders(name)
+    got = [int(i) for array in _core.bpe_encode_chunks(ours, chunks, threads) for i in array]
+    assert got == reference.encode_ordinary(text)

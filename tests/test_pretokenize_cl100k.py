@@ -240,3 +240,24 @@ def test_bad_pattern() -> None:
         _core.pretokenize("abc", "p100k")
     with pytest.raises(ValueError, match="unknown pre-tokenizer pattern"):
         _core.BpeEncoder({bytes([b]): b for b in range(256)}, {}, pattern="cl100k")
+
+
+@given(adversarial_text, st.integers(1, 24), st.integers(1, 17))
+def test_chunker_cuts_keep_ids(text: str, chunk_bytes: int, block: int) -> None:
+    cases.chunker_cuts_keep_ids(PATTERN, text, chunk_bytes, block)
+
+
+def test_chunker_on_prose(verdict_text: str) -> None:
+    cases.chunker_cuts_keep_ids(PATTERN, verdict_text, 1000, 4096, threads=2)
+    cases.chunker_cuts_keep_ids(PATTERN, verdict_text[:5000], 7, 3)
+
+
+def test_cut_cases() -> None:
+    def cuts(text: str) -> list[int]:
+        return _core.safe_cuts(text, PATTERN).tolist()
+
+    assert cuts("hello world, my friend") == [5, 11, 12, 15]
+    assert cuts("a\n\nb") == [1, 3]  # not 2: "\n\n" is one piece (\s*[\r\n])
+    assert cuts("x  ") == [1]  # a run reaching the end is one piece
+    assert cuts("a\n\t1") == [1, 2]  # not 3: "a\n\t" alone would keep "\n\t" whole (\s++$)
+    assert cuts("!\n/x") == [2]  # not 1: the other run takes its [\r\n]* tail

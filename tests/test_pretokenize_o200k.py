@@ -238,3 +238,25 @@ def test_prose_has_many_safe_cuts(verdict_text: str) -> None:
     assert np.diff(cuts).max() < 200
     text = verdict_text[:3000]
     cases.safe_cuts_never_change_pieces(text, PATTERN)
+
+
+@given(adversarial_text, st.integers(1, 24), st.integers(1, 17))
+def test_chunker_cuts_keep_ids(text: str, chunk_bytes: int, block: int) -> None:
+    cases.chunker_cuts_keep_ids(PATTERN, text, chunk_bytes, block)
+
+
+def test_chunker_on_prose(verdict_text: str) -> None:
+    cases.chunker_cuts_keep_ids(PATTERN, verdict_text, 1000, 4096, threads=2)
+    cases.chunker_cuts_keep_ids(PATTERN, verdict_text[:5000], 7, 3)
+
+
+def test_cut_cases() -> None:
+    def cuts(text: str) -> list[int]:
+        return _core.safe_cuts(text, PATTERN).tolist()
+
+    assert cuts("hello world, my friend") == [5, 11, 12, 15]
+    assert cuts("a\n\nb") == [1, 3]
+    assert cuts("x  ") == [1]
+    assert cuts("a\n\t1") == [1, 2, 3]  # B5 ends at the last \n with or without what follows
+    assert cuts("it's 12") == [4, 5]  # not 2: "'s" joins "it"
+    assert cuts("!\n/x") == []  # the O run's tail takes "\n/"; "/" may lead "x" (conservatively no)
