@@ -15,8 +15,11 @@ namespace {
 
 CutRule parse_rule(const std::string& rule) {
   if (rule == "gpt2") return CutRule::kGpt2;
+  if (rule == "cl100k_base") return CutRule::kCl100k;
+  if (rule == "o200k_base") return CutRule::kO200k;
   if (rule == "whitespace") return CutRule::kWhitespace;
-  throw std::invalid_argument("cut rule must be 'gpt2' or 'whitespace', not '" + rule + "'");
+  throw std::invalid_argument("cut rule must be 'gpt2', 'cl100k_base', 'o200k_base' or 'whitespace', not '" + rule +
+                              "'");
 }
 
 py::list to_bytes_list(const std::vector<std::string>& chunks) {

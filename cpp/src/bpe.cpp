@@ -238,8 +238,8 @@ void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
 // BpeEncoder: construction and decoding
 
 BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& mergeable,
-                       const std::vector<std::pair<std::string, uint32_t>>& special)
-    : instance_id_(next_instance_id.fetch_add(1)), ranks_(mergeable.size()), special_(special) {
+                       const std::vector<std::pair<std::string, uint32_t>>& special, Pattern pattern)
+    : instance_id_(next_instance_id.fetch_add(1)), pattern_(pattern), ranks_(mergeable.size()), special_(special) {
   if (mergeable.empty()) throw std::invalid_argument("the vocabulary has no tokens");
   std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNone);
   uint32_t max_id = 0;
