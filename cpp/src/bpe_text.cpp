@@ -104,11 +104,14 @@ void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t
                                std::vector<EncodeSegment>& segments) const {
   std::vector<std::pair<std::string_view, uint32_t>> tokens;
   for (uint32_t id : allowed) {
-    auto it = std::find_if(special_.begin(), special_.end(), [&](const auto& s) { return s.second == id; });
-    if (it == special_.end()) {
+    // Every special token with this id (two may share one; see the constructor).
+    const size_t before = tokens.size();
+    for (const auto& [special_text, special_id] : special_) {
+      if (special_id == id) tokens.emplace_back(special_text, id);
+    }
+    if (tokens.size() == before) {
       throw std::invalid_argument("allowed special token id " + std::to_string(id) + " is not a special token");
     }
-    tokens.emplace_back(it->first, id);
   }
   if (tokens.empty()) {
     segments.push_back(EncodeSegment{text, EncodeSegment::kOrdinary});

@@ -52,32 +52,15 @@ _native_lock = threading.Lock()
 _native_available: dict[str, bool] = {}
 
 
-def _core_takes_patterns() -> bool:
-    """Whether this build's `BpeEncoder` takes ``pattern=`` (every build after the gpt2-only one)."""
-    return hasattr(_core.BpeEncoder, "pattern")
-
-
-def pattern_kwargs(native: str) -> dict[str, str]:
-    """The ``pattern=`` argument for the core's constructors (omitted for gpt2 on a gpt2-only build)."""
-    return {"pattern": native} if _core_takes_patterns() else {}
-
-
 def native_available(native: str) -> bool:
     """Whether this build of `llmprep._core` has the pre-tokenizer ``native`` (decided once, by trying it)."""
     with _native_lock:
         if native not in _native_available:
-            if native == "gpt2":
-                ok = True
-            elif not _core_takes_patterns():
-                ok = False
-            else:
-                try:
-                    probe = getattr(_core, "BpeEncoder")  # noqa: B009 (the stub may predate pattern=)
-                    probe({bytes([b]): b for b in range(256)}, {}, pattern=native)
-                    ok = True
-                except (TypeError, ValueError):
-                    ok = False
-            _native_available[native] = ok
+            try:
+                _core.BpeEncoder({bytes([b]): b for b in range(256)}, {}, pattern=native)
+                _native_available[native] = True
+            except ValueError:
+                _native_available[native] = False
         return _native_available[native]
 
 
@@ -169,7 +152,7 @@ class Encoding:
         native = native_pattern_name(pat_str)
         assert native is not None  # __new__ sent every other pattern to _TiktokenEngineEncoding
         special_tokens = dict(special_tokens)
-        core = _core.BpeEncoder(mergeable_ranks, special_tokens, **pattern_kwargs(native))
+        core = _core.BpeEncoder(mergeable_ranks, special_tokens, pattern=native)
         self._setup(name, pat_str, native, core, len(mergeable_ranks), special_tokens, explicit_n_vocab)
         self._ranks: dict[bytes, int] | None = mergeable_ranks
 
@@ -205,7 +188,9 @@ class Encoding:
         self._special_tokens = special_tokens
         self._special_set = frozenset(special_tokens)
         self._special_token_values = set(special_tokens.values())
+        self._shared_ids = _shared_special_ids(special_tokens)
         self._sorted_tokens: tuple[list[bytes], list[int]] | None = None
+        self._twin_encoding: Any = None
         self.max_token_value: int = core.max_token_value
         _check_n_vocab(name, n_mergeable, len(special_tokens), self.max_token_value, explicit_n_vocab)
 
@@ -343,7 +328,12 @@ class Encoding:
             >>> enc.encode("<|endoftext|>", disallowed_special=())
             [27, 91, 437, 1659, 5239, 91, 29]
         """
-        allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        try:
+            allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        except _SharedIdText:
+            return self._twin().encode(  # type: ignore[no-any-return]
+                text, allowed_special=allowed_special, disallowed_special=disallowed_special
+            )
         return self._call(self._core.encode, text, allowed, num_threads)  # type: ignore[no-any-return]
 
     def encode_to_numpy(
@@ -368,7 +358,12 @@ class Encoding:
             >>> get_encoding("gpt2").encode_to_numpy("hello world").tolist()
             [31373, 995]
         """
-        allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        try:
+            allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        except _SharedIdText:
+            return self._twin().encode_to_numpy(  # type: ignore[no-any-return]
+                text, allowed_special=allowed_special, disallowed_special=disallowed_special
+            )
         ids = self._call(self._core.encode_to_numpy, text, allowed, num_threads)
         ids.flags.writeable = False
         return ids  # type: ignore[no-any-return]
@@ -415,6 +410,13 @@ class Encoding:
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
         for t in texts:
             self._check_disallowed(t, disallowed)
+        try:
+            for t in texts:
+                self._check_shared(t, allowed, allowed_special)
+        except _SharedIdText:
+            return [
+                self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special) for t in texts
+            ]
         return self._call_batch(texts, allowed, num_threads)
 
     def encode_with_unstable(
@@ -445,7 +447,13 @@ class Encoding:
             >>> stable, [277, 4910] in completions
             ([31373], True)
         """
-        allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        try:
+            allowed = self._allowed_ids(text, allowed_special, disallowed_special)
+        except _SharedIdText:
+            stable, unstable_seqs = self._twin().encode_with_unstable(
+                text, allowed_special=allowed_special, disallowed_special=disallowed_special
+            )
+            return stable, sorted(list(c) for c in unstable_seqs)
         text.encode("utf-8")  # lone surrogates raise UnicodeEncodeError, as in tiktoken
         tokens, last = self._encode_with_last_piece(text, allowed)
         if last == 0:  # nothing, or the text ends with a special token: nothing is unstable
@@ -743,14 +751,14 @@ class Encoding:
         native = pattern if pattern in PATTERN_OF_NAME else native_pattern_name(pattern)
         name = name or path.stem
         if native is not None and native_available(native):
-            built = _core.bpe_encoder_from_tiktoken(data, str(path), special, **pattern_kwargs(native))
+            built = _core.bpe_encoder_from_tiktoken(data, str(path), special, pattern=native)
             enc = cls._from_core(name, native, built)
             if native_pattern_name(pattern) is not None:
                 enc._pat_str = pattern  # keep the caller's spelling, as the constructor does
             return enc
         # No native pre-tokenizer: parse with the gpt2 build (the ranks do not depend on the
         # pattern), then hand the table to tiktoken's engine.
-        core, _, special = _core.bpe_encoder_from_tiktoken(data, str(path), special, **pattern_kwargs("gpt2"))
+        core, _, special = _core.bpe_encoder_from_tiktoken(data, str(path), special, pattern="gpt2")
         ranks = Encoding._from_core(name, "gpt2", (core, 0, special))._mergeable_ranks
         return Encoding(
             name, pat_str=PATTERN_OF_NAME.get(pattern, pattern), mergeable_ranks=ranks, special_tokens=special
@@ -766,6 +774,7 @@ class Encoding:
         returns the ids of the allowed ones."""
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
         self._check_disallowed(text, disallowed)
+        self._check_shared(text, allowed, allowed_special)  # type: ignore[arg-type]  # a str by now
         return allowed
 
     def _policy(
@@ -776,7 +785,28 @@ class Encoding:
         allowed = self._special_set if allowed_special == "all" else frozenset(allowed_special)
         disallowed = self._special_set - allowed if disallowed_special == "all" else frozenset(disallowed_special)
         # Strings in allowed_special that are not special tokens change nothing, as in tiktoken.
-        return [self._special_tokens[t] for t in allowed if t in self._special_tokens], disallowed
+        ids = list(dict.fromkeys(self._special_tokens[t] for t in allowed if t in self._special_tokens))
+        return ids, disallowed
+
+    def _check_shared(self, text: str, allowed: list[int], allowed_special: AllowedSpecial) -> None:
+        """Raises _SharedIdText if ``text`` holds a special token that is not allowed but shares its id
+        with one that is: the core allows ids, tiktoken allows texts (o200k_harmony's 200018 only)."""
+        if not self._shared_ids or not allowed or allowed_special == "all":
+            return
+        for token_id in allowed:
+            for other in self._shared_ids.get(token_id, ()):
+                if other not in allowed_special and other in text:
+                    raise _SharedIdText
+
+    def _twin(self) -> Any:
+        """tiktoken's own Encoding with this table, for the calls `_check_shared` hands over."""
+        if self._twin_encoding is None:
+            tiktoken = _import_tiktoken(f"{self.name!r} with a special token allowed but not its id-sharing twin")
+            self._twin_encoding = tiktoken.Encoding(
+                self.name, pat_str=self._pat_str, mergeable_ranks=self._mergeable_ranks,
+                special_tokens=self._special_tokens,
+            )  # fmt: skip
+        return self._twin_encoding
 
     @staticmethod
     def _check_disallowed(text: object, disallowed: frozenset[str]) -> None:
@@ -839,10 +869,7 @@ class Encoding:
 
     def _piece_ends(self, text: str) -> Sequence[int]:
         """UTF-8 end offsets of the pre-tokens of ``text`` under this encoding's pattern."""
-        pretokenize_ends = getattr(_core, "pretokenize_ends", None)
-        if pretokenize_ends is not None:
-            return pretokenize_ends(text, self._native)  # type: ignore[no-any-return]
-        return _core.gpt2_piece_ends(text).tolist()  # type: ignore[no-any-return]  # a gpt2-only build
+        return _core.pretokenize_ends(text, self._native)  # type: ignore[return-value]
 
     def _encode_with_last_piece(self, text: str, allowed: list[int]) -> tuple[list[int], int]:
         """tiktoken's CoreBPE::encode: the ids, and how many of them the text's last pre-token gave
@@ -1023,6 +1050,18 @@ class _TiktokenEngineEncoding(Encoding):
 
 # ----------------------------------------------------------------------------------------------
 # Helpers
+
+
+class _SharedIdText(Exception):
+    """A text needs tiktoken's text-based special-token rule (see `Encoding._check_shared`)."""
+
+
+def _shared_special_ids(special_tokens: dict[str, int]) -> dict[int, tuple[str, ...]]:
+    """Special ids that two or more special tokens share -> those tokens (empty for most encodings)."""
+    by_id: dict[int, list[str]] = {}
+    for text, token_id in special_tokens.items():
+        by_id.setdefault(token_id, []).append(text)
+    return {token_id: tuple(texts) for token_id, texts in by_id.items() if len(texts) > 1}
 
 
 def _rebuild(name: str, pat_str: str, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]) -> Encoding:

@@ -18,7 +18,7 @@ from typing import Any
 
 from llmprep import _core
 from llmprep.encoding import load
-from llmprep.encoding.core import Encoding, native_available, pattern_kwargs
+from llmprep.encoding.core import Encoding, native_available
 from llmprep.encoding.load import VocabFile
 
 __all__ = ["ENCODING_NAMES", "get_encoding", "is_registered", "list_encoding_names"]
@@ -46,7 +46,7 @@ class _Source:
         if len(self.files) == 2:
             vocab_bpe, encoder_json = self.files
             return _core.bpe_encoder_from_data_gym(contents[0], contents[1], vocab_bpe.url, encoder_json.url, special)
-        return _core.bpe_encoder_from_tiktoken(contents[0], self.files[0].url, special, **pattern_kwargs(native))
+        return _core.bpe_encoder_from_tiktoken(contents[0], self.files[0].url, special, pattern=native)
 
 
 _GPT2_FILES = _Source((load.GPT2_VOCAB_BPE, load.GPT2_ENCODER_JSON))
