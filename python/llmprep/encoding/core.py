@@ -774,7 +774,8 @@ class Encoding:
         returns the ids of the allowed ones."""
         allowed, disallowed = self._policy(allowed_special, disallowed_special)
         self._check_disallowed(text, disallowed)
-        self._check_shared(text, allowed, allowed_special)  # type: ignore[arg-type]  # a str by now
+        if allowed and self._shared_ids:
+            self._check_shared(text, allowed, allowed_special)  # type: ignore[arg-type]  # a str by now
         return allowed
 
     def _policy(
