@@ -94,8 +94,9 @@ void register_tokenize(py::module_& m) {
         return out;
       },
       py::arg("encoder"), py::arg("chunks"), py::arg("num_threads"),
-      "encode_ordinary of each UTF-8 chunk on up to num_threads threads, as uint32 numpy arrays that own "
-      "their C++ buffers (no copy).");
+      "encode_ordinary of each UTF-8 chunk with the encoder's own pattern (cut the chunks with the TextChunker "
+      "rule of the same name) on up to num_threads threads, as uint32 numpy arrays that own their C++ buffers "
+      "(no copy).");
 }
 
 }  // namespace llmprep::bindings

@@ -29,7 +29,9 @@
 //
 // Performance notes: the same design as the GPT-2 scanner (pretokenize_gpt2.cpp): a byte-class
 // table for ASCII, a short branch on the first byte, then a run loop that takes ASCII letters eight
-// bytes at a time; non-ASCII bytes decode and use the two-stage Unicode table.
+// bytes at a time; non-ASCII bytes decode and use the two-stage Unicode table. An ASCII letter start
+// (alone or after one space) skips the contraction test and the class dispatch (~29 -> ~28
+// instructions per byte on WikiText, counted with valgrind).
 namespace llmprep::cl100k {
 
 namespace {
@@ -89,6 +91,13 @@ inline size_t whitespace_piece_end(const unsigned char* s, size_t n, size_t pos)
 
 inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
   const unsigned char b = s[pos];
+  // The commonest starts first: an ASCII letter, alone or after one space.
+  if (static_cast<unsigned char>((b | 0x20) - 'a') < 26) {
+    return run_end(s, n, scan::ascii_run_end<scan::AsciiRun::kLetters>(s, n, pos + 1), kLetter);
+  }
+  if (b == ' ' && pos + 1 < n && static_cast<unsigned char>((s[pos + 1] | 0x20) - 'a') < 26) {
+    return run_end(s, n, scan::ascii_run_end<scan::AsciiRun::kLetters>(s, n, pos + 2), kLetter);
+  }
   if (b == '\'') {
     const size_t end = scan::contraction_end(s, n, pos);
     if (end != pos) return end;

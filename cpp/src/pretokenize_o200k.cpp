@@ -35,6 +35,9 @@
 //
 // Performance notes: ASCII decides with one table load (upper, lower, digit, space, other); ASCII
 // upper and lower runs go eight bytes at a time; other code points decode and use the Unicode table.
+// An ASCII lower-case start (alone or after one space) skips the class dispatch and the U-prefix:
+// ~40 -> ~29 instructions per byte on WikiText (counted with valgrind, as timings on the shared
+// machine are too noisy to compare); cl100k's scanner runs ~29, GPT-2's ~25.
 namespace llmprep::o200k {
 
 namespace {
@@ -56,6 +59,22 @@ inline bool is_x(uint8_t f) { return (f & 3) == 1 || f == kFineMark; }  // lette
 inline bool in_u(uint8_t f) { return f == kFineUpper || f == kFineBoth || f == kFineMark; }
 inline bool in_l(uint8_t f) { return f == kFineLower || f == kFineBoth || f == kFineMark; }
 inline bool in_o(uint8_t f) { return (f & 3) == 0; }  // other or mark
+
+// End of the run of L code points (l, b, m) starting at i.
+inline size_t l_run_end(const unsigned char* s, size_t n, size_t i) {
+  while (i < n) {
+    const unsigned char b = s[i];
+    if (b >= 'a' && b <= 'z') {
+      i = scan::ascii_run_end<scan::AsciiRun::kLower>(s, n, i + 1);
+      continue;
+    }
+    if (b < 0x80) break;
+    int length = 1;
+    if (!in_l(fine_at(s, i, length))) break;
+    i += static_cast<size_t>(length);
+  }
+  return i;
+}
 
 // The letter part of B1/B2 starting at i (see the table above). Returns its end; all_u is set when
 // R is empty or all u (B1 fails; B2 then ends at the returned end, R's end).
@@ -92,18 +111,7 @@ inline size_t letters_end(const unsigned char* s, size_t n, size_t i, bool& all_
     all_u = true;
     return i;
   }
-  while (i < n) {
-    const unsigned char b = s[i];
-    if (b >= 'a' && b <= 'z') {
-      i = scan::ascii_run_end<scan::AsciiRun::kLower>(s, n, i + 1);
-      continue;
-    }
-    if (b < 0x80) break;
-    int length = 1;
-    if (!in_l(fine_at(s, i, length))) break;
-    i += static_cast<size_t>(length);
-  }
-  return i;
+  return l_run_end(s, n, i);
 }
 
 // O+ from i, then [\r\n/]*.
@@ -152,6 +160,13 @@ inline size_t whitespace_piece_end(const unsigned char* s, size_t n, size_t pos)
 }
 
 inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
+  // The commonest starts first: an ASCII lower-case letter, alone or after one space. The U-prefix
+  // is then empty and L+ takes the L run (what letters_end would find, with fewer tests).
+  const unsigned char b0 = s[pos];
+  if (static_cast<unsigned char>(b0 - 'a') < 26) return scan::contraction_end(s, n, l_run_end(s, n, pos + 1));
+  if (b0 == ' ' && pos + 1 < n && static_cast<unsigned char>(s[pos + 1] - 'a') < 26) {
+    return scan::contraction_end(s, n, l_run_end(s, n, pos + 2));
+  }
   int l0 = 1;
   const uint8_t f0 = fine_at(s, pos, l0);
   const size_t p1 = pos + static_cast<size_t>(l0);
