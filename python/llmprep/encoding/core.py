@@ -83,7 +83,7 @@ def _warn_fallback(name: str, pat_str: str) -> None:
     warnings.warn(
         f"encoding {name!r} runs through tiktoken's engine (exact, at tiktoken's speed): {why}",
         TiktokenFallbackWarning,
-        stacklevel=4,
+        stacklevel=3,
     )
 
 
