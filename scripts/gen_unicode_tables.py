@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Generate cpp/src/unicode_tables.cpp: the character classes of the GPT-2 pre-tokenizer.
+"""Generate cpp/src/unicode_tables.cpp: the character classes of the pre-tokenizers.
 
-tiktoken 0.14 (Rust regex) classifies ``\\p{L}`` and ``\\p{N}`` by Unicode 16.0.0, and its ``\\s`` is the
-Unicode White_Space property (25 code points; Python's ``\\s`` adds U+001C..U+001F). This script
-derives the same three sets from ``unicodedata2==16.0.0`` and writes a two-stage lookup table: one
-byte per 256-code-point block naming one of the distinct blocks, then one class byte per code point.
-``tests/test_pretokenize_gpt2.py`` checks the result against tiktoken itself on every code point.
+tiktoken 0.14 (Rust regex) classifies ``\\p{L}``, ``\\p{N}`` and the letter and mark categories by
+Unicode 16.0.0, and its ``\\s`` is the Unicode White_Space property (25 code points; Python's ``\\s``
+adds U+001C..U+001F). This script derives the same sets from ``unicodedata2==16.0.0`` and writes a
+two-stage lookup table: one byte per 256-code-point block naming one of the distinct blocks, then one
+class byte per code point. The low two bits of a class byte are the GPT-2 / cl100k class (other,
+letter, number, whitespace); bits 2-3 split letters into the o200k sets (Lu/Lt, Ll, Lm/Lo) and mark
+the \\p{M} code points among the others. It also lists the code points beyond ASCII that a
+case-insensitive contraction letter matches. ``tests/test_pretokenize_*.py`` check the result against
+tiktoken itself on every code point.
 
 Usage (from the repository root; the output is committed)::
 
@@ -22,10 +26,18 @@ from pathlib import Path
 UNICODE_VERSION = "16.0.0"  # the version tiktoken 0.14's regex crate uses (see ../shared/FACTS.md)
 OUTPUT = Path(__file__).resolve().parents[1] / "cpp" / "src" / "unicode_tables.cpp"
 
-# Class values: keep in step with llmprep::unicode::CharClass in unicode_tables.hpp.
+# Class values: keep in step with llmprep::unicode::CharClass and the kFine* values in unicode_tables.hpp.
 OTHER, LETTER, NUMBER, WHITESPACE = 0, 1, 2, 3
-LETTER_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo"}
-NUMBER_CATEGORIES = {"Nd", "Nl", "No"}
+MARK = OTHER | 4  # \p{M}: other to GPT-2 and cl100k, in both o200k letter sets
+UPPER, LOWER, BOTH = LETTER, LETTER | 4, LETTER | 8  # Lu/Lt, Ll, Lm/Lo
+CATEGORY_CLASS = {"Lu": UPPER, "Lt": UPPER, "Ll": LOWER, "Lm": BOTH, "Lo": BOTH}
+CATEGORY_CLASS.update({"Nd": NUMBER, "Nl": NUMBER, "No": NUMBER, "Mn": MARK, "Mc": MARK, "Me": MARK})
+
+# The letters of tiktoken's case-insensitive contractions (?i:'s|'t|'re|'ve|'m|'ll|'d). The regex engine
+# matches them by Unicode simple case folding; the only code point beyond ASCII in those classes is
+# U+017F LATIN SMALL LETTER LONG S (folds to "s"; U+212A KELVIN SIGN folds to "k", not used). Derived
+# below from the case mappings and checked against tiktoken by tests/test_pretokenize_cl100k.py.
+CONTRACTION_LETTERS = "sdmtlvre"
 
 # Unicode White_Space (PropList.txt), which Rust regex's \s matches. It has been the same 25 code
 # points since Unicode 6.3 (when U+180E left it), so it is listed rather than derived:
@@ -72,12 +84,25 @@ def class_table(unicodedata) -> bytes:
         if cp in WHITE_SPACE:
             table[cp] = WHITESPACE
             continue
-        category = unicodedata.category(chr(cp))
-        if category in LETTER_CATEGORIES:
-            table[cp] = LETTER
-        elif category in NUMBER_CATEGORIES:
-            table[cp] = NUMBER
+        table[cp] = CATEGORY_CLASS.get(unicodedata.category(chr(cp)), OTHER)
     return bytes(table)
+
+
+def contraction_folds(unicodedata) -> list[tuple[int, str]]:
+    """(code point, ASCII letter) for each non-ASCII letter that simple case folding maps onto a
+    contraction letter: its one-character upper or lower case mapping is that letter in some case. (str's
+    case mappings come from Python's own Unicode version; those of these letters have not changed since
+    Unicode 1.1, and the tests compare the result with tiktoken.)"""
+    folds = []
+    for cp in range(0x80, CODE_POINTS):
+        c = chr(cp)
+        if not unicodedata.category(c).startswith("L"):
+            continue
+        for mapped in (c.upper(), c.lower()):
+            if len(mapped) == 1 and mapped.lower() in CONTRACTION_LETTERS and mapped.isascii():
+                folds.append((cp, mapped.lower()))
+                break
+    return folds
 
 
 def two_stage(table: bytes) -> tuple[list[int], list[bytes]]:
@@ -102,18 +127,26 @@ def rows(values, per_row: int) -> str:
     )
 
 
-def render(table: bytes) -> str:
+def render(table: bytes, folds: list[tuple[int, str]]) -> str:
     index, blocks = two_stage(table)
     counts = {
         name: table.count(value)
-        for name, value in (("letters", LETTER), ("numbers", NUMBER), ("whitespace", WHITESPACE))
+        for name, value in (
+            ("Lu/Lt", UPPER),
+            ("Ll", LOWER),
+            ("Lm/Lo", BOTH),
+            ("marks", MARK),
+            ("numbers", NUMBER),
+            ("whitespace", WHITESPACE),
+        )
     }
+    fold_rows = "\n".join(f"    {{0x{cp:04X}, '{letter}'}}," for cp, letter in folds)
     block_text = "\n".join("  {\n" + rows(list(block), 32) + "\n  }," for block in blocks)
     return f"""\
 // GENERATED by scripts/gen_unicode_tables.py from unicodedata2 {UNICODE_VERSION}: do not edit by hand.
-// The character classes of the GPT-2 pre-tokenizer (\\p{{L}}, \\p{{N}}, Unicode White_Space) as a
-// two-stage table.
-// {counts["letters"]} letters, {counts["numbers"]} numbers, {counts["whitespace"]} whitespace code points;
+// The character classes of the pre-tokenizers (letter categories, \\p{{M}}, \\p{{N}}, Unicode
+// White_Space) as a two-stage table, and the case folds of the contraction letters.
+// {", ".join(f"{count} {name}" for name, count in counts.items())};
 // {len(blocks)} distinct blocks.
 #include "llmprep/unicode_tables.hpp"
 
@@ -127,6 +160,11 @@ const uint8_t kClassBlocks[{len(blocks)}][kBlockSize] = {{
 {block_text}
 }};
 
+static_assert(kContractionFoldCount == {len(folds)}, "update kContractionFoldCount in unicode_tables.hpp");
+const ContractionFold kContractionFolds[kContractionFoldCount] = {{
+{fold_rows}
+}};
+
 }}  // namespace llmprep::unicode::detail
 """
 
@@ -136,7 +174,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed output is stale")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
-    text = render(class_table(load_unicodedata()))
+    unicodedata = load_unicodedata()
+    text = render(class_table(unicodedata), contraction_folds(unicodedata))
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
         if current != text:

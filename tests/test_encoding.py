@@ -295,13 +295,39 @@ def test_disallowed_special_token_raises(enc) -> None:
 
 
 def test_unknown_ids_raise_key_error(enc) -> None:
-    for bad in (50257, -1, 2**40, 2**80):
-        with pytest.raises(KeyError, match="Invalid token for decoding"):
-            enc.decode([31373, bad])
-        with pytest.raises(KeyError, match="Invalid token"):
-            enc.decode_single_token_bytes(bad)
+    with pytest.raises(KeyError, match="Invalid token for decoding: 50257"):
+        enc.decode([31373, 50257])
+    with pytest.raises(KeyError, match="50257"):
+        enc.decode_single_token_bytes(50257)
     with pytest.raises(KeyError, match="50257"):
         enc.decode_bytes(np.array([50257], dtype=np.uint32))
+    with pytest.raises(KeyError, match="4294967295"):
+        enc.decode([2**32 - 1])  # the largest uint32: in range, just not a token
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 2**40, 2**64, 2**80])
+def test_ids_outside_uint32_raise_overflow_error(enc, tiktoken_gpt2, bad) -> None:
+    # tiktoken's ids are u32: anything outside is an OverflowError there, and here, naming the id.
+    with pytest.raises(OverflowError):
+        tiktoken_gpt2.decode([31373, bad])
+    message = f"token id {bad} is outside"
+    with pytest.raises(OverflowError, match=message):
+        enc.decode([31373, bad])
+    with pytest.raises(OverflowError, match=message):
+        enc.decode_bytes(iter([bad]))
+    with pytest.raises(OverflowError, match=message):
+        enc.decode_single_token_bytes(bad)
+    with pytest.raises(OverflowError, match=message):
+        enc.decode_tokens_bytes([995, bad])
+    # An out-of-range id anywhere wins over an unknown one, as in tiktoken (it converts all ids first).
+    with pytest.raises(OverflowError, match=message):
+        enc.decode([50257, bad])
+    if bad < 2**63:
+        with pytest.raises(OverflowError, match=message):
+            enc.decode(np.array([5, bad], dtype=np.int64))
+    if 0 <= bad < 2**64:
+        with pytest.raises(OverflowError, match=message):
+            enc.decode(np.array([5, bad], dtype=np.uint64))
 
 
 def test_non_int_ids_raise_type_error(enc) -> None:
@@ -328,13 +354,39 @@ def test_bad_thread_count(enc) -> None:
             enc.encode_ordinary("abc", num_threads=bad)  # type: ignore[arg-type]
 
 
-def test_unknown_encoding_and_pattern(enc) -> None:
-    with pytest.raises(ValueError, match="unknown encoding 'cl100k_base'"):
-        get_encoding("cl100k_base")
-    with pytest.raises(ValueError, match="only the GPT-2 pre-tokenization pattern"):
-        Encoding("x", pat_str=r"\w+", mergeable_ranks=enc._mergeable_ranks, special_tokens={})
+def test_unknown_encoding_and_pattern(enc, tiktoken_gpt2, monkeypatch) -> None:
+    with pytest.raises(ValueError, match="unknown encoding 'nope'"):
+        get_encoding("nope")
+    with pytest.raises(ValueError, match="Expected a string"):
+        get_encoding(5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="explicit_n_vocab"):
         Encoding("x", mergeable_ranks=enc._mergeable_ranks, special_tokens={}, explicit_n_vocab=7)
+
+
+def test_other_patterns_run_through_tiktoken_with_one_warning(enc, tiktoken_gpt2, monkeypatch) -> None:
+    import tiktoken
+    from llmprep.encoding import core
+
+    monkeypatch.setattr(core, "_warned_patterns", set())
+    pattern = r"""\w+|[^\w\s]+|\s+"""
+    with pytest.warns(llmprep.TiktokenFallbackWarning, match="runs through tiktoken's engine"):
+        other = Encoding(
+            "words", pat_str=pattern, mergeable_ranks=enc._mergeable_ranks, special_tokens={"<|e|>": 50256}
+        )
+    again = Encoding("words", pat_str=pattern, mergeable_ranks=enc._mergeable_ranks, special_tokens={"<|e|>": 50256})
+    assert isinstance(other, Encoding) and isinstance(again, Encoding)  # and no second warning (it would fail)
+    reference = tiktoken.Encoding("words", pat_str=pattern, mergeable_ranks=tiktoken_gpt2._mergeable_ranks,
+                                  special_tokens={"<|e|>": 50256})  # fmt: skip
+    text = "Hello, world! It's 2024 <|e|> don't"
+    assert other.encode(text, allowed_special="all") == reference.encode(text, allowed_special="all")
+    assert other.encode_ordinary(text) != enc.encode_ordinary(text)  # another split, really used
+    assert other.encode_to_numpy(text, disallowed_special=()).tolist() == reference.encode(text, disallowed_special=())
+    assert other.encode_batch([text], allowed_special="all") == [reference.encode(text, allowed_special="all")]
+    assert other.decode(reference.encode(text, disallowed_special=())) == text
+    with pytest.raises(ValueError, match="disallowed special token"):
+        other.encode(text)
+    with pytest.raises(OverflowError, match="token id -1 is outside"):
+        other.decode([-1])
 
 
 def test_incomplete_rank_table_is_rejected() -> None:
@@ -435,16 +487,19 @@ def test_corrupt_vocabulary_files(gpt2_dir, tmp_path) -> None:
 def test_docstring_examples_run(enc, gpt2_dir, monkeypatch) -> None:
     import doctest
 
-    import llmprep.encoding
     from conftest import ROOT
+    from llmprep.encoding import core, model, patterns, registry
 
     # The from_files example names ../shared/gpt2 relative to the repository root.
     if (ROOT.parent / "shared" / "gpt2").resolve() != gpt2_dir.resolve():
         pytest.skip("the docstring examples assume ../shared next to the repository")
     monkeypatch.chdir(ROOT)
-    result = doctest.testmod(llmprep.encoding, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 10
-    assert result.failed == 0
+    attempted = 0
+    for module in (core, registry, model, patterns):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 20
 
 
 def test_concurrent_callers_get_serial_results(enc, corpus_text) -> None:

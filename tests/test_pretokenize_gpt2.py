@@ -49,7 +49,7 @@ PYTHON_ONLY_WHITESPACE = "\x1c\x1d\x1e\x1f"
 
 def our_pieces(text: str) -> list[bytes]:
     data = text.encode("utf-8")
-    ends = _core.gpt2_piece_ends(text).tolist()
+    ends = _core.pretokenize_ends(text).tolist()
     return [data[start:end] for start, end in zip([0, *ends[:-1]], ends)]
 
 
@@ -165,7 +165,7 @@ def test_python_only_whitespace_is_other() -> None:
     # U+001C..U+001F are \s to Python's re but not to tiktoken: they join punctuation runs.
     table = _core.unicode_class_table()
     assert [CLASS_NAMES[table[ord(c)]] for c in PYTHON_ONLY_WHITESPACE] == ["other"] * 4
-    assert _core.gpt2_pieces("a\x1c\x1d b") == ["a", "\x1c\x1d", " b"]
+    assert _core.pretokenize("a\x1c\x1d b") == ["a", "\x1c\x1d", " b"]
 
 
 def test_generated_tables_are_up_to_date() -> None:
@@ -211,8 +211,8 @@ GOLDEN = [
 
 @pytest.mark.parametrize(("text", "expected"), GOLDEN)
 def test_golden_pieces(text: str, expected: list[str]) -> None:
-    assert _core.gpt2_pieces(text) == expected
-    assert _core.gpt2_pieces(text) == GPT2_PATTERN.findall(text)
+    assert _core.pretokenize(text) == expected
+    assert _core.pretokenize(text) == GPT2_PATTERN.findall(text)
 
 
 def test_golden_pieces_match_tiktoken() -> None:
@@ -220,9 +220,9 @@ def test_golden_pieces_match_tiktoken() -> None:
 
 
 def test_piece_ends_are_byte_offsets() -> None:
-    ends = _core.gpt2_piece_ends("né  x")
+    ends = _core.pretokenize_ends("né  x")
     assert ends.dtype == np.int64 and ends.tolist() == [3, 4, 6]
-    assert _core.gpt2_piece_ends("").tolist() == []
+    assert _core.pretokenize_ends("").tolist() == []
 
 
 def test_piece_probe_detects_a_wrong_split() -> None:
@@ -285,7 +285,7 @@ def test_every_code_point_in_context_matches_regex_module(prefix: str, suffix: s
     agree = SCALARS[regex_module_classes() == class_table()[SCALARS]]
     assert len(agree) > len(SCALARS) - 30_000
     text = in_contexts(agree, prefix, suffix)
-    assert_same_pieces(_core.gpt2_pieces(text), GPT2_PATTERN.findall(text))
+    assert_same_pieces(_core.pretokenize(text), GPT2_PATTERN.findall(text))
 
 
 @pytest.mark.slow
@@ -415,7 +415,7 @@ def test_random_pieces_match_regex_module(text: str) -> None:
     # Independent of tiktoken: the original (non-possessive) pattern, on the characters whose class the
     # regex module's Unicode version agrees on.
     text = "".join(c for c in text if classes_agree_with_regex_module(c))
-    assert_same_pieces(_core.gpt2_pieces(text), GPT2_PATTERN.findall(text))
+    assert_same_pieces(_core.pretokenize(text), GPT2_PATTERN.findall(text))
 
 
 def test_ascii_runs_of_every_length_and_neighbour() -> None:
@@ -428,18 +428,18 @@ def test_ascii_runs_of_every_length_and_neighbour() -> None:
         for b in range(128)
         for lead, tail in (("", ""), (" ", "xy"), ("!", "\u00e9"))
     ]
-    assert_same_pieces(_core.gpt2_pieces("\n".join(texts)), GPT2_PATTERN.findall("\n".join(texts)))
+    assert_same_pieces(_core.pretokenize("\n".join(texts)), GPT2_PATTERN.findall("\n".join(texts)))
     for text in texts[:: len(texts) // 300]:
-        assert _core.gpt2_pieces(text) == GPT2_PATTERN.findall(text)
-    assert _core.gpt2_pieces("abcdefgh") == ["abcdefgh"]
-    assert _core.gpt2_pieces("abcdefgh\u00e9ij1") == ["abcdefgh\u00e9ij", "1"]
+        assert _core.pretokenize(text) == GPT2_PATTERN.findall(text)
+    assert _core.pretokenize("abcdefgh") == ["abcdefgh"]
+    assert _core.pretokenize("abcdefgh\u00e9ij1") == ["abcdefgh\u00e9ij", "1"]
 
 
 def test_long_runs_are_single_pieces() -> None:
     for c in ["x", "7", "-", "\u4e2d", "\u0663", "\U0001f600"]:
-        assert _core.gpt2_pieces(c * 100_000) == [c * 100_000]
-    assert _core.gpt2_pieces(" " * 100_000 + "x") == [" " * 99_999, " x"]
-    assert _core.gpt2_pieces("\n" * 100_000 + "x") == ["\n" * 99_999, "\n", "x"]
+        assert _core.pretokenize(c * 100_000) == [c * 100_000]
+    assert _core.pretokenize(" " * 100_000 + "x") == [" " * 99_999, " x"]
+    assert _core.pretokenize("\n" * 100_000 + "x") == ["\n" * 99_999, "\n", "x"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -469,7 +469,7 @@ def explained_as_conservative(data: bytes, p: int) -> bool:
 @example("it's a\n\nb \n  x\u3000\u3000y'sam")
 def test_safe_cuts_never_change_pieces(text: str) -> None:
     data = text.encode("utf-8")
-    ours = set(_core.gpt2_safe_cuts(text).tolist())
+    ours = set(_core.safe_cuts(text).tolist())
     truth = true_safe_cuts(data)
     assert ours <= truth, f"unsafe cuts reported: {sorted(ours - truth)}"
     missed = [p for p in sorted(truth - ours) if not explained_as_conservative(data, p)]
@@ -480,12 +480,12 @@ def test_safe_cuts_never_change_pieces(text: str) -> None:
 def test_next_safe_cut_is_the_smallest(text: str, start: int) -> None:
     size = len(text.encode("utf-8"))
     start = min(start, size)
-    cuts = [0, *_core.gpt2_safe_cuts(text).tolist(), size]
-    assert _core.gpt2_next_safe_cut(text, start) == next(p for p in cuts if p >= start)
+    cuts = [0, *_core.safe_cuts(text).tolist(), size]
+    assert _core.next_safe_cut(text, start) == next(p for p in cuts if p >= start)
 
 
 def test_prose_has_many_safe_cuts(verdict_text: str) -> None:
-    cuts = _core.gpt2_safe_cuts(verdict_text)
+    cuts = _core.safe_cuts(verdict_text)
     size = len(verdict_text.encode("utf-8"))
     # Roughly one before every word: far more than one per 64 bytes, and never a long gap.
     assert len(cuts) > size // 16
@@ -497,7 +497,7 @@ def test_prose_has_many_safe_cuts(verdict_text: str) -> None:
 
 def test_cut_cases() -> None:
     def cuts(text: str) -> list[int]:
-        return _core.gpt2_safe_cuts(text).tolist()
+        return _core.safe_cuts(text).tolist()
 
     assert cuts("hello world, my friend") == [5, 11, 12, 15]
     assert cuts("a\n\nb") == [1, 2]  # not 3: "a\n\n" alone would keep "\n\n" whole
@@ -514,7 +514,7 @@ def test_cut_cases() -> None:
 
 @pytest.mark.parametrize(
     "function",
-    [_core.gpt2_piece_ends, _core.gpt2_pieces, _core.gpt2_safe_cuts, lambda text: _core.gpt2_next_safe_cut(text, 0)],
+    [_core.pretokenize_ends, _core.pretokenize, _core.safe_cuts, lambda text: _core.next_safe_cut(text, 0)],
 )
 def test_bad_text(function) -> None:
     with pytest.raises(ValueError, match=r"lone surrogate U\+D800 at index 2"):
@@ -527,7 +527,7 @@ def test_bad_text(function) -> None:
 
 def test_bad_position() -> None:
     with pytest.raises(IndexError, match="past the end"):
-        _core.gpt2_next_safe_cut("abc", 4)
+        _core.next_safe_cut("abc", 4)
     with pytest.raises(ValueError, match="pos must be >= 0"):
-        _core.gpt2_next_safe_cut("abc", -1)
-    assert _core.gpt2_next_safe_cut("abc", 3) == 3
+        _core.next_safe_cut("abc", -1)
+    assert _core.next_safe_cut("abc", 3) == 3

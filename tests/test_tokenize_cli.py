@@ -207,7 +207,7 @@ def test_latin1_input_names_file_and_offset_then_replace(tmp_path, tiktoken_gpt2
     ("make", "message"),
     [
         (lambda d: [str(d / "missing.txt")], "missing.txt does not exist"),
-        (lambda d: [str(d / "t.txt"), "--encoding", "cl100k_base"], "unknown encoding 'cl100k_base'"),
+        (lambda d: [str(d / "t.txt"), "--encoding", "nope"], "unknown encoding 'nope'"),
         (lambda d: [str(d / "t.txt"), "--encoding", "simple"], "needs --vocab"),
         (lambda d: [str(d / "bad.jsonl")], "bad.jsonl line 2 is not valid JSON"),
         (lambda d: [str(d / "nofield.jsonl")], "nofield.jsonl line 1 has no field 'text'"),

@@ -13,7 +13,6 @@ import json
 import shutil
 from pathlib import Path
 
-import llmprep.encoding as encoding
 import numpy as np
 import pytest
 import tiktoken
@@ -22,8 +21,11 @@ from conftest import TIKTOKEN_CACHE, corpus_paths
 from hypothesis import given
 from hypothesis import strategies as st
 from llmprep import Encoding, _core
+from llmprep.encoding import load, registry
+from llmprep.encoding.patterns import PATTERN_OF_NAME
 
-URLS = {"vocab.bpe": encoding._GPT2_VOCAB_BPE, "encoder.json": encoding._GPT2_ENCODER_JSON}
+URLS = {"vocab.bpe": (load.GPT2_VOCAB_BPE.url, load.GPT2_VOCAB_BPE.sha256),
+        "encoder.json": (load.GPT2_ENCODER_JSON.url, load.GPT2_ENCODER_JSON.sha256)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def cache(tmp_path, monkeypatch, gpt2_dir) -> Path:
     folder = tmp_path / "tiktoken-cache"
     folder.mkdir()
     for name, (url, _) in URLS.items():
-        shutil.copy(gpt2_dir / name, encoding._tiktoken_cache_path_in(folder, url))
+        shutil.copy(gpt2_dir / name, load.tiktoken_cache_path_in(folder, url))
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(folder))
     monkeypatch.setattr(tiktoken.load, "read_file", _offline)
     return folder
@@ -48,7 +50,7 @@ def _offline(blobpath: str) -> bytes:
 
 
 def _cached(folder: Path, name: str) -> Path:
-    return encoding._tiktoken_cache_path_in(folder, URLS[name][0])
+    return load.tiktoken_cache_path_in(folder, URLS[name][0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,7 +58,7 @@ def _cached(folder: Path, name: str) -> Path:
 
 
 def test_fast_path_ranks_equal_tiktoken(cache, reference) -> None:
-    enc = encoding._load_gpt2("gpt2")
+    enc = registry._load("gpt2")
     assert enc._ranks is None  # built in C++: no Python dict was made
     assert enc._mergeable_ranks == reference._mergeable_ranks  # all 50,256 ordinary tokens
     assert len(enc._mergeable_ranks) == 50256
@@ -66,7 +68,7 @@ def test_fast_path_ranks_equal_tiktoken(cache, reference) -> None:
 
 
 def test_fast_path_single_tokens(cache, reference) -> None:
-    enc = encoding._load_gpt2("gpt2")
+    enc = registry._load("gpt2")
     for token in (b"!", b"hello", b" world", bytes([255])):
         assert enc.encode_single_token(token) == reference.encode_single_token(token)
     assert enc.encode_single_token("<|endoftext|>") == 50256
@@ -81,7 +83,7 @@ def test_fast_path_ids_on_corpora(cache, reference) -> None:
     paths = corpus_paths()
     if not paths:
         pytest.skip("no corpora in ../shared/data")
-    enc = encoding._load_gpt2("gpt2")
+    enc = registry._load("gpt2")
     for path in paths:
         text = path.read_text(encoding="utf-8")
         ids = enc.encode_to_numpy(text)
@@ -89,34 +91,54 @@ def test_fast_path_ids_on_corpora(cache, reference) -> None:
 
 
 def test_constants_are_tiktokens(monkeypatch) -> None:
-    # The URLs and hashes we check are exactly those tiktoken's gpt2() passes to its loader.
+    # Every encoding's files, hashes, special tokens, size and pattern are exactly those tiktoken's
+    # constructors in tiktoken_ext/openai_public.py pass to its loaders.
     import tiktoken_ext.openai_public as openai_public
 
-    seen: dict = {}
-    monkeypatch.setattr(openai_public, "data_gym_to_mergeable_bpe_ranks", lambda **kw: seen.update(kw) or {})
-    spec = openai_public.ENCODING_CONSTRUCTORS["gpt2"]()
-    assert (seen["vocab_bpe_file"], seen["vocab_bpe_hash"]) == encoding._GPT2_VOCAB_BPE
-    assert (seen["encoder_json_file"], seen["encoder_json_hash"]) == encoding._GPT2_ENCODER_JSON
-    assert spec["special_tokens"] == encoding._GPT2_SPECIAL_TOKENS
-    assert spec["explicit_n_vocab"] == encoding._GPT2_N_VOCAB
-    assert spec["pat_str"] == encoding.GPT2_PATTERN
+    seen: list = []
+    monkeypatch.setattr(
+        openai_public, "data_gym_to_mergeable_bpe_ranks", lambda **kw: seen.append(("data_gym", kw)) or {}
+    )
+    monkeypatch.setattr(
+        openai_public,
+        "load_tiktoken_bpe",
+        lambda path, expected_hash: seen.append(("tiktoken", path, expected_hash)) or {},
+    )
+    assert list(registry.ENCODING_NAMES) == list(openai_public.ENCODING_CONSTRUCTORS)
+    for name, constructor in openai_public.ENCODING_CONSTRUCTORS.items():
+        seen.clear()
+        spec = constructor()
+        ours = registry._SPECS[name]
+        if seen[0][0] == "data_gym":
+            kw = seen[0][1]
+            expected = [
+                (kw["vocab_bpe_file"], kw["vocab_bpe_hash"]),
+                (kw["encoder_json_file"], kw["encoder_json_hash"]),
+            ]
+        else:
+            expected = [(seen[0][1], seen[0][2])]
+        assert [(f.url, f.sha256) for f in ours.sources[0].files] == expected, name
+        assert ours.special_tokens == spec["special_tokens"], name
+        assert ours.explicit_n_vocab == spec.get("explicit_n_vocab"), name
+        assert PATTERN_OF_NAME[ours.pattern] == spec["pat_str"], name
+    assert registry._SPECS["r50k_base"].sources[1] == registry._GPT2_FILES
 
 
 def test_cache_file_names_are_tiktokens(cache) -> None:
     # tiktoken itself, with no network, finds the files where we put them.
     for url, sha256 in URLS.values():
-        assert tiktoken.load.read_file_cached(url, sha256) == encoding._tiktoken_cache_path(url).read_bytes()
+        assert tiktoken.load.read_file_cached(url, sha256) == load.tiktoken_cache_path(url).read_bytes()
 
 
 def test_cache_folder_follows_tiktokens_variables(monkeypatch, tmp_path) -> None:
-    url = encoding._GPT2_VOCAB_BPE[0]
+    url = load.GPT2_VOCAB_BPE.url
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
     monkeypatch.setenv("DATA_GYM_CACHE_DIR", str(tmp_path))
-    assert encoding._tiktoken_cache_path(url).parent == tmp_path
+    assert load.tiktoken_cache_path(url).parent == tmp_path
     monkeypatch.delenv("DATA_GYM_CACHE_DIR")
-    assert encoding._tiktoken_cache_path(url).parent.name == "data-gym-cache"
+    assert load.tiktoken_cache_path(url).parent.name == "data-gym-cache"
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
-    assert encoding._tiktoken_cache_path(url) is None  # caching off: tiktoken's loader does it all
+    assert load.tiktoken_cache_path(url) is None  # caching off: tiktoken's loader does it all
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +161,7 @@ def test_altered_file_is_rejected_offline(cache, name, damage) -> None:
     assert data != path.read_bytes()
     path.write_bytes(data)
     with pytest.raises(RuntimeError, match=rf"cached copy of {name} at .* is corrupt or was altered") as info:
-        encoding._load_gpt2("gpt2")
+        registry._load("gpt2")
     assert "no network in tests" in str(info.value)
     assert "TIKTOKEN_CACHE_DIR" in str(info.value)
 
@@ -150,35 +172,35 @@ def test_altered_file_is_replaced_when_tiktoken_can_download(cache, gpt2_dir, mo
     path.write_bytes(path.read_bytes()[:-10])
     good = {url: (gpt2_dir / name).read_bytes() for name, (url, _) in URLS.items()}
     monkeypatch.setattr(tiktoken.load, "read_file", lambda url: good[url])
-    enc = encoding._load_gpt2("gpt2")
+    enc = registry._load("gpt2")
     assert enc._mergeable_ranks == reference._mergeable_ranks
     assert path.read_bytes() == good[URLS["encoder.json"][0]]
-    assert encoding._load_gpt2("gpt2")._ranks is None  # and the next load takes the fast path again
+    assert registry._load("gpt2")._ranks is None  # and the next load takes the fast path again
 
 
 def test_bad_download_is_rejected(cache, monkeypatch) -> None:
     _cached(cache, "vocab.bpe").unlink()
     monkeypatch.setattr(tiktoken.load, "read_file", lambda url: b"#version: 0.2\n")
     with pytest.raises(RuntimeError, match="Hash mismatch"):
-        encoding._load_gpt2("gpt2")
+        registry._load("gpt2")
 
 
 def test_missing_files_offline_give_the_clear_error(cache) -> None:
     _cached(cache, "vocab.bpe").unlink()
     with pytest.raises(RuntimeError, match="could not load the 'gpt2' vocabulary.*set TIKTOKEN_CACHE_DIR"):
-        encoding._load_gpt2("gpt2")
+        registry._load("gpt2")
 
 
 def test_cache_switched_off_uses_tiktokens_loader(monkeypatch, reference) -> None:
     if not TIKTOKEN_CACHE.is_dir():
         pytest.skip("no shared tiktoken cache")
     files = {
-        url: (TIKTOKEN_CACHE / encoding._tiktoken_cache_path_in(TIKTOKEN_CACHE, url).name).read_bytes()
+        url: (TIKTOKEN_CACHE / load.tiktoken_cache_path_in(TIKTOKEN_CACHE, url).name).read_bytes()
         for url, _ in URLS.values()
     }
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
     monkeypatch.setattr(tiktoken.load, "read_file", lambda url: files[url])
-    enc = encoding._load_gpt2("gpt2")
+    enc = registry._load("gpt2")
     assert enc._ranks is not None  # tiktoken's dict
     assert enc.encode("hello world") == [31373, 995]
 

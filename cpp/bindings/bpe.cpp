@@ -121,16 +121,20 @@ std::vector<uint32_t> text_ids(const BpeEncoder& encoder, py::handle text, const
 
 void register_bpe(py::module_& m) {
   py::class_<BpeEncoder>(m, "BpeEncoder",
-                         "Byte-level BPE over a rank table with the GPT-2 pre-tokenizer (private: use "
-                         "llmprep.Encoding).")
-      .def(py::init([](const py::dict& mergeable_ranks, const py::dict& special_tokens) {
+                         "Byte-level BPE over a rank table with a pre-tokenizer pattern (gpt2, cl100k_base or "
+                         "o200k_base) in front (private: use llmprep.Encoding).")
+      .def(py::init([](const py::dict& mergeable_ranks, const py::dict& special_tokens, const std::string& pattern) {
+             const Pattern parsed = parse_pattern(pattern);
              auto mergeable = rank_pairs(mergeable_ranks, true, "mergeable_ranks");
              auto special = rank_pairs(special_tokens, false, "special_tokens");
              py::gil_scoped_release release;
-             return new BpeEncoder(mergeable, special);
+             return new BpeEncoder(mergeable, special, parsed);
            }),
-           py::arg("mergeable_ranks"), py::arg("special_tokens"))
+           py::arg("mergeable_ranks"), py::arg("special_tokens"), py::arg("pattern") = "gpt2")
       .def_property_readonly("max_token_value", &BpeEncoder::max_token_value)
+      .def_property_readonly(
+          "pattern", [](const BpeEncoder& self) { return pattern_name(self.pattern()); },
+          "The pre-tokenizer pattern: 'gpt2', 'cl100k_base' or 'o200k_base'.")
       .def(
           "encode",
           [](const BpeEncoder& self, py::handle text, const std::vector<uint32_t>& allowed, int num_threads,

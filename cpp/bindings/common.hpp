@@ -70,7 +70,7 @@ void register_errors(py::module_& m);
 void register_text(py::module_& m);
 void register_simple(py::module_& m);
 void register_windows(py::module_& m);
-void register_pretokenize_gpt2(py::module_& m);
+void register_pretokenize(py::module_& m);
 void register_bpe(py::module_& m);
 void register_tokenize(py::module_& m);
 void register_vocab_files(py::module_& m);

@@ -8,7 +8,7 @@ PYBIND11_MODULE(_core, m) {
   llmprep::bindings::register_text(m);
   llmprep::bindings::register_simple(m);
   llmprep::bindings::register_windows(m);
-  llmprep::bindings::register_pretokenize_gpt2(m);
+  llmprep::bindings::register_pretokenize(m);
   llmprep::bindings::register_bpe(m);
   llmprep::bindings::register_tokenize(m);     // after bpe: it takes a BpeEncoder
   llmprep::bindings::register_vocab_files(m);  // after bpe: it returns BpeEncoders

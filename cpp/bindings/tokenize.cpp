@@ -15,8 +15,11 @@ namespace {
 
 CutRule parse_rule(const std::string& rule) {
   if (rule == "gpt2") return CutRule::kGpt2;
+  if (rule == "cl100k_base") return CutRule::kCl100k;
+  if (rule == "o200k_base") return CutRule::kO200k;
   if (rule == "whitespace") return CutRule::kWhitespace;
-  throw std::invalid_argument("cut rule must be 'gpt2' or 'whitespace', not '" + rule + "'");
+  throw std::invalid_argument("cut rule must be 'gpt2', 'cl100k_base', 'o200k_base' or 'whitespace', not '" + rule +
+                              "'");
 }
 
 py::list to_bytes_list(const std::vector<std::string>& chunks) {
@@ -91,8 +94,9 @@ void register_tokenize(py::module_& m) {
         return out;
       },
       py::arg("encoder"), py::arg("chunks"), py::arg("num_threads"),
-      "encode_ordinary of each UTF-8 chunk on up to num_threads threads, as uint32 numpy arrays that own "
-      "their C++ buffers (no copy).");
+      "encode_ordinary of each UTF-8 chunk with the encoder's own pattern (cut the chunks with the TextChunker "
+      "rule of the same name) on up to num_threads threads, as uint32 numpy arrays that own their C++ buffers "
+      "(no copy).");
 }
 
 }  // namespace llmprep::bindings

@@ -70,7 +70,9 @@ void register_vocab_files(py::module_& m) {
       "special_tokens). ValueError naming the file for anything malformed.");
   m.def(
       "bpe_encoder_from_tiktoken",
-      [](const py::bytes& contents, const std::string& name, const py::object& special_tokens) {
+      [](const py::bytes& contents, const std::string& name, const py::object& special_tokens,
+         const std::string& pattern) {
+        const Pattern parsed = parse_pattern(pattern);
         const std::string_view view = contents;
         vocab::RankList special;
         const bool given = !special_tokens.is_none();
@@ -85,13 +87,14 @@ void register_vocab_files(py::module_& m) {
             for (const auto& entry : ranks) max_rank = std::max(max_rank, entry.second);
             special.emplace_back("<|endoftext|>", max_rank + 1);
           }
-          encoder = std::make_unique<BpeEncoder>(ranks, special);
+          encoder = std::make_unique<BpeEncoder>(ranks, special, parsed);
         }
         return encoder_result(std::move(encoder), special);
       },
-      py::arg("contents"), py::arg("name"), py::arg("special_tokens"),
-      "Parses a .tiktoken file's contents and builds the encoder; special_tokens=None means "
-      "{'<|endoftext|>': largest rank + 1}. Returns (encoder, n_mergeable, special_tokens).");
+      py::arg("contents"), py::arg("name"), py::arg("special_tokens"), py::arg("pattern") = "gpt2",
+      "Parses a .tiktoken file's contents and builds the encoder with the given pre-tokenizer pattern "
+      "('gpt2', 'cl100k_base' or 'o200k_base'); special_tokens=None means {'<|endoftext|>': largest rank + 1}. "
+      "Returns (encoder, n_mergeable, special_tokens).");
   m.def(
       "bpe_token_rank",
       [](const BpeEncoder& encoder, const py::bytes& token) -> py::object {

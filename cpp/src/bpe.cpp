@@ -238,8 +238,8 @@ void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
 // BpeEncoder: construction and decoding
 
 BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& mergeable,
-                       const std::vector<std::pair<std::string, uint32_t>>& special)
-    : instance_id_(next_instance_id.fetch_add(1)), ranks_(mergeable.size()), special_(special) {
+                       const std::vector<std::pair<std::string, uint32_t>>& special, Pattern pattern)
+    : instance_id_(next_instance_id.fetch_add(1)), pattern_(pattern), ranks_(mergeable.size()), special_(special) {
   if (mergeable.empty()) throw std::invalid_argument("the vocabulary has no tokens");
   std::fill(std::begin(byte_rank_), std::end(byte_rank_), kNone);
   uint32_t max_id = 0;
@@ -270,18 +270,23 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
   }
   max_token_value_ = max_id;
 
-  // Decode table (ids may have gaps, and two tokens may not share an id).
+  // Decode table (ids may have gaps). Two special tokens may share an id, as tiktoken allows
+  // (o200k_harmony gives 200018 to <|endofprompt|> and <|reserved_200018|>): both encode to it and it
+  // decodes to the first one listed, which is tiktoken's choice there. Any other shared id is an error.
   decode_known_.assign(size_t(max_id) + 1, 0);
   std::vector<const std::string*> by_id(size_t(max_id) + 1, nullptr);
-  auto place = [&](const std::string& bytes, uint32_t id, const char* kind) {
+  std::vector<uint8_t> is_special_id(size_t(max_id) + 1, 0);
+  auto place = [&](const std::string& bytes, uint32_t id, const char* kind, bool special) {
     if (by_id[id] != nullptr) {
+      if (special && is_special_id[id]) return;
       throw std::invalid_argument(std::string("id ") + std::to_string(id) + " is used twice (" + kind + " token)");
     }
     by_id[id] = &bytes;
     decode_known_[id] = 1;
+    is_special_id[id] = special;
   };
-  for (const auto& [bytes, rank] : mergeable) place(bytes, rank, "ordinary");
-  for (const auto& [text, id] : special_) place(text, id, "special");
+  for (const auto& [bytes, rank] : mergeable) place(bytes, rank, "ordinary", false);
+  for (const auto& [text, id] : special_) place(text, id, "special", true);
   decode_offset_.assign(size_t(max_id) + 2, 0);
   for (size_t id = 0; id <= max_id; ++id) {
     decode_offset_[id] = decode_arena_.size();

@@ -1,4 +1,4 @@
-// Encoding whole texts: splitting at allowed special tokens, GPT-2 pre-tokenization, and cutting
+// Encoding whole texts: splitting at allowed special tokens, pre-tokenization, and cutting
 // one large text (or a batch of texts) into tasks for parallel_tasks. Every task's output lands in
 // its own slot and the slots are joined in order, so results never depend on the thread count.
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 #include "llmprep/bpe.hpp"
 #include "llmprep/parallel.hpp"
-#include "llmprep/pretokenize_gpt2.hpp"
+#include "llmprep/pretokenize.hpp"
 
 namespace llmprep {
 
@@ -88,23 +88,30 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint3
 }
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t end = gpt2::next_piece_end(text, pos);
-    encode_piece(text.substr(pos, end - pos), cache, out);
-    pos = end;
-  }
+  // One dispatch per text: the loop calls the pattern's scanner directly.
+  visit_pattern(pattern_, [&](auto scanner) {
+    using Scanner = decltype(scanner);
+    size_t pos = 0;
+    while (pos < text.size()) {
+      const size_t end = Scanner::next_piece_end(text, pos);
+      encode_piece(text.substr(pos, end - pos), cache, out);
+      pos = end;
+    }
+  });
 }
 
 void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t>& allowed,
                                std::vector<EncodeSegment>& segments) const {
   std::vector<std::pair<std::string_view, uint32_t>> tokens;
   for (uint32_t id : allowed) {
-    auto it = std::find_if(special_.begin(), special_.end(), [&](const auto& s) { return s.second == id; });
-    if (it == special_.end()) {
+    // Every special token with this id (two may share one; see the constructor).
+    const size_t before = tokens.size();
+    for (const auto& [special_text, special_id] : special_) {
+      if (special_id == id) tokens.emplace_back(special_text, id);
+    }
+    if (tokens.size() == before) {
       throw std::invalid_argument("allowed special token id " + std::to_string(id) + " is not a special token");
     }
-    tokens.emplace_back(it->first, id);
   }
   if (tokens.empty()) {
     segments.push_back(EncodeSegment{text, EncodeSegment::kOrdinary});
@@ -138,7 +145,8 @@ void BpeEncoder::split_special(std::string_view text, const std::vector<uint32_t
 namespace {
 
 // Cuts ordinary segments longer than `task_bytes` at safe cuts; specials stay whole.
-void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_bytes, std::vector<EncodeSegment>& tasks) {
+void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_bytes, Pattern pattern,
+                    std::vector<EncodeSegment>& tasks) {
   for (const EncodeSegment& seg : segments) {
     if (seg.special != EncodeSegment::kOrdinary || seg.text.size() <= task_bytes) {
       tasks.push_back(seg);
@@ -147,7 +155,7 @@ void cut_into_tasks(const std::vector<EncodeSegment>& segments, size_t task_byte
     size_t begin = 0;
     while (begin < seg.text.size()) {
       size_t cut = seg.text.size();
-      if (seg.text.size() - begin > task_bytes) cut = gpt2::next_safe_cut(seg.text, begin + task_bytes);
+      if (seg.text.size() - begin > task_bytes) cut = next_safe_cut(pattern, seg.text, begin + task_bytes);
       // A cut is relative to the whole segment: pre-tokenization sees exactly the text between
       // special tokens, as tiktoken's does.
       tasks.push_back(EncodeSegment{seg.text.substr(begin, cut - begin), EncodeSegment::kOrdinary});
@@ -251,7 +259,7 @@ void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int
     return;
   }
   std::vector<EncodeSegment> tasks;
-  cut_into_tasks(segments, task_bytes, tasks);
+  cut_into_tasks(segments, task_bytes, pattern_, tasks);
   std::vector<std::vector<uint32_t>> results(tasks.size());
   // The calling thread appends finished tasks in order while the others still encode, so the join
   // is off the critical path (it was ~5% of the work as a separate parallel copy at the end).
@@ -308,7 +316,7 @@ void BpeEncoder::encode_batch(const std::vector<std::string_view>& texts, const 
     first_task[i] = tasks.size();
     segments.clear();
     split_special(texts[i], allowed_special, segments);
-    cut_into_tasks(segments, task_bytes, tasks);
+    cut_into_tasks(segments, task_bytes, pattern_, tasks);
   }
   first_task[texts.size()] = tasks.size();
   std::vector<std::vector<uint32_t>> results(tasks.size());

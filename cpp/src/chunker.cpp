@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "llmprep/pretokenize_gpt2.hpp"
+#include "llmprep/pretokenize.hpp"
 #include "llmprep/pretokenize_simple.hpp"
 #include "llmprep/utf8.hpp"
 
@@ -43,14 +43,17 @@ size_t decodable_end(const unsigned char* s, size_t begin, size_t n) {
 }  // namespace
 
 size_t cut_lookahead(CutRule rule) {
-  // gpt2::is_safe_cut reads the two code points starting at p (<= 8 bytes); the whitespace rule
-  // reads the one character starting at p (<= 3 bytes for any whitespace character).
-  return rule == CutRule::kGpt2 ? 8 : 3;
+  // The pre-tokenizers' is_safe_cut read at most the two code points starting at p (<= 8 bytes);
+  // the whitespace rule reads the one character starting at p (<= 3 bytes for any whitespace
+  // character).
+  return rule == CutRule::kWhitespace ? 3 : 8;
 }
 
 bool is_safe_cut(CutRule rule, std::string_view text, size_t p) {
   if (p == 0 || p >= text.size()) return false;
   if (rule == CutRule::kGpt2) return gpt2::is_safe_cut(text, p);
+  if (rule == CutRule::kCl100k) return cl100k::is_safe_cut(text, p);
+  if (rule == CutRule::kO200k) return o200k::is_safe_cut(text, p);
   // The chapter's splitter drops whitespace and no token contains it, so every token lies wholly
   // on one side of a cut made just before a whitespace character.
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());

@@ -3,16 +3,10 @@
 #include "llmprep/pretokenize_gpt2.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
-#if defined(_MSC_VER)
-#include <intrin.h>
-#endif
-
-#include "llmprep/unicode_tables.hpp"
-#include "llmprep/utf8.hpp"
+#include "pretokenize_scan.hpp"
 
 // What the regex does, alternative by alternative, at a piece start `pos` (the first alternative
 // that matches wins; every quantifier is greedy and none of them ever needs to give back, except
@@ -59,107 +53,15 @@ namespace llmprep::gpt2 {
 
 namespace {
 
-using unicode::CharClass;
-
-// Byte classes: the four CharClass values for ASCII bytes, plus kNonAscii for every byte >= 0x80
-// (a lead or continuation byte: decode, then use the Unicode table). U+001C..U+001F are kOther:
-// tiktoken's \s does not contain them.
-constexpr uint8_t kOther = static_cast<uint8_t>(CharClass::kOther);
-constexpr uint8_t kLetter = static_cast<uint8_t>(CharClass::kLetter);
-constexpr uint8_t kNumber = static_cast<uint8_t>(CharClass::kNumber);
-constexpr uint8_t kSpace = static_cast<uint8_t>(CharClass::kWhitespace);
-constexpr uint8_t kNonAscii = 4;
-
-struct ByteClasses {
-  uint8_t of[256];
-  constexpr ByteClasses() : of() {
-    for (int b = 0; b < 256; ++b) {
-      uint8_t c = kOther;
-      if (b >= 0x80)
-        c = kNonAscii;
-      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
-        c = kLetter;
-      else if (b >= '0' && b <= '9')
-        c = kNumber;
-      else if (b == ' ' || (b >= 0x09 && b <= 0x0D))
-        c = kSpace;
-      of[b] = c;
-    }
-  }
-};
-constexpr ByteClasses kByteClass{};
-
-inline uint8_t byte_class(unsigned char b) { return kByteClass.of[b]; }
-
-// Class and byte length of the code point starting at s[i] (valid UTF-8, i < size).
-inline uint8_t class_at(const unsigned char* s, size_t i, int& length) {
-  const uint8_t c = byte_class(s[i]);
-  if (c != kNonAscii) {
-    length = 1;
-    return c;
-  }
-  uint32_t cp = 0;
-  length = decode_code_point(s + i, cp);
-  return static_cast<uint8_t>(unicode::char_class(cp));
-}
-
-// SWAR over 8 bytes: the high bit of each byte of the result is set where the byte is in [lo, hi]
-// (both ASCII). Clearing the high bit first keeps every per-byte sum below 0x100, so no carry crosses
-// into the next byte; bytes >= 0x80 are then excluded by their own high bit.
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-
-inline uint64_t bytes_in_range(uint64_t w, unsigned char lo, unsigned char hi) {
-  const uint64_t low7 = w & ~kHighBits;
-  const uint64_t at_least_lo = low7 + kOnes * (0x80 - lo);
-  const uint64_t above_hi = low7 + kOnes * (0x7F - hi);
-  return at_least_lo & ~above_hi & ~w & kHighBits;
-}
-
-inline int trailing_zeros(uint64_t x) {  // x != 0
-#if defined(_MSC_VER) && !defined(__clang__)
-  unsigned long index = 0;
-  _BitScanForward64(&index, x);
-  return static_cast<int>(index);
-#else
-  return __builtin_ctzll(x);
-#endif
-}
-
-// End of the run of ASCII letters (cls == kLetter) or ASCII digits (kNumber) starting at byte i,
-// eight bytes per step: most words end inside the first word of 8, so the loop exit is a
-// count of trailing zeros instead of a mispredicted per-byte branch.
-inline size_t ascii_run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
-#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || defined(_M_ARM64)
-  while (i + 8 <= n) {
-    uint64_t w = 0;
-    std::memcpy(&w, s + i, 8);
-    const uint64_t in_class =
-        cls == kLetter ? bytes_in_range(w | (kOnes * 0x20), 'a', 'z') : bytes_in_range(w, '0', '9');
-    if (in_class != kHighBits) return i + static_cast<size_t>(trailing_zeros(~in_class & kHighBits) >> 3);
-    i += 8;
-  }
-#endif
-  while (i < n && byte_class(s[i]) == cls) ++i;
-  return i;
-}
-
-// End of the maximal run of class `cls` (kLetter, kNumber or kOther) starting at byte i.
-inline size_t run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
-  while (i < n) {
-    const uint8_t c = byte_class(s[i]);
-    if (c == cls) {
-      i = cls == kOther ? i + 1 : ascii_run_end(s, n, i + 1, cls);
-      continue;
-    }
-    if (c != kNonAscii) break;
-    uint32_t cp = 0;
-    const int length = decode_code_point(s + i, cp);
-    if (static_cast<uint8_t>(unicode::char_class(cp)) != cls) break;
-    i += static_cast<size_t>(length);
-  }
-  return i;
-}
+using scan::bytes_of;
+using scan::class_at;
+using scan::is_continuation;
+using scan::kLetter;
+using scan::kNumber;
+using scan::kOther;
+using scan::kSpace;
+using scan::previous_start;
+using scan::run_end;
 
 // The piece starting with a whitespace run at `pos` (see the table above). When the run is a single
 // U+0020 followed by a non-space, the caller has already taken the " ?X+" branch instead.
@@ -199,19 +101,6 @@ inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
   const uint8_t c = class_at(s, pos, length);
   if (c == kSpace) return whitespace_piece_end(s, n, pos);
   return run_end(s, n, pos + static_cast<size_t>(length), c);
-}
-
-inline const unsigned char* bytes_of(std::string_view text) {
-  return reinterpret_cast<const unsigned char*>(text.data());
-}
-
-inline bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
-
-// Start of the code point that ends at byte p (0 < p, p on a code point boundary).
-inline size_t previous_start(const unsigned char* s, size_t p) {
-  size_t q = p - 1;
-  while (q > 0 && is_continuation(s[q])) --q;
-  return q;
 }
 
 }  // namespace

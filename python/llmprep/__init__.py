@@ -7,7 +7,14 @@ the torch-based parts (datasets, data loaders, embedding modules) are imported o
 from __future__ import annotations
 
 from llmprep._core import InvalidUTF8Error
-from llmprep.encoding import Encoding, get_encoding
+from llmprep.encoding import (
+    Encoding,
+    TiktokenFallbackWarning,
+    encoding_for_model,
+    encoding_name_for_model,
+    get_encoding,
+    list_encoding_names,
+)
 from llmprep.simple import SimpleTokenizer
 from llmprep.tokens import TokenFile, TokenFileError, open_tokens
 
@@ -18,12 +25,16 @@ __all__ = [
     "InvalidUTF8Error",
     "PositionalEmbedding",
     "SimpleTokenizer",
+    "TiktokenFallbackWarning",
     "TokenEmbedding",
     "TokenFile",
     "TokenFileError",
     "__version__",
     "create_dataloader",
+    "encoding_for_model",
+    "encoding_name_for_model",
     "get_encoding",
+    "list_encoding_names",
     "open_tokens",
 ]
 

@@ -96,7 +96,11 @@ def _add_tokenize(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="the token file to write; - streams --format raw ids to standard output",
     )
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
-    parser.add_argument("--encoding", default="gpt2", help="gpt2, r50k_base or simple (default: %(default)s)")
+    parser.add_argument(
+        "--encoding",
+        default="gpt2",
+        help="gpt2, r50k_base, p50k_base, cl100k_base, o200k_base, o200k_harmony, ... or simple (default: %(default)s)",
+    )
     parser.add_argument("--vocab", help="vocabulary for --encoding simple (saved by llmprep vocab -o FILE)")
     parser.add_argument(
         "--vocab-files",
@@ -105,7 +109,10 @@ def _add_tokenize(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="load the BPE vocabulary from local GPT-2 files (encoder.json, vocab.bpe) instead of tiktoken's cache",
     )
     parser.add_argument(
-        "--tiktoken-file", metavar="PATH", help="load the BPE vocabulary from a local .tiktoken rank file"
+        "--tiktoken-file",
+        metavar="PATH",
+        help="load the BPE vocabulary from a local .tiktoken rank file, pre-tokenized with --encoding's pattern "
+        "(e.g. --encoding cl100k_base for a Llama-3-style file)",
     )
     parser.add_argument(
         "--input-format",

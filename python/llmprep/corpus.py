@@ -36,6 +36,7 @@ import numpy as np
 
 from llmprep import _core
 from llmprep._inputs import open_input
+from llmprep.encoding.registry import ENCODING_NAMES, native_pattern_of
 from llmprep.tokens import TokenFileHeader, TokenFileWriter
 
 __all__ = [
@@ -62,7 +63,7 @@ class ChunkEncoder(Protocol):
     name: str
     vocab_size: int
     eot_token: int | None
-    cut_rule: str  # "gpt2" or "whitespace": where the C++ chunker may cut
+    cut_rule: str  # "gpt2", "cl100k_base", "o200k_base" or "whitespace": where the C++ chunker may cut
 
     def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
         """Ids of each chunk (valid UTF-8), as integer arrays; special tokens are ordinary text."""
@@ -72,15 +73,19 @@ class ChunkEncoder(Protocol):
 
 
 class _TiktokenEncoder:
-    """GPT-2 / r50k_base through tiktoken: the reference (``engine="tiktoken"``), for comparisons."""
-
-    cut_rule = "gpt2"
+    """A named encoding through tiktoken: the reference (``engine="tiktoken"``), for comparisons."""
 
     def __init__(self, name: str) -> None:
         import tiktoken
 
+        from llmprep.encoding.patterns import native_pattern_name
+
         self._enc = tiktoken.get_encoding(name)
         self.name = name
+        rule = native_pattern_name(self._enc._pat_str)
+        if rule is None:
+            raise ValueError(f"encoding {name!r} has a pattern the C++ chunker has no safe cuts for")
+        self.cut_rule = rule
         self.vocab_size = self._enc.n_vocab
         self.eot_token: int | None = self._enc.eot_token
 
@@ -94,9 +99,7 @@ class _TiktokenEncoder:
 
 
 class _LlmprepBpeEncoder:
-    """GPT-2 / r50k_base through llmprep's own C++ BPE encoder (the default)."""
-
-    cut_rule = "gpt2"
+    """A named encoding (gpt2, cl100k_base, o200k_base, ...) through llmprep's own C++ BPE encoder (the default)."""
 
     def __init__(self, name: str, encoding: Any = None) -> None:
         from llmprep.encoding import get_encoding
@@ -115,6 +118,9 @@ class _LlmprepBpeEncoder:
                 )
                 raise OSError(f"{e}{hint}") from None
         self.name = self._enc.name
+        if not self._enc._native:
+            raise ValueError(f"encoding {name!r} has no native pre-tokenizer in this build; use engine='tiktoken'")
+        self.cut_rule = self._enc._native  # where the C++ chunker may cut: the pattern's safe cuts
         self.vocab_size = self._enc.n_vocab
         self.eot_token: int | None = self._enc.eot_token
 
@@ -158,7 +164,7 @@ class _SimpleEncoder:
         return self._tok.decode(list(ids))
 
 
-ENCODINGS = ("gpt2", "r50k_base", "simple")
+ENCODINGS = (*ENCODING_NAMES, "simple")
 
 
 def get_chunk_encoder(
@@ -171,7 +177,7 @@ def get_chunk_encoder(
 ) -> ChunkEncoder:
     """The encoder for ``--encoding NAME`` (``simple`` needs ``vocab``, a saved SimpleTokenizer).
 
-    ``engine="tiktoken"`` runs GPT-2 / r50k_base through tiktoken instead of llmprep's encoder
+    ``engine="tiktoken"`` runs the named encoding through tiktoken instead of llmprep's encoder
     (same ids; for differential tests and benchmarks). ``vocab_files=(encoder_json, vocab_bpe)``
     or ``tiktoken_file`` load a BPE vocabulary from local files instead (no network; the encoding
     is named ``name``).
@@ -200,7 +206,8 @@ def get_chunk_encoder(
             enc = Encoding.from_files(vocab_files[0], vocab_files[1], name=name)
         else:
             assert tiktoken_file is not None
-            enc = Encoding.from_tiktoken_file(tiktoken_file, name=name)
+            # A rank file carries no pattern: --encoding names it (cl100k_base for Llama-3-style files).
+            enc = Encoding.from_tiktoken_file(tiktoken_file, name=name, pattern=native_pattern_of(name))
         return _LlmprepBpeEncoder(name, enc)
     if name == "simple":
         if vocab is None:
@@ -208,7 +215,7 @@ def get_chunk_encoder(
         return _SimpleEncoder(vocab)
     if vocab is not None:
         raise ValueError(f"--vocab is only for --encoding simple, not {name}")
-    if name in ("gpt2", "r50k_base"):
+    if name in ENCODING_NAMES:
         if engine not in ("llmprep", "tiktoken"):
             raise ValueError(f"engine must be 'llmprep' or 'tiktoken', not {engine!r}")
         return _LlmprepBpeEncoder(name) if engine == "llmprep" else _TiktokenEncoder(name)

@@ -1,6 +1,6 @@
-// Byte-level BPE as tiktoken runs it (rank of a byte string = its id = its merge priority), with the
-// GPT-2 pre-tokenizer in front, special-token splitting, decoding, and parallel encoding of one large
-// text or of many texts. Results never depend on the thread count.
+// Byte-level BPE as tiktoken runs it (rank of a byte string = its id = its merge priority), with a
+// pre-tokenizer in front (GPT-2, cl100k_base or o200k_base), special-token splitting, decoding, and parallel encoding
+// of one large text or of many texts. Results never depend on the thread count.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "llmprep/bytes_map.hpp"
+#include "llmprep/pretokenize.hpp"
 
 namespace llmprep {
 
@@ -63,14 +64,16 @@ class BpeEncoder {
  public:
   // mergeable: (bytes, rank) for every ordinary token; all 256 single bytes must be present and ranks
   // must be unique and below 2^20. special: (text, id) for special tokens, ids distinct from ranks.
-  // Throws std::invalid_argument naming what is wrong.
+  // pattern: the pre-tokenizer every encoding call runs. Throws std::invalid_argument naming what is
+  // wrong.
   BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& mergeable,
-             const std::vector<std::pair<std::string, uint32_t>>& special);
+             const std::vector<std::pair<std::string, uint32_t>>& special, Pattern pattern = Pattern::kGpt2);
   ~BpeEncoder();
   BpeEncoder(const BpeEncoder&) = delete;
   BpeEncoder& operator=(const BpeEncoder&) = delete;
 
   uint32_t max_token_value() const noexcept { return max_token_value_; }
+  Pattern pattern() const noexcept { return pattern_; }
   size_t n_mergeable() const noexcept { return n_mergeable_; }
   // The rank of an ordinary token's bytes, or BytesMap::kMissing if they are not one token.
   uint32_t rank_of(std::string_view bytes) const noexcept { return ranks_.find(bytes); }
@@ -92,7 +95,7 @@ class BpeEncoder {
   // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
   void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
 
-  // GPT-2 pre-tokenization + BPE of valid UTF-8 `text`, one thread, appended to out.
+  // Pre-tokenization (the encoder's pattern) + BPE of valid UTF-8 `text`, one thread, appended to out.
   void encode_ordinary_serial(std::string_view text, std::vector<uint32_t>& out) const;
 
   // As tiktoken's encode with the given special-token ids allowed (an empty list: encode_ordinary).
@@ -142,6 +145,7 @@ class BpeEncoder {
                        std::vector<uint32_t>& out) const;
 
   uint64_t instance_id_;  // keys the per-thread piece caches to this encoder
+  Pattern pattern_ = Pattern::kGpt2;
   uint32_t max_token_value_ = 0;
   size_t n_mergeable_ = 0;
   uint32_t byte_rank_[256];

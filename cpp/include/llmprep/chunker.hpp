@@ -14,6 +14,8 @@ namespace llmprep {
 // Which tokenizer the cuts must be safe for.
 enum class CutRule {
   kGpt2,        // the GPT-2 / r50k_base pre-tokenizer: gpt2::is_safe_cut
+  kCl100k,      // the cl100k_base pre-tokenizer: cl100k::is_safe_cut
+  kO200k,       // the o200k_base pre-tokenizer: o200k::is_safe_cut
   kWhitespace,  // the chapter's splitter: just before any whitespace character (Python's \s)
 };
 

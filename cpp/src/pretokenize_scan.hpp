@@ -1,0 +1,217 @@
+// Building blocks shared by the hand-written pre-tokenizer scanners (pretokenize_*.cpp): the ASCII
+// byte-class table, eight-bytes-at-a-time runs of ASCII letters or digits, and code-point stepping.
+// Internal to the core library (not installed, not part of the API).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
+#include "llmprep/unicode_tables.hpp"
+#include "llmprep/utf8.hpp"
+
+namespace llmprep::scan {
+
+// Byte classes: the four CharClass values for ASCII bytes, plus kNonAscii for every byte >= 0x80
+// (a lead or continuation byte: decode, then use the Unicode table). U+001C..U+001F are kOther:
+// tiktoken's \s does not contain them.
+constexpr uint8_t kOther = static_cast<uint8_t>(unicode::CharClass::kOther);
+constexpr uint8_t kLetter = static_cast<uint8_t>(unicode::CharClass::kLetter);
+constexpr uint8_t kNumber = static_cast<uint8_t>(unicode::CharClass::kNumber);
+constexpr uint8_t kSpace = static_cast<uint8_t>(unicode::CharClass::kWhitespace);
+constexpr uint8_t kNonAscii = 4;
+
+struct ByteClasses {
+  uint8_t of[256];
+  constexpr ByteClasses() : of() {
+    for (int b = 0; b < 256; ++b) {
+      uint8_t c = kOther;
+      if (b >= 0x80)
+        c = kNonAscii;
+      else if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+        c = kLetter;
+      else if (b >= '0' && b <= '9')
+        c = kNumber;
+      else if (b == ' ' || (b >= 0x09 && b <= 0x0D))
+        c = kSpace;
+      of[b] = c;
+    }
+  }
+};
+inline constexpr ByteClasses kByteClass{};
+
+inline uint8_t byte_class(unsigned char b) { return kByteClass.of[b]; }
+
+// Class and byte length of the code point starting at s[i] (valid UTF-8, i < size).
+inline uint8_t class_at(const unsigned char* s, size_t i, int& length) {
+  const uint8_t c = byte_class(s[i]);
+  if (c != kNonAscii) {
+    length = 1;
+    return c;
+  }
+  uint32_t cp = 0;
+  length = decode_code_point(s + i, cp);
+  return static_cast<uint8_t>(unicode::char_class(cp));
+}
+
+// Fine classes (unicode::kFine*) of the ASCII bytes; bytes >= 0x80 map to 0xFF (decode first).
+struct AsciiFineClasses {
+  uint8_t of[256];
+  constexpr AsciiFineClasses() : of() {
+    for (int b = 0; b < 256; ++b) {
+      uint8_t c = unicode::kFineOther;
+      if (b >= 0x80)
+        c = 0xFF;
+      else if (b >= 'a' && b <= 'z')
+        c = unicode::kFineLower;
+      else if (b >= 'A' && b <= 'Z')
+        c = unicode::kFineUpper;
+      else if (b >= '0' && b <= '9')
+        c = unicode::kFineNumber;
+      else if (b == ' ' || (b >= 0x09 && b <= 0x0D))
+        c = unicode::kFineWhitespace;
+      of[b] = c;
+    }
+  }
+};
+inline constexpr AsciiFineClasses kAsciiFine{};
+
+// Fine class and byte length of the code point starting at s[i] (valid UTF-8, i < size).
+inline uint8_t fine_at(const unsigned char* s, size_t i, int& length) {
+  const uint8_t c = kAsciiFine.of[s[i]];
+  if (c != 0xFF) {
+    length = 1;
+    return c;
+  }
+  uint32_t cp = 0;
+  length = decode_code_point(s + i, cp);
+  return unicode::fine_class(cp);
+}
+
+// SWAR over 8 bytes: the high bit of each byte of the result is set where the byte is in [lo, hi]
+// (both ASCII). Clearing the high bit first keeps every per-byte sum below 0x100, so no carry crosses
+// into the next byte; bytes >= 0x80 are then excluded by their own high bit.
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+inline uint64_t bytes_in_range(uint64_t w, unsigned char lo, unsigned char hi) {
+  const uint64_t low7 = w & ~kHighBits;
+  const uint64_t at_least_lo = low7 + kOnes * (0x80 - lo);
+  const uint64_t above_hi = low7 + kOnes * (0x7F - hi);
+  return at_least_lo & ~above_hi & ~w & kHighBits;
+}
+
+inline int trailing_zeros(uint64_t x) {  // x != 0
+#if defined(_MSC_VER) && !defined(__clang__)
+  unsigned long index = 0;
+  _BitScanForward64(&index, x);
+  return static_cast<int>(index);
+#else
+  return __builtin_ctzll(x);
+#endif
+}
+
+// Which ASCII run ascii_run_end measures.
+enum class AsciiRun { kLetters, kLower, kUpper, kDigits };
+
+template <AsciiRun kind>
+inline bool in_ascii_run(unsigned char b) {
+  if constexpr (kind == AsciiRun::kLetters) return (b | 0x20) >= 'a' && (b | 0x20) <= 'z';
+  if constexpr (kind == AsciiRun::kLower) return b >= 'a' && b <= 'z';
+  if constexpr (kind == AsciiRun::kUpper) return b >= 'A' && b <= 'Z';
+  if constexpr (kind == AsciiRun::kDigits) return b >= '0' && b <= '9';
+  return false;
+}
+
+// End of the run of ASCII bytes of one kind starting at byte i, eight bytes per step: most words
+// end inside the first word of 8, so the loop exit is a count of trailing zeros instead of a
+// mispredicted per-byte branch.
+template <AsciiRun kind>
+inline size_t ascii_run_end(const unsigned char* s, size_t n, size_t i) {
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || defined(_M_ARM64)
+  while (i + 8 <= n) {
+    uint64_t w = 0;
+    std::memcpy(&w, s + i, 8);
+    uint64_t in_class = 0;
+    if constexpr (kind == AsciiRun::kLetters) in_class = bytes_in_range(w | (kOnes * 0x20), 'a', 'z');
+    if constexpr (kind == AsciiRun::kLower) in_class = bytes_in_range(w, 'a', 'z');
+    if constexpr (kind == AsciiRun::kUpper) in_class = bytes_in_range(w, 'A', 'Z');
+    if constexpr (kind == AsciiRun::kDigits) in_class = bytes_in_range(w, '0', '9');
+    if (in_class != kHighBits) return i + static_cast<size_t>(trailing_zeros(~in_class & kHighBits) >> 3);
+    i += 8;
+  }
+#endif
+  while (i < n && in_ascii_run<kind>(s[i])) ++i;
+  return i;
+}
+
+// End of the maximal run of class `cls` (kLetter, kNumber or kOther) starting at byte i.
+inline size_t run_end(const unsigned char* s, size_t n, size_t i, uint8_t cls) {
+  while (i < n) {
+    const uint8_t c = byte_class(s[i]);
+    if (c == cls) {
+      i = cls == kOther    ? i + 1
+          : cls == kLetter ? scan::ascii_run_end<scan::AsciiRun::kLetters>(s, n, i + 1)
+                           : scan::ascii_run_end<scan::AsciiRun::kDigits>(s, n, i + 1);
+      continue;
+    }
+    if (c != kNonAscii) break;
+    uint32_t cp = 0;
+    const int length = decode_code_point(s + i, cp);
+    if (static_cast<uint8_t>(unicode::char_class(cp)) != cls) break;
+    i += static_cast<size_t>(length);
+  }
+  return i;
+}
+
+inline const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
+
+inline bool is_continuation(unsigned char b) { return (b & 0xC0) == 0x80; }
+
+// Start of the code point that ends at byte p (0 < p, p on a code point boundary).
+inline size_t previous_start(const unsigned char* s, size_t p) {
+  size_t q = p - 1;
+  while (q > 0 && is_continuation(s[q])) --q;
+  return q;
+}
+
+inline bool is_crlf(unsigned char b) { return b == '\r' || b == '\n'; }
+
+// The lower-case contraction letter the code point at s[i] matches case-insensitively (see
+// unicode::contraction_letter), or 0; `length` receives its byte length.
+inline char contraction_letter_at(const unsigned char* s, size_t i, int& length) {
+  if (s[i] < 0x80) {
+    length = 1;
+    return unicode::contraction_letter(s[i]);
+  }
+  uint32_t cp = 0;
+  length = decode_code_point(s + i, cp);
+  return unicode::contraction_letter(cp);
+}
+
+// If a contraction 's 't 'm 'd 're 've 'll (any case, as tiktoken's (?i:...) matches) starts at
+// byte i (at s[i] == '\''), its end; otherwise i.
+inline size_t contraction_end(const unsigned char* s, size_t n, size_t i) {
+  if (i + 1 >= n || s[i] != '\'') return i;
+  int l1 = 1;
+  const char c1 = contraction_letter_at(s, i + 1, l1);
+  const size_t after1 = i + 1 + static_cast<size_t>(l1);
+  if (c1 == 's' || c1 == 't' || c1 == 'd' || c1 == 'm') return after1;
+  if ((c1 == 'l' || c1 == 'v' || c1 == 'r') && after1 < n) {
+    int l2 = 1;
+    const char c2 = contraction_letter_at(s, after1, l2);
+    if ((c1 == 'l' && c2 == 'l') || (c1 != 'l' && c2 == 'e')) return after1 + static_cast<size_t>(l2);
+  }
+  return i;
+}
+
+[[noreturn]] void throw_position(const char* function, size_t pos, size_t size, bool inside);
+
+}  // namespace llmprep::scan
