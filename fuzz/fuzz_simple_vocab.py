@@ -88,7 +88,7 @@ def write_seeds(folder: Path) -> None:
             (folder / name).write_bytes(path.read_bytes() + SEPARATOR + (story + " Unknown words here.").encode())
     plain = {
         "plain-v1": {"Hello": 0, ",": 1, "world": 2, "!": 3, ":": 4},
-        "plain-v2-gaps": {"a": 5, "b": 70000, "<|unk|>": 2**40, ";": 7},
+        "plain-v2-gaps": {"a": 5, "b": 70000, "<|unk|>": -(2**40), ";": 7},
         "plain-shared-ids": {"x": 1, "y": 1, "two words": 2, "": 3, "(": 4},
     }
     for name, vocab in plain.items():
