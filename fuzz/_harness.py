@@ -172,7 +172,7 @@ def seeds(target: str) -> list[Path]:
 # Coverage counters the harnesses set by hand (see `feature`): reserved before fuzzing starts.
 _FEATURE_COUNTERS: list[int] = []
 _FEATURES: dict[Hashable, int] = {}
-_trace_branch: Callable[[int], None] | None = None
+_atheris: types.ModuleType | None = None  # set when fuzzing
 
 
 def feature(*key: Hashable) -> None:
@@ -183,7 +183,7 @@ def feature(*key: Hashable) -> None:
     which token ids) so that inputs doing something new are kept and mutated further. A no-op
     outside fuzzing (tests), and once the counters are used up keys share them.
     """
-    if _trace_branch is None:
+    if _atheris is None:
         return
     index = _FEATURES.get(key)
     if index is None:
@@ -191,7 +191,8 @@ def feature(*key: Hashable) -> None:
         if len(_FEATURES) < len(_FEATURE_COUNTERS):
             index = _FEATURE_COUNTERS[len(_FEATURES)]
             _FEATURES[key] = index
-    _trace_branch(index)
+    # Looked up on each call: atheris replaces its _trace_branch when fuzzing starts.
+    _atheris._trace_branch(index)
 
 
 def error_feature(where: str, error: BaseException) -> None:
@@ -235,9 +236,9 @@ def main(test_one_input: Callable[[bytes], None], prepare_corpus: Callable[[Path
     if prepare_corpus is not None and folders:
         prepare_corpus(folders[0])
     _instrument(("llmprep", "__main__", "_harness", "_chapter_ch2"))
-    global _trace_branch
+    global _atheris
     _FEATURE_COUNTERS.extend(atheris._reserve_counter() for _ in range(_N_FEATURES))
-    _trace_branch = atheris._trace_branch
+    _atheris = atheris
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()
 
