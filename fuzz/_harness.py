@@ -113,7 +113,7 @@ def has_surrogates(text: str) -> bool:
 
 def chapter() -> types.ModuleType:
     """tests/_chapter_ch2.py, the chapter's code kept verbatim as the tests' reference."""
-    name = "_chapter_ch2"
+    name = "_fuzz_chapter_ch2"  # not the tests' name: this copy may have loaded without torch
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "_chapter_ch2.py")
         assert spec is not None and spec.loader is not None
@@ -235,7 +235,7 @@ def main(test_one_input: Callable[[bytes], None], prepare_corpus: Callable[[Path
     folders = [Path(a) for a in sys.argv[1:] if not a.startswith("-") and Path(a).is_dir()]
     if prepare_corpus is not None and folders:
         prepare_corpus(folders[0])
-    _instrument(("llmprep", "__main__", "_harness", "_chapter_ch2"))
+    _instrument(("llmprep", "__main__", "_harness", "_fuzz_chapter_ch2"))
     global _atheris
     _FEATURE_COUNTERS.extend(atheris._reserve_counter() for _ in range(_N_FEATURES))
     _atheris = atheris
