@@ -33,6 +33,20 @@ input_timeout=${FUZZ_TIMEOUT_S:-60}
 out=${FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/llmprep-fuzz.XXXXXX")}
 mkdir -p "$out"
 
+# With gcc's ASan runtime preloaded, its empty __sanitizer_cov_* stubs come first in symbol
+# lookup and atheris's coverage never reaches libFuzzer: preload fuzz/sancov_forward.c before it,
+# which forwards those calls to atheris's own libFuzzer (see that file).
+if [[ ${LD_PRELOAD:-} == *asan* ]]; then
+  atheris_core=$("$python" -c 'import atheris, glob, os; print(glob.glob(os.path.join(os.path.dirname(atheris.__file__), "core_with_libfuzzer*.so"))[0])')
+  if ${CC:-cc} -O2 -shared -fPIC -o "$out/sancov_forward.so" "$root/fuzz/sancov_forward.c" -ldl && [[ -n $atheris_core ]]; then
+    export ATHERIS_CORE=$atheris_core
+    export LD_PRELOAD="$out/sancov_forward.so $LD_PRELOAD"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+  else
+    echo "fuzz: WARNING: could not build fuzz/sancov_forward.c; under ASan the fuzzers will see no coverage" >&2
+  fi
+fi
+
 if (($# > 0)); then
   targets=("$@")
 else
@@ -62,7 +76,7 @@ for target in "${targets[@]}"; do
   # The outer timeout is a backstop for a hang that libFuzzer's own -timeout cannot interrupt.
   timeout --signal=KILL $((seconds * 2 + input_timeout + 120)) \
     "$python" "$harness" -max_total_time="$seconds" -rss_limit_mb="$rss_limit" -timeout="$input_timeout" \
-    -detect_leaks=0 -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus" >"$log" 2>&1
+    -detect_leaks=0 -keep_seed=1 -artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus" >"$log" 2>&1
   rc=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
   reproducers=$(find "$work/artifacts" -type f | sort)
