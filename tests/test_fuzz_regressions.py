@@ -77,6 +77,21 @@ def test_vocabulary_file_errors_name_the_file() -> None:
         _core.bpe_encoder_from_tiktoken(b"\n".join(lines), "fuzz.tiktoken", {"<|endoftext|>": 7})
 
 
+def test_data_gym_build_errors_name_the_files() -> None:
+    # fuzz_vocab_data_gym: encoder.json gave <|endoftext|> an id that an ordinary token has; the
+    # encoder's "id 260 is used twice" named neither file.
+    import json
+
+    printable = [b for b in range(256) if chr(b).isprintable() and chr(b) != " "]
+    others = [b for b in range(256) if b not in printable]
+    spell = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(others)}
+    encoder = {spell[b]: rank for rank, b in enumerate(printable + others)} | {"<|endoftext|>": 5}
+    with pytest.raises(ValueError, match=r"^vocab\.bpe with encoder\.json: id 5 is used twice"):
+        _core.bpe_encoder_from_data_gym(
+            b"#version: 0.2\n", json.dumps(encoder).encode(), "vocab.bpe", "encoder.json", None
+        )
+
+
 def test_jsonl_record_nested_too_deeply_names_its_line(tmp_path) -> None:
     # fuzz_tokenize (by inspection while writing it): json.loads raises RecursionError, not
     # JSONDecodeError, for deep nesting; it escaped `llmprep tokenize` as a traceback.
