@@ -42,6 +42,17 @@ py::tuple encoder_result(std::unique_ptr<BpeEncoder> encoder, const vocab::RankL
   return py::make_tuple(owned, n_mergeable, to_dict(special));
 }
 
+// The encoder's own checks (all 256 single bytes present, no id used twice) know no file name:
+// prefix it, so every error about a malformed file names the file.
+std::unique_ptr<BpeEncoder> build_encoder(const vocab::RankList& ranks, const vocab::RankList& special,
+                                          const std::string& name, Pattern pattern = Pattern::kGpt2) {
+  try {
+    return std::make_unique<BpeEncoder>(ranks, special, pattern);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(name + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 void register_vocab_files(py::module_& m) {
@@ -59,7 +70,7 @@ void register_vocab_files(py::module_& m) {
           py::gil_scoped_release release;
           vocab::DataGymTable table = vocab::parse_data_gym(bpe_view, json_view, vocab_name, encoder_name);
           if (!given) special = std::move(table.special);
-          encoder = std::make_unique<BpeEncoder>(table.mergeable, special);
+          encoder = build_encoder(table.mergeable, special, vocab_name + " with " + encoder_name);
         }
         return encoder_result(std::move(encoder), special);
       },
@@ -87,7 +98,7 @@ void register_vocab_files(py::module_& m) {
             for (const auto& entry : ranks) max_rank = std::max(max_rank, entry.second);
             special.emplace_back("<|endoftext|>", max_rank + 1);
           }
-          encoder = std::make_unique<BpeEncoder>(ranks, special, parsed);
+          encoder = build_encoder(ranks, special, name, parsed);
         }
         return encoder_result(std::move(encoder), special);
       },

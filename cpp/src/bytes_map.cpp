@@ -112,6 +112,8 @@ uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t len = key.size();
   if (len <= kShortMax) {
+    // The empty string is never a key, and its packed form (0) is what marks an empty slot.
+    if (len == 0) return kMissing;
     const uint64_t want = short_key(probe, len);
     for (size_t i = probe.hash & short_mask_;; i = (i + 1) & short_mask_) {
       const ShortSlot& s = short_[i];

@@ -691,6 +691,8 @@ def _jsonl_records(
             record: Any = json.loads(decoded)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path} line {line_no} is not valid JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise ValueError(f"{path} line {line_no} is not valid JSON: it is nested too deeply") from None
         if not isinstance(record, dict) or text_field not in record:
             keys = f"; its keys are {sorted(record)[:10]}" if isinstance(record, dict) else ""
             raise ValueError(

@@ -449,6 +449,8 @@ class SimpleTokenizer:
                 document: Any = json.load(f)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{filename!r} is not valid JSON: {e}") from None
+            except RecursionError:
+                raise ValueError(f"{filename!r} does not hold a vocabulary (its JSON is nested too deeply)") from None
         if not isinstance(document, dict):
             raise ValueError(f"{filename!r} does not hold a vocabulary (expected a JSON object)")
         if document.get("format") == _SAVE_FORMAT:
@@ -460,8 +462,16 @@ class SimpleTokenizer:
             vocab = document.get("vocab")
             if not isinstance(vocab, dict):
                 raise ValueError(f"{filename!r} has no 'vocab' object")
-            return cls(vocab, document.get("unknown", "error"), pattern=document.get("pattern"))
-        return cls(document, "unk" if UNK_TOKEN in document else "error")
+            pattern = document.get("pattern")
+            if pattern is not None and not isinstance(pattern, str):
+                raise ValueError(f"{filename!r} has a 'pattern' that is not a string: {pattern!r}")
+            args: tuple[Any, Any, Any] = (vocab, document.get("unknown", "error"), pattern)
+        else:
+            args = (document, "unk" if UNK_TOKEN in document else "error", None)
+        try:
+            return cls(args[0], args[1], pattern=args[2])
+        except TypeError as e:  # a word or id of the wrong JSON type: a file that is not a vocabulary
+            raise ValueError(f"{filename!r} does not hold a valid vocabulary: {e}") from None
 
     def __getstate__(self) -> dict[str, Any]:
         # The C++ object does not pickle; rebuild it (DataLoader workers under spawn need this).
