@@ -84,7 +84,7 @@ def write_seeds(folder: Path) -> None:
             "v1-saved": SimpleTokenizer.from_text(story, specials=(), unknown="error"),
         }
         for name, tok in cases.items():
-            tok.save(path)
+            tok.save(path, overwrite=True)
             (folder / name).write_bytes(path.read_bytes() + SEPARATOR + (story + " Unknown words here.").encode())
     plain = {
         "plain-v1": {"Hello": 0, ",": 1, "world": 2, "!": 3, ":": 4},

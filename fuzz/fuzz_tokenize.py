@@ -121,6 +121,7 @@ def _tokenize(source: Path, output: Path, field: str, eot: bool, replace: bool, 
         errors="replace" if replace else "strict",
         chunk_bytes=chunk_bytes,
         batch_bytes=48,
+        overwrite=True,  # one scratch output, rewritten for every input
     )
 
 

@@ -29,11 +29,6 @@ def test_empty_bytes_are_not_a_token(gpt2, tiktoken_gpt2) -> None:
     assert _core.bpe_token_rank(gpt2._core, b"") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llmprep::KeyError carries the word only as what(), a C string: the message stops at the first NUL "
-    "(fix: keep the key as a std::string member in errors.hpp and build the Python str from it in errors.cpp)",
-)
 def test_key_error_names_a_word_with_nul() -> None:
     # fuzz_simple: V1's KeyError named '-' for the unknown word '-\x00\x00...'.
     import llmprep
@@ -103,11 +98,6 @@ def test_jsonl_record_nested_too_deeply_names_its_line(tmp_path) -> None:
         tokenize_corpus([str(source)], tmp_path / "out.tok", get_chunk_encoder("gpt2"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tokens._read_raw_sidecar catches ValueError/KeyError/TypeError only: int(Infinity) raises "
-    "OverflowError and deeply nested JSON RecursionError (fix: add both to its except clause)",
-)
 @pytest.mark.parametrize(
     "sidecar",
     [

@@ -50,7 +50,7 @@ void register_errors(py::module_& m) {
     try {
       if (error) std::rethrow_exception(error);
     } catch (const llmprep::KeyError& e) {
-      PyErr_SetObject(PyExc_KeyError, py::str(e.what()).ptr());
+      PyErr_SetObject(PyExc_KeyError, py::str(e.key()).ptr());
     } catch (const llmprep::Utf8Error& e) {
       py::object exc = py::reinterpret_borrow<py::object>(invalid_utf8_error_type)(e.what());
       exc.attr("offset") = e.offset();

@@ -476,7 +476,7 @@ def _read_raw_sidecar(path: Path) -> tuple[TokenFileHeader, np.ndarray | None]:
             checksums = np.array([int(c) for c in meta["crc32c"]], dtype=np.uint32)
             if block_bytes <= 0 or checksums.size != _blocks_of(n_tokens * dtype.itemsize, block_bytes):
                 raise ValueError(f"{checksums.size} checksums of {block_bytes}-byte blocks for {n_tokens} ids")
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as e:
         raise TokenFileError(f"{sidecar} is not a valid llmprep raw-format sidecar: {e}") from None
     size = path.stat().st_size
     if size != n_tokens * dtype.itemsize:

@@ -12,7 +12,12 @@ namespace llmprep {
 // formatted as Python's repr would show it, so `KeyError: 'Hello'` reads like the chapter's.
 class KeyError : public std::out_of_range {
  public:
-  using std::out_of_range::out_of_range;
+  explicit KeyError(const std::string& key) : std::out_of_range(key), key_(key) {}
+  // The whole key: what() is a C string and would stop at a NUL inside a word.
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
 };
 
 // -> llmprep.InvalidUTF8Error (a ValueError): bytes that are not UTF-8. Carries the byte offset.
