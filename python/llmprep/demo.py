@@ -199,13 +199,17 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
         if device == "cuda":
             torch.cuda.synchronize()
 
-    timings.append(
-        (
-            "input embeddings (8, 4, 256)",
-            best(lambda: (token_layer(inputs) + pos_layer(positions), sync())),
-            best(lambda: (embedding(inputs), sync())),
-        )
-    )
+    def chapter_embeddings() -> torch.Tensor:
+        result: torch.Tensor = token_layer(inputs) + pos_layer(positions)
+        sync()
+        return result
+
+    def llmprep_embeddings() -> torch.Tensor:
+        result: torch.Tensor = embedding(inputs)
+        sync()
+        return result
+
+    timings.append(("input embeddings (8, 4, 256)", best(chapter_embeddings), best(llmprep_embeddings)))
 
     out("\n## Time per step: the chapter's code vs llmprep (best of 5)")
     out(f"  {'step':<38} {'chapter':>12} {'llmprep':>12} {'ratio':>8}")
