@@ -1,58 +1,18 @@
 // Byte-level BPE: the rank tables, the merge loop (short and long pieces), the per-thread piece
 // cache, and decoding. Pre-tokenization and parallel splitting of whole texts are in bpe_text.cpp.
 //
-// Performance notes
-// -----------------
-// Measured with benchmarks/bench_bpe.py on this 2-core shared VM (AMD EPYC, 1 MiB L2 per core, other
-// jobs running: absolute figures swing +-30% between runs; ratios within one run are what count).
-// Input: the four ../shared/data corpora concatenated, 3.5 MB, 0.9M tokens.
-// * One thread: ~210 MB/s into numpy (encode_to_numpy), 11-13x tiktoken's encode_ordinary in the
-//   same run; roughly half of it is the pre-tokenizer, half BPE. encode() to a Python list runs at
-//   ~85% of that: every id shares one cached Python int (allocating one per token made the list
-//   path 2.3x slower than numpy). gigatoken 0.10 ran at ~590 MB/s on one thread in the same run.
-// * Per piece, in order: single byte -> byte_rank_; whole piece in the vocabulary (exact for GPT-2
-//   because rank == id == merge priority; most pieces of English text stop here); the calling
-//   thread's piece cache, probed with the hash already computed; only then the merge loop, whose
-//   result is cached.
-// * BytesMap: keys of 1..7 bytes (90% of multi-byte pieces) in 16-byte slots keyed by one word,
-//   longer keys in 32-byte slots with two inline words; hash = one multiply for keys <= 8 bytes.
-//   Those two changes gave ~7% and ~8%. The first slot load is still the hottest instruction (the
-//   tables are 1 + 1 MiB): it is a cache miss for the long tail of pieces.
-// * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table packed into one 64-bit
-//   word per slot (108k pairs for GPT-2, 2 MiB), which is exact because every part during a
-//   tiktoken-style merge is itself a token.
-// * Short pieces (< kLargePiece bytes) use tiktoken's quadratic scan on a stack array. Long pieces
-//   (merge_large): (1) cut wherever two bytes are adjacent in no token (exact: no merge can join
-//   them), spans < 128 bytes back to the scan; (2) a long span in 4 KiB chunks merged by per-rank
-//   buckets with a merge log, each boundary confirmed by replaying both logs (crosses()), else the
-//   span is merged whole; (3) a chunk equal to one of the previous three reuses its tokens, log and
-//   boundary verdict. 1 MB runs of 'x' / '-' now cost ~1-1.5 ns/B, of '7' ~5 ns/B (the checks
-//   replay), spaces/newlines ~6 ns/B: 0.2-1.3x normal text. The hard case is a long piece with no
-//   repetition and few cuts: 1 MB of random letters ~33 ns/B (7x normal), random digits ~80 ns/B
-//   (17x normal; every digit pair occurs in some token, and random digits fail most chunk checks,
-//   so they take the whole-span fallback), still 9-11x faster than tiktoken on the same input.
-//   Rejected: a binary heap of (rank, position) (same order, 90-190 ns/B: cache misses in an 8 MB
-//   heap); bucketed merge of the whole 1 MB piece without chunks (20-30 ns/B).
-// * The piece cache is per thread (thread_local, keyed by encoder instance), so reads take no lock;
-//   it is fetched once per text (a thread_local in a shared library costs a __tls_get_addr call).
-//   Worker threads are the pool's (parallel.cpp) and keep their caches from call to call; in a
-//   parallel call every thread also reads the calling thread's cache, frozen for the call, after a
-//   miss in its own, so that a new worker does not start cold.
-// * Two threads (2-core VM, 3.5 MB corpus): encode_to_numpy did 1.33-1.42x the CPU time of one
-//   thread. perf put the excess on push_back's capacity load: each task appended to results[t]
-//   in place, and neighbouring results share a cache line (false sharing). Tasks now fill a local
-//   vector and move it into place: 1.05x. callgrind counts the same instructions (+0.4%) for 1 and
-//   2 threads of encode_ordinary_batch; what CPU time remains above 1x is the two cores contending
-//   for caches and memory (the rank and cache tables do not fit in L2), not extra work.
-// * Tried and rejected, twice: scanning a group of 8-16 pieces, hashing them and prefetching their
-//   rank-table and cache slots before the lookups. The grouped loop measured 5-15% slower in
-//   alternating CPU-time runs: the extra passes cost more than the overlapped misses saved.
-//   Also rejected: std::unordered_map<std::string, ...> (allocation per key, memcmp per probe).
-// * Towards ~1 GB/s per core (gigatoken's published figure; 2.8x faster than this here): fuse the
-//   pre-tokenizer with the lookup (hash while scanning, SIMD class scan for ASCII), a direct-mapped
-//   table of the most frequent few thousand pieces that stays in L1/L2, emit ids straight into the
-//   final buffer instead of per-task vectors; for long digit runs, chunk boundaries placed at token
-//   boundaries found with a small overlap instead of the whole-span fallback.
+// Design notes (measurements, and what was tried and rejected: docs/performance.md):
+// * Per piece, in order: single byte -> byte_rank_; the whole piece in the vocabulary (exact for
+//   GPT-2: rank == id == merge priority); the calling thread's piece cache, probed with the hash
+//   already computed; only then the merge loop, whose result is cached.
+// * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
+//   every part during a tiktoken-style merge is itself a token.
+// * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
+//   are adjacent in no token, then merged in 4 KiB chunks by per-rank buckets, each chunk boundary
+//   confirmed by replaying both merge logs (else the span is merged whole), repeated chunks reused:
+//   linear in the piece length.
+// * The piece cache is thread_local (no locks), fetched once per text; in a parallel call every
+//   thread also reads the calling thread's cache, frozen for the call, so new workers do not start cold.
 #include "llmprep/bpe.hpp"
 
 #include <algorithm>

@@ -2,51 +2,15 @@
 // parallel_for / parallel_tasks / parallel_tasks_ordered. A call that finds the pool in use (nested,
 // or from a second Python thread at the same time) starts its own threads instead of waiting.
 //
-// Performance notes
-// -----------------
-// Measured with benchmarks/bench_bpe.py and bench_simple.py on the 2-core shared VM (3.5 MB corpus).
-// * Threads used to be started per call. That cost tens of microseconds, but the larger loss was
-//   elsewhere: BPE's piece cache is per thread, so every call's workers started cold (they read the
-//   caller's frozen cache, yet re-merged and lost every miss), and the 2-thread paths did 13-33% more
-//   CPU work than one thread. Pool threads keep their caches from call to call.
-// * Fork safety: PyTorch's DataLoader forks worker processes, and a fork copies the pool's
-//   bookkeeping but not its threads. A pthread_atfork child handler drops the pool (leaked, never
-//   touched again: its mutex may have been held by a thread that does not exist in the child), so
-//   the child's first parallel call builds a new one. The pool pointer is published with a
-//   compare-and-swap, never under a lock a forking thread could leave held. Without pthreads
-//   (Windows) there is no fork and no handler.
-// * Idle workers sleep on a condition variable (no spinning: on a 2-core machine a spinning worker
-//   takes the core another process needs). Waking them costs ~10-50 us per call, small next to the
-//   batch calls that use more than one thread (callers keep small jobs on one thread).
-// * Serial post-processing, such as building Python lists under the GIL (~25% of a word-level
-//   encode_batch, ~30% of a BPE encode_ordinary_batch with the cyclic GC it triggers), capped
-//   2-thread scaling at 1.3-1.5x when it ran after the parallel part. parallel_tasks_ordered lets
-//   the caller consume finished tasks in order while the other threads still work; the caller
-//   consumes before it takes new work, so the serial part stays ahead. Completion is recorded under
-//   one mutex and the caller sleeps on a condition variable only when nothing is ready and no task
-//   is left to take; callers with thousands of tiny tasks group them (bpe_text.cpp: with one task
-//   per document the caller slept and woke for nearly every one).
-// * Before -> after, 2 threads / 1 thread, alternating runs while sha256 on 2 threads gave
-//   1.81-1.92x: BPE encode_to_numpy 1.40-1.57x -> 1.73-1.95x, encode_ordinary_batch 1.30-1.33x ->
-//   1.52-1.68x (still short of 1.7: the Python-side work before and after the call, freeing the
-//   previous result, and cache contention remain), word-level encode_batch 1.34-1.39x -> 1.66-2.26x.
-//   Most of the numpy gain was a false-sharing fix in bpe_text.cpp; the pool and the ordered
-//   consume gave the rest and all of the batch gains.
-// * encode_ordinary_batch still scaled 1.64-1.76x (sha256: 1.85-1.91x) with CPU time 2/1 near 1.0-1.1.
-//   Timestamps of the caller's consumes showed why: bench_bpe's batch ends with one 2.4 MB document
-//   (2/3 of the bytes, cut into 256 KiB tasks), and its list was built only after its last task,
-//   ~1.9 ms of serial work after the other thread had finished (the caller ended 2.3-3.1 ms after
-//   the worker in four traced calls of ~13 ms). encode_batch now hands a text cut into several
-//   tasks over in parts as they finish, and the binding grows its list part by part. Traced gap
-//   after: 1.2-1.5 ms (the last 256 KiB task, which one thread runs while the other waits, plus
-//   the last unit's lists). Ten alternating processes, best of 15 each (the VM swung between 1.1x
-//   and 1.9x within minutes): median 2-thread time 13.2 -> 12.4 ms, median scaling 1.69x -> 1.78x.
-//   Tried and not kept: joining per-part lists at the end by moving their references (a fresh
-//   list of 600k pointers plus the copy, on the tail: no gain measurable); units of 1/64 instead
-//   of 1/16 of a thread's bytes and 64 or 128 KiB tasks instead of 256 KiB for a batch (no
-//   difference measurable through that noise).
-// * Python >= 3.12 warns (DeprecationWarning, hidden by default) when a process with threads
-//   forks: the idle pool threads count. Not avoided (an idle timeout would bring back cold caches).
+// Design notes (measurements and rejected designs: docs/performance.md):
+// * The pool is kept between calls, so per-thread caches (BPE's piece cache) stay warm.
+// * Fork safety: PyTorch's DataLoader forks. A pthread_atfork child handler drops the pool (leaked,
+//   never touched again: its mutex may have been held by a thread that does not exist in the
+//   child); the pool pointer is published with a compare-and-swap, never under a lock a forking
+//   thread could leave held. Without pthreads (Windows) there is no fork and no handler.
+// * Idle workers sleep on a condition variable: no spinning on a machine whose other core is busy.
+// * parallel_tasks_ordered lets the caller consume finished tasks in order (building Python lists
+//   under the GIL) while the other threads still work, so the serial part overlaps the parallel one.
 #include "llmprep/parallel.hpp"
 
 #include <algorithm>

@@ -28,27 +28,11 @@
 // Every decision depends only on text at and after `pos` (no lookbehind), so the scan is
 // memoryless: the pieces of text[p:] are the pieces of text after p whenever p is a boundary.
 //
-// Performance notes (one thread, g++ -O3, no -march; the four ../shared/data corpora concatenated:
-// 3.5 MB, 822k pieces, ~4.3 bytes per piece, nearly all ASCII. 2 cores shared with other jobs, so
-// single runs vary up to 2x; the figures are best-of-15 runs taken side by side):
-//   - Design: a 256-entry byte-class table decides ASCII bytes with one load; a byte >= 0x80 falls back
-//     to decoding the code point and the two-stage Unicode table. A short branch on the first byte
-//     ("'", " ", else its class) picks the alternative, then a loop runs to the end of the class run.
-//     No allocation per piece; a piece costs ~4 branches plus its run.
-//   - Per-byte loop only: 230-350 MB/s (54-83 M pieces/s). Most of a piece's cost was the
-//     mispredicted exit of the per-byte run loop, at a different length for every word.
-//   - Kept: ASCII letter and digit runs 8 bytes at a time (SWAR range test + count trailing zeros):
-//     most words end inside the first 8 bytes, so the exit is arithmetic, not a branch. 500-570 MB/s
-//     (117-134 M pieces/s), 2.4x; letters-only 1 MB runs ~5 GB/s. Scalar fallback on big-endian.
-//   - Rejected: entering the SWAR loop for every character of a run (also non-ASCII ones): CJK and
-//     Cyrillic runs fell from ~1.6 / ~1.0 GB/s to ~0.5 / ~0.4 GB/s; it is now entered only after an
-//     ASCII byte of the run's class.
-//   - Not tried yet, the way towards ~1 GB/s on prose: 16/32-byte SIMD classification of a block into
-//     class masks and boundary bits (class changes, with fix-ups for " " + word, contractions and
-//     whitespace runs), emitting piece ends from the bit mask without a branch per piece.
-//   - is_safe_cut costs ~10 ns; next_safe_cut on prose finds a cut within a few bytes, so splitting a
-//     text into chunks for threads costs nothing measurable.
-//   benchmarks/bench_pretokenize_gpt2.py measures the same through Python against the regex module.
+// Design notes (measurements and rejected designs: docs/performance.md): a 256-entry byte-class
+// table decides ASCII bytes with one load; other code points go through the two-stage Unicode
+// table. ASCII letter and digit runs are scanned 8 bytes at a time (SWAR range test + count
+// trailing zeros), entered only after an ASCII byte of the run's class, so non-Latin runs keep the
+// per-character loop. No allocation per piece.
 namespace llmprep::gpt2 {
 
 namespace {

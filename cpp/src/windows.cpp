@@ -1,33 +1,12 @@
 // Window kernels: the chapter's window count, and the gathers that copy windows into caller
 // buffers, widening token ids (uint16/uint32/int32/int64) to int64 or int32 on the way.
 //
-// Performance notes (2 cores shared with other jobs, GCC 12 -O3, no -march; benchmarks/bench_loader.py,
-// 6M GPT-2 tokens as uint16, all 46,873 windows of L=256 S=128 into preallocated int64 buffers):
-//   - The copy is two plain widening loops per window (inputs, then targets from the same source
-//     shifted by one). GCC vectorizes both; the second pass reads the window from L1, so the source
-//     is read from memory once. Measured 15-21 GB/s of output on one thread, 1.9-2.1x np.copyto of
-//     the same output bytes (a copy also reads as many bytes as it writes; the gather reads a quarter
-//     of that from a uint16 array). Writing the output is what costs.
-//   - Tried and rejected: one fused loop writing inputs[j] and targets[j - 1] from each source token
-//     (no faster, since loads are not the bottleneck, and the shifted store complicates vectorizing);
-//     nontemporal stores (a DataLoader batch is read by torch right away, so leaving it in cache wins;
-//     only a full materialize could gain).
-//   - Id checks (negative ids in signed arrays, ids above INT32_MAX for int32 output) are a separate
-//     branch-free pass over the window before copying: the window is then in L1 and the pass costs a
-//     few percent. Unsigned sources widening to int64 skip it at compile time.
-//   - Threads: a DataLoader batch (8 x 256 = 2,048 ids, about 1 us to copy) is far below the cost of
-//     starting a thread (tens of microseconds), so gathers stay on the calling thread until each
-//     thread gets kMinIdsPerThread ids; only materializing or very large batches fan out. On this
-//     loaded 2-core machine two threads did not beat one (16-17 GB/s either way): bandwidth-bound.
-//   - Shard sets (gather_windows_parts): calling gather_windows once per shard-run of a batch from
-//     Python, with spanning windows assembled in numpy, ran at 5-16% of the merged file's batch rate
-//     over 1,000 shards (a pybind call and numpy slicing per row). One call per batch over a table
-//     of part pointers brought it to 75-95% (noisy machine). Writing the rows with its own copy loop
-//     instead of copy_window measured ~1.6x slower on (32, 1024) int64 batches (different codegen);
-//     the kernel therefore reuses copy_window with a position shift for error messages.
-//   - For a DataLoader, the kernel is no longer the cost: a (8, 256) batch spends ~2 us in C++ and
-//     the rest in Python (allocating two tensors, the sampler), which is why data.py bypasses the
-//     DataLoader's per-index layers when there are no workers.
+// Design notes (measurements: docs/performance.md): two plain widening loops per window (GCC
+// vectorizes both; the second reads the window from L1); id checks are a separate branch-free pass
+// over the window before copying; gathers stay on the calling thread unless each thread gets
+// kMinIdsPerThread ids (a DataLoader batch costs far less than waking a thread).
+// Shard sets: gather_windows_parts is one call per batch over a table of part pointers, reusing
+// copy_window (a per-shard call from Python was far slower: docs/performance.md).
 #include "llmprep/windows.hpp"
 
 #include <algorithm>

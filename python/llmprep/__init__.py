@@ -6,6 +6,8 @@ the torch-based parts (datasets, data loaders, embedding modules) are imported o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llmprep._core import InvalidUTF8Error
 from llmprep.encoding import (
     Encoding,
@@ -17,6 +19,10 @@ from llmprep.encoding import (
 )
 from llmprep.simple import SimpleTokenizer
 from llmprep.tokens import TokenFile, TokenFileError, open_tokens
+
+if TYPE_CHECKING:  # for type checkers only: at run time these come from __getattr__ below
+    from llmprep.data import GPTDataset, create_dataloader
+    from llmprep.nn import GPTEmbedding, PositionalEmbedding, TokenEmbedding
 
 __all__ = [
     "Encoding",
@@ -63,7 +69,17 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as e:
+            if e.name != "torch":
+                raise
+            raise ModuleNotFoundError(
+                f'llmprep.{name} needs PyTorch, which is not installed; install it with pip install "llmprep[torch]" '
+                "(or pip install torch)",
+                name="torch",
+            ) from e
+        return getattr(module, name)
     raise AttributeError(f"module 'llmprep' has no attribute {name!r}")
 
 

@@ -211,15 +211,19 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     pos_layer = torch.nn.Embedding(max_length, output_dim, device=device)
     positions = torch.arange(max_length, device=device)
 
-    def chapter_embeddings() -> None:
-        token_layer(inputs) + pos_layer(positions)
+    def sync() -> None:
         if device == "cuda":
             torch.cuda.synchronize()
 
-    def llmprep_embeddings() -> None:
-        embedding(inputs)
-        if device == "cuda":
-            torch.cuda.synchronize()
+    def chapter_embeddings() -> torch.Tensor:
+        result: torch.Tensor = token_layer(inputs) + pos_layer(positions)
+        sync()
+        return result
+
+    def llmprep_embeddings() -> torch.Tensor:
+        result: torch.Tensor = embedding(inputs)
+        sync()
+        return result
 
     timings.append(("input embeddings (8, 4, 256)", best(chapter_embeddings), best(llmprep_embeddings)))
 

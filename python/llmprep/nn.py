@@ -10,8 +10,15 @@ This module imports torch; ``import llmprep`` does not import it.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as e:  # torch is an optional dependency: the tokenizers work without it
+    if e.name != "torch":
+        raise
+    raise ModuleNotFoundError(
+        'llmprep.nn needs PyTorch, which is not installed; install it with pip install "llmprep[torch]"', name="torch"
+    ) from e
 
 __all__ = ["GPTEmbedding", "PositionalEmbedding", "TokenEmbedding"]
 
@@ -178,9 +185,12 @@ class GPTEmbedding(nn.Module):
                 f"sequence length {seq_len} exceeds context_length {self.context_length}; "
                 "use shorter windows (max_length) or a larger context_length"
             )
-        embeddings = tokens + self.position(seq_len)
+        embeddings: torch.Tensor = tokens + self.position(seq_len)
         # nn.Dropout(p=0) in training mode still launches a kernel: skip it when it cannot drop.
-        return self.dropout(embeddings) if self.dropout.p > 0 else embeddings
+        if self.dropout.p == 0:
+            return embeddings
+        dropped: torch.Tensor = self.dropout(embeddings)
+        return dropped
 
 
 def _check_sizes(**sizes: int) -> None:

@@ -143,7 +143,7 @@ class SimpleTokenizer:
                 self._regex = re.compile(pattern)
             except re.error as e:
                 raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {e}") from None
-        self._pattern = CHAPTER_PATTERN if self._regex is None else pattern
+        self._pattern: str = CHAPTER_PATTERN if pattern is None or self._regex is None else pattern
         unk_id = self._vocab[UNK_TOKEN] if unknown == "unk" else None
         self._core = _core.SimpleTokenizerCore(list(self._vocab), list(self._vocab.values()), unk_id)
 

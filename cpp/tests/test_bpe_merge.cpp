@@ -1,0 +1,119 @@
+// The BPE merge (short pieces: the quadratic scan; long pieces: cuts, 4 KiB chunks, bucket merge,
+// boundary checks, reuse of repeated chunks) against the plainest quadratic reference merge,
+// on synthetic vocabularies whose tokens are random concatenations of earlier tokens.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "llmprep/bpe.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using RankList = std::vector<std::pair<std::string, uint32_t>>;
+
+// 256 single bytes, then `n_merges` tokens, each the concatenation of two earlier tokens drawn
+// mostly from those spelled in `alphabet` (so long runs of those letters merge deeply).
+RankList synthetic_vocab(uint64_t seed, std::string_view alphabet, size_t n_merges) {
+  std::mt19937_64 rng(seed);
+  RankList vocab;
+  std::unordered_map<std::string, uint32_t> seen;
+  for (int b = 0; b < 256; ++b) {
+    vocab.emplace_back(std::string(1, char(b)), uint32_t(b));
+    seen.emplace(vocab.back().first, uint32_t(b));
+  }
+  std::vector<std::string> pool;
+  for (char c : alphabet) pool.emplace_back(1, c);
+  while (vocab.size() < 256 + n_merges) {
+    const std::string& a = pool[rng() % pool.size()];
+    const std::string& b = pool[rng() % pool.size()];
+    std::string t = a + b;
+    if (t.size() > 24 || seen.count(t)) continue;
+    const uint32_t rank = uint32_t(vocab.size());
+    seen.emplace(t, rank);
+    vocab.emplace_back(t, rank);
+    pool.push_back(std::move(t));
+  }
+  return vocab;
+}
+
+// tiktoken's merge rule, written the slow obvious way: repeatedly join the adjacent pair whose
+// concatenation has the lowest rank (the leftmost on ties) until no pair is a token. Ranks of
+// adjacent pairs are kept in an array and refreshed around each merge, so a 10 KB piece stays
+// affordable; each step still scans every pair (quadratic).
+std::vector<uint32_t> reference_merge(std::string_view piece, const std::unordered_map<std::string, uint32_t>& ranks) {
+  constexpr uint32_t kNone = 0xFFFFFFFFu;
+  std::vector<size_t> starts;  // part i is piece[starts[i], starts[i + 1])
+  for (size_t i = 0; i <= piece.size(); ++i) starts.push_back(i);
+  auto rank_of = [&](size_t begin, size_t end) {
+    auto it = ranks.find(std::string(piece.substr(begin, end - begin)));
+    return it == ranks.end() ? kNone : it->second;
+  };
+  std::vector<uint32_t> pair_rank;  // pair_rank[i]: rank of parts i and i + 1 joined
+  for (size_t i = 0; i + 2 < starts.size(); ++i) pair_rank.push_back(rank_of(starts[i], starts[i + 2]));
+  for (;;) {
+    size_t best = kNone;
+    for (size_t i = 0; i < pair_rank.size(); ++i) {
+      if (pair_rank[i] != kNone && (best == kNone || pair_rank[i] < pair_rank[best])) best = i;
+    }
+    if (best == kNone) break;
+    starts.erase(starts.begin() + std::ptrdiff_t(best) + 1);
+    pair_rank.erase(pair_rank.begin() + std::ptrdiff_t(best));
+    if (best < pair_rank.size()) pair_rank[best] = rank_of(starts[best], starts[best + 2]);
+    if (best > 0) pair_rank[best - 1] = rank_of(starts[best - 1], starts[best + 1]);
+  }
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i + 1 < starts.size(); ++i) out.push_back(rank_of(starts[i], starts[i + 1]));
+  return out;
+}
+
+void check_piece(const llmprep::BpeEncoder& enc, const std::unordered_map<std::string, uint32_t>& ranks,
+                 const std::string& piece) {
+  const std::vector<uint32_t> want = reference_merge(piece, ranks);
+  const llmprep_test::ExactBuffer buf(piece);
+  std::vector<uint32_t> got;
+  enc.merge_piece(buf.view(), got);
+  CHECK_MESSAGE(got == want, "piece of ", piece.size(), " bytes");
+  std::vector<uint32_t> cached;
+  enc.encode_piece(buf.view(), cached);  // whole-piece lookup and the piece cache in front
+  CHECK(cached == want);
+  enc.encode_piece(buf.view(), cached);  // a second time: now from the cache
+  CHECK(std::vector<uint32_t>(cached.begin() + std::ptrdiff_t(want.size()), cached.end()) == want);
+}
+
+}  // namespace
+
+TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
+  struct Case {
+    uint64_t seed;
+    const char* alphabet;
+    size_t merges;
+  };
+  for (const Case& c : {Case{7, "ab", 300}, Case{8, "abcd", 2000}, Case{9, "0123456789", 1500}}) {
+    const RankList vocab = synthetic_vocab(c.seed, c.alphabet, c.merges);
+    std::unordered_map<std::string, uint32_t> ranks(vocab.begin(), vocab.end());
+    const llmprep::BpeEncoder enc(vocab, {});
+    std::mt19937_64 rng(c.seed * 31);
+    const std::string alphabet = c.alphabet;
+    // Short pieces (the scan), around kLargePiece (128), and long ones that span several 4 KiB chunks.
+    for (size_t n : {1, 2, 3, 5, 17, 64, 127, 128, 129, 200, 1000, 4095, 4096, 4097, 9000}) {
+      check_piece(enc, ranks, llmprep_test::random_bytes(rng, n, alphabet));
+    }
+    // Repetition (equal chunks reuse their tokens and boundary verdicts), and a byte that never
+    // stands next to another in a token, so the long piece is cut there.
+    const std::string unit = llmprep_test::random_bytes(rng, 1000, alphabet);
+    std::string repeated;
+    while (repeated.size() < 12000) repeated += unit;
+    check_piece(enc, ranks, repeated);
+    check_piece(enc, ranks, std::string(10000, alphabet[0]));
+    std::string cut;
+    for (int i = 0; i < 40; ++i) cut += llmprep_test::random_bytes(rng, 1 + rng() % 300, alphabet) + "\x01";
+    check_piece(enc, ranks, cut);
+  }
+}

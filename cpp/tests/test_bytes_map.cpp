@@ -1,0 +1,109 @@
+// BytesMap and PairMap against std::unordered_map: every key length across the short/long slot
+// split (7/8 bytes) and the inline/arena split (16/17 bytes), growth, clear, and the slack reads
+// of find_with_slack at the very end of a buffer.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "llmprep/bpe.hpp"
+#include "llmprep/bytes_map.hpp"
+#include "test_util.hpp"
+
+using llmprep::BytesMap;
+using llmprep::PairMap;
+using llmprep_test::ExactBuffer;
+
+TEST_CASE("BytesMap: insert and find equal a std::unordered_map, every key length 1..40") {
+  std::mt19937_64 rng(1);
+  BytesMap map(4);  // small start: forces both tables to grow many times
+  std::unordered_map<std::string, uint32_t> ref;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    const size_t len = 1 + rng() % 40;
+    // A small alphabet makes keys that share prefixes and collide in their first words.
+    std::string key = llmprep_test::random_bytes(rng, len, i % 2 ? std::string_view("ab\0\xff", 4) : "");
+    const bool fresh = ref.emplace(key, i).second;
+    const ExactBuffer buf(key);
+    CHECK(map.insert(buf.view(), i) == fresh);
+  }
+  CHECK(map.size() == ref.size());
+  for (const auto& [key, value] : ref) {
+    const ExactBuffer buf(key);  // exact size: any read past the key's end is caught
+    CHECK(map.find(buf.view()) == value);
+  }
+  // Keys that are absent: prefixes and extensions of present keys, and the empty key.
+  for (const auto& [key, value] : ref) {
+    const std::string longer = key + "x";
+    if (!ref.count(longer)) CHECK(map.find(ExactBuffer(longer).view()) == BytesMap::kMissing);
+    const std::string shorter = key.substr(0, key.size() - 1);
+    if (!shorter.empty() && !ref.count(shorter)) CHECK(map.find(ExactBuffer(shorter).view()) == BytesMap::kMissing);
+    (void)value;
+  }
+}
+
+TEST_CASE("BytesMap: find_with_slack reads at most 8 bytes from the key, even at a buffer's end") {
+  std::mt19937_64 rng(2);
+  BytesMap map;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) {
+    keys.push_back(llmprep_test::random_bytes(rng, 1 + rng() % 24));
+    map.insert(keys.back(), uint32_t(i));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
+    const uint32_t want = map.find(key);
+    // The key as the last bytes before exactly 8 - len bytes of slack: the contract's minimum.
+    for (size_t slack = key.size() >= 8 ? 0 : 8 - key.size(); slack <= 9; ++slack) {
+      std::string text = key + llmprep_test::random_bytes(rng, slack);
+      const ExactBuffer buf(text);
+      CHECK(map.find_with_slack(buf.view().substr(0, key.size())) == want);
+    }
+  }
+  // A short key that is absent, with garbage after it that a wrong mask would let through.
+  map.insert("ab", 7);
+  const ExactBuffer buf(std::string("abXXXXXX"));
+  CHECK(map.find_with_slack(buf.view().substr(0, 2)) == 7);
+  CHECK(map.find_with_slack(buf.view().substr(0, 3)) == BytesMap::kMissing);
+}
+
+TEST_CASE("BytesMap: clear empties the map and it can be filled again") {
+  BytesMap map(2);
+  for (int round = 0; round < 3; ++round) {
+    for (uint32_t i = 0; i < 500; ++i) CHECK(map.insert(std::to_string(i * 7919u) + "-key", i));
+    CHECK(map.size() == 500);
+    CHECK(map.find("0-key") == 0);
+    map.clear();
+    CHECK(map.size() == 0);
+    CHECK(map.find("0-key") == BytesMap::kMissing);
+  }
+}
+
+TEST_CASE("PairMap: every built pair is found, absent pairs are missing, oversized ranks are refused") {
+  std::mt19937_64 rng(3);
+  std::vector<std::pair<uint64_t, uint32_t>> pairs;
+  std::set<uint64_t> keys;
+  while (pairs.size() < 50000) {
+    const uint64_t a = rng() % 4096, b = rng() % 4096;
+    const uint64_t key = (a << 20) | b;
+    if (!keys.insert(key).second) continue;
+    pairs.emplace_back(key, uint32_t(rng() % (PairMap::kMaxRank + 1)));
+  }
+  PairMap map;
+  map.build(pairs);
+  for (const auto& [key, rank] : pairs) CHECK(map.find(uint32_t(key >> 20), uint32_t(key & PairMap::kMaxRank)) == rank);
+  int absent = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t a = rng() % 8192, b = rng() % 8192;
+    if (keys.count((a << 20) | b)) continue;
+    ++absent;
+    CHECK(map.find(uint32_t(a), uint32_t(b)) == PairMap::kMissing);
+  }
+  CHECK(absent > 10000);
+  PairMap bad;
+  CHECK_THROWS_AS(bad.build({{1, PairMap::kMaxRank + 1}}), std::invalid_argument);
+}

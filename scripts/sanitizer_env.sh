@@ -1,0 +1,53 @@
+# Sourced by scripts/sanitize.sh and scripts/native_tests.sh: the sanitizer runtime options in one
+# place. Not meant to be run on its own.
+
+# llmprep_sanitizer_env MODE LOGDIR WHAT: exports ASAN/UBSAN/LSAN/TSAN_OPTIONS for MODE (asan|tsan).
+# WHAT=python: the runtime is preloaded into the interpreter, leak checking is off (CPython does
+# not free its own objects at exit). WHAT=native: our own test binary, leak checking on.
+# log_path writes every report to LOGDIR/<tool>.<pid> as well, so pytest's output capture cannot
+# hide one; llmprep_check_sanitizer_logs fails when any such file exists.
+llmprep_sanitizer_env() {
+  local mode="$1" logdir="$2" what="$3"
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  rm -rf "$logdir"
+  mkdir -p "$logdir"
+  logdir="$(cd "$logdir" && pwd)"
+  # The native tests also check leaks and stack use after return (a fake stack per frame: too
+  # slow for the whole Python suite within CI's budget).
+  local leaks=1 stack_uar=1
+  [[ "$what" == python ]] && leaks=0 stack_uar=0
+  case "$mode" in
+    asan)
+      export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=$leaks:strict_string_checks=1:detect_stack_use_after_return=$stack_uar:check_initialization_order=1:log_path=$logdir/asan"
+      export LSAN_OPTIONS="suppressions=$root/sanitizers/lsan.supp:print_suppressions=0"
+      export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logdir/ubsan"
+      ;;
+    tsan)
+      # die_after_fork=0: the fork tests start threads in a child forked from a threaded process,
+      # which TSan otherwise refuses. second_deadlock_stack=1: both stacks of a lock-order report.
+      export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:die_after_fork=0:suppressions=$root/sanitizers/tsan.supp:log_path=$logdir/tsan"
+      ;;
+    *)
+      echo "llmprep_sanitizer_env: unknown mode $mode" >&2
+      return 2
+      ;;
+  esac
+}
+
+# llmprep_check_sanitizer_logs LOGDIR: prints every report file and returns 1 if there is any.
+llmprep_check_sanitizer_logs() {
+  local logdir="$1" f found=0
+  shopt -s nullglob
+  for f in "$logdir"/*; do
+    found=1
+    echo "===== sanitizer report: $f =====" >&2
+    cat "$f" >&2
+  done
+  shopt -u nullglob
+  if ((found)); then
+    echo "FAILED: sanitizer reports found in $logdir" >&2
+    return 1
+  fi
+  echo "no sanitizer reports in $logdir"
+}
