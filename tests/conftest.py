@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,10 @@ def tiktoken_gpt2():
     import tiktoken
 
     return tiktoken.get_encoding("gpt2")
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that a test interrupts with SIGINT: a shell that starts jobs in the
+    background (as CI runners may) ignores SIGINT, the child inherits that, and Python then installs
+    no KeyboardInterrupt handler; restore the default so the child sees the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -21,6 +21,7 @@ from pathlib import Path
 import llmprep
 import numpy as np
 import pytest
+from conftest import default_sigint
 from llmprep._outputs import Output, check_output
 from llmprep.tokens import TokenFileWriter, merge_token_files
 
@@ -399,7 +400,11 @@ def test_a_signal_during_any_writer_leaves_nothing(tmp_path: Path, sig: int, com
         "vocab": ["vocab", str(story), "-o", str(out_dir / "v.json")],
     }[command]
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_COMMIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SLOW_COMMIT, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 120

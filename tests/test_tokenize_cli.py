@@ -14,7 +14,7 @@ from pathlib import Path
 import llmprep
 import numpy as np
 import pytest
-from conftest import corpus_paths
+from conftest import corpus_paths, default_sigint
 
 EOT = 50256
 
@@ -270,6 +270,7 @@ def test_interrupted_run_leaves_no_output_file(tmp_path, sig) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),
+        preexec_fn=default_sigint,
     )
     assert proc.stdin is not None
     block = b"the quick brown fox jumps over the lazy dog. " * 50_000

@@ -124,7 +124,7 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     out(f"SimpleTokenizerV2.encode: {v2.encode(text)}")
     out(f"SimpleTokenizerV2.decode: {v2.decode(v2.encode(text))!r}")
     ref_vocab = _chapter.build_vocab(raw_text, DEFAULT_SPECIALS)
-    ref_v2 = _chapter.SimpleTokenizerV2(ref_vocab)  # type: ignore[no-untyped-call]  # the chapter's code, verbatim
+    ref_v2 = _chapter.SimpleTokenizerV2(ref_vocab)  # the chapter's code, verbatim
     timings.append(
         (
             "word vocabulary (2.3-2.4)",
@@ -135,7 +135,7 @@ def run(text_path: str | None = None, device: str = "cpu", print_fn: Callable[[s
     timings.append(
         (
             "SimpleTokenizerV2.encode(story)",
-            best(lambda: ref_v2.encode(raw_text)),  # type: ignore[no-untyped-call]
+            best(lambda: ref_v2.encode(raw_text)),
             best(lambda: v2.encode(raw_text)),
         )
     )

@@ -66,4 +66,5 @@ class _BatchBuffers:
 
 def _over(raw: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """A new array over raw memory (a bytearray): its views keep it, not the bytearray, as their base."""
-    return np.ndarray(shape, dtype, buffer=raw)
+    array: np.ndarray = np.ndarray(shape, dtype, buffer=raw)
+    return array
