@@ -116,3 +116,22 @@ def test_raw_sidecar_with_bad_numbers_is_token_file_error(tmp_path, sidecar: str
     (tmp_path / "t.bin.json").write_text(sidecar, encoding="utf-8")
     with pytest.raises(llmprep.TokenFileError, match="sidecar"):
         llmprep.open_tokens(path)
+
+
+def test_text_beginning_with_bzh_is_text(tmp_path) -> None:
+    # fuzz_tokenize: a file starting with the letters "BZh" was taken for bzip2 ("not valid bzip2
+    # data"); bzip2 is now recognised by its full stream magic, not its first three letters.
+    from llmprep._inputs import _compression_of
+    from llmprep.corpus import get_chunk_encoder, tokenize_corpus
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('BZhang wrote {"text": "le"}\n', encoding="utf-8")
+    assert _compression_of(str(source), source.read_bytes()[:16]) is None
+    assert _compression_of("x", b"BZh91AY&SY" + b"\0" * 6) == "bzip2"
+    text = tmp_path / "in.txt"
+    text.write_text("BZhang wrote this.", encoding="utf-8")
+    tokenize_corpus([str(text)], tmp_path / "out.tok", get_chunk_encoder("gpt2"))
+    import llmprep
+
+    # tiktoken's GPT-2 ids of "BZhang wrote this.", then <|endoftext|>.
+    assert llmprep.open_tokens(tmp_path / "out.tok").tokens.tolist() == [33, 57, 33255, 2630, 428, 13, 50256]

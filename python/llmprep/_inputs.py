@@ -17,6 +17,7 @@ import io
 import json
 import lzma
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -33,11 +34,14 @@ __all__ = [
 FORMATS = ("auto", "text", "jsonl", "parquet")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+# Magic bytes, long enough that no plain text starts with them: "BZh" alone would claim a text file
+# beginning with those letters, so bzip2 also needs its block-size digit and first block's (or the
+# empty stream's end) magic. The others cannot begin valid UTF-8.
 _MAGIC = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (re.compile(rb"\x1f\x8b"), "gzip"),
+    (re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)"), "bzip2"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz"),
+    (re.compile(rb"\x28\xb5\x2f\xfd"), "zstd"),
 )
 _PARQUET_MAGIC = b"PAR1"
 _SNIFF_BYTES = 1 << 16
@@ -55,7 +59,7 @@ def strip_compression_suffix(name: str) -> str:
 
 def _compression_of(name: str, head: bytes) -> str | None:
     for magic, kind in _MAGIC:
-        if head.startswith(magic):
+        if magic.match(head):
             return kind
     ext = os.path.splitext(name)[1].lower()
     if ext in _COMPRESSION_SUFFIXES and head:
@@ -123,7 +127,7 @@ def open_input(path: str, stdin: BinaryIO | None = None) -> Iterator[BinaryIO]:
         if not hasattr(raw, "peek"):
             raw = io.BufferedReader(raw, buffer_size=1 << 20)
         name = "<stdin>" if path == "-" else path
-        kind = _compression_of(name, raw.peek(8)[:8])
+        kind = _compression_of(name, raw.peek(16)[:16])  # the longest magic is 10 bytes
         if kind is None:
             yield raw
         else:

@@ -243,7 +243,7 @@ class _Source:
 
 def _is_compressed(path: str) -> bool:
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(16)  # the longest magic (bzip2's stream and block magic) is 10 bytes
     from llmprep._inputs import _compression_of
 
     return _compression_of(path, head) is not None
