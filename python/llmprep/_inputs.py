@@ -177,9 +177,12 @@ def detect_format(path: str, requested: str, note: Callable[[str], None] | None 
     if not os.path.isfile(path):
         return "text"  # a pipe can be read only once; name the format with --input-format
     with open(path, "rb") as f:
+        # A Parquet file starts and ends with its magic: both, so a text beginning "PAR1" stays text.
         start = f.read(4)
-        if start == _PARQUET_MAGIC:
-            return "parquet"
+        if start == _PARQUET_MAGIC and f.seek(0, os.SEEK_END) >= 12:
+            f.seek(-4, os.SEEK_END)
+            if f.read(4) == _PARQUET_MAGIC:
+                return "parquet"
     with open_input(path) as stream:
         # Most inputs are text whose first non-blank byte is not "{": a small read settles it.
         head = stream.read(512)
