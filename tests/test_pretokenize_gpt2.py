@@ -23,6 +23,7 @@ import sys
 from functools import cache, lru_cache
 from pathlib import Path
 
+import _pretokenize_probe
 import numpy as np
 import pytest
 import regex
@@ -63,29 +64,7 @@ def utf8_lengths(code_points: np.ndarray) -> np.ndarray:
 
 def assert_pieces_match_tiktoken(texts: list[str]) -> None:
     """Asserts tiktoken's regex splits each text into exactly our pieces (the piece probe, see the top)."""
-    predicted = [our_pieces(text) for text in texts]
-    ranks = {bytes([b]): b for b in range(256)}
-    for pieces in predicted:
-        for token in pieces:
-            ranks.setdefault(token, len(ranks))
-        for token in map(operator.add, pieces, pieces[1:]):
-            ranks.setdefault(token, len(ranks))
-    probe = tiktoken.Encoding("llmprep-piece-probe", pat_str=r50k_pat_str, mergeable_ranks=ranks, special_tokens={})
-    encoded = probe.encode_ordinary_batch(texts, num_threads=2) if len(texts) > 1 else [probe.encode_ordinary(texts[0])]
-    for text, pieces, ids in zip(texts, predicted, encoded):
-        expected = np.fromiter((ranks[p] for p in pieces), dtype=np.int64, count=len(pieces))
-        got = np.asarray(ids, dtype=np.int64)
-        if got.shape == expected.shape and np.array_equal(got, expected):
-            continue
-        decoder = {rank: token for token, rank in ranks.items()}
-        got_tokens = [decoder[i] for i in ids]
-        first = next(i for i, (a, b) in enumerate(zip([*pieces, None], [*got_tokens, None])) if a != b)
-        offset = sum(map(len, pieces[:first]))
-        raise AssertionError(
-            f"pieces differ from tiktoken's at byte {offset} of a text of {len(text)} characters:\n"
-            f"  ours:     {pieces[max(0, first - 3) : first + 4]}\n"
-            f"  tiktoken: {got_tokens[max(0, first - 3) : first + 4]}"
-        )
+    _pretokenize_probe.assert_pieces_match_tiktoken(texts, "gpt2")
 
 
 # ---------------------------------------------------------------------------------------------------
