@@ -418,6 +418,88 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="compare llmprep with tiktoken, gigatoken, quicktok and the chapter's code on your own corpus",
+        description="Side-by-side comparisons on your corpus and machine: each tokenizer's ids are checked against "
+        "the reference (tiktoken; the chapter's code for 'simple') before it is timed, per core and on all cores; "
+        "then llmprep tokenize vs the straightforward script (wall time, peak RSS) and create_dataloader vs the "
+        "chapter's (needs torch). Prints a table and writes results.json, results.md and, with matplotlib "
+        '(pip install "llmprep[bench]"), throughput and scaling plots. Without CORPUS it uses the chapter\'s story '
+        "and a generated sample.",
+    )
+    parser.add_argument("corpus", nargs="*", metavar="CORPUS", help="UTF-8 text files (default: the chapter's story "
+                        "and a generated sample)")  # fmt: skip
+    parser.add_argument(
+        "--encodings", default="gpt2", help="comma-separated encodings, or simple (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threads", default="1,all", help="comma-separated thread counts, or all (default: %(default)s)"
+    )
+    parser.add_argument("--out", default="llmprep-bench", metavar="DIR", help="results folder (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="first ~300 KB of each corpus, 3 repeats: under a minute")
+    parser.add_argument(
+        "--suites", default="tokenizers,pipeline,batches", help="comma-separated suites (default: %(default)s)"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per figure (default: 5, --quick 3)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_bench)
+
+
+def _bench_command(args: argparse.Namespace) -> str:
+    """The run's command line, as recorded in the reports (every setting spelled out)."""
+    import shlex
+
+    words = ["llmprep", "bench", *args.corpus, "--encodings", args.encodings, "--threads", args.threads]
+    words += ["--out", args.out, "--suites", args.suites] + (["--quick"] if args.quick else [])
+    words += ["--repeats", str(args.repeats)] if args.repeats is not None else []
+    return shlex.join(words)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from llmprep import bench
+    from llmprep.bench import machine, report
+
+    threads = bench.parse_threads(args.threads, machine.all_cores())
+    encodings = bench.parse_encodings(args.encodings)
+    suites = bench.parse_suites(args.suites)
+    for path in args.corpus:  # before any vocabulary loads or anything is timed
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"corpus file not found: {path} (give UTF-8 text files)")
+    bar: Any
+    if args.quiet or not sys.stderr.isatty():
+        bar = _NoProgress()
+    else:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit="step", desc="bench", file=sys.stderr, dynamic_ncols=True)
+
+    def tick(step: str) -> None:
+        bar.update(1)
+        bar.set_postfix_str(step, refresh=False)
+
+    try:
+        results = bench.run(
+            args.corpus,
+            encodings=encodings,
+            threads=threads,
+            out=args.out,
+            quick=args.quick,
+            suites=suites,
+            repeats=args.repeats,
+            command=_bench_command(args),
+            on_total=lambda total: setattr(bar, "total", total),
+            tick=tick,
+        )
+    finally:
+        bar.close()
+    print(report.table(results))
+    written = ", ".join(["results.json", "results.md", *results["plots"]])
+    print(f"\nwrote {written} to {args.out}/ in {results['seconds']:.1f} s")
+    return 0
+
+
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_vocab,
     _add_demo,
@@ -425,6 +507,7 @@ _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]
     _add_inspect,
     _add_merge,
     _add_verify,
+    _add_bench,
 ]
 
 
