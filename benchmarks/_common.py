@@ -1,12 +1,15 @@
-"""Shared benchmark helpers: corpus loading and best-of-N timing. Ratios are what matter here:
-machines are shared and noisy, so every benchmark runs the reference and ours in one process."""
+"""Shared benchmark helpers: corpus loading, and the timing, exactness and peer adapters of
+`llmprep bench` (`llmprep.bench`), so that these developer scripts and the command measure the same way.
+Ratios are what matter here: machines are shared and noisy, so every benchmark runs the reference and
+ours in one process."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from llmprep._timing import best_of  # noqa: F401  (re-exported for the benchmarks)
+from llmprep.bench.exactness import first_difference
+from llmprep.bench.timing import best_of, interleaved, summarize  # noqa: F401  (re-exported for the benchmarks)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
@@ -27,6 +30,26 @@ def corpus_files() -> list[Path]:
 def concatenated_corpus() -> str:
     """All ../shared/data files concatenated, in sorted order."""
     return "".join(path.read_text(encoding="utf-8") for path in corpus_files())
+
+
+def require_exact(label: str, got, expected) -> None:
+    """Stops the benchmark, naming the first differing token offset, unless ``got`` equals ``expected``
+    (lists, lists of lists and arrays compare by their ids)."""
+    offset = first_difference(got, expected)
+    if offset is not None:
+        raise SystemExit(f"{label}: not exact at token offset {offset}; nothing timed")
+
+
+def peer(name: str, encoding: str):
+    """A peer tokenizer's adapter from `llmprep.bench.peers` (gigatoken, quicktok, HF tokenizers), or None
+    with a printed reason when it is not installed or has no such encoding."""
+    from llmprep.bench import peers
+
+    try:
+        return peers.PEERS[name](encoding)
+    except peers.Unavailable as e:
+        print(f"({name}: {e.status}: {e.detail})")
+        return None
 
 
 def row(label: str, seconds: float, megabytes: float, baseline: float | None = None) -> str:

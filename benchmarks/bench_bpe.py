@@ -15,12 +15,9 @@ import hashlib
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LLMPREP_SHARED", ROOT.parent / "shared"))
@@ -32,7 +29,7 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 import llmprep  # noqa: E402
 import tiktoken  # noqa: E402
-from llmprep._timing import best_of  # noqa: E402
+from _common import best_of, peer, require_exact  # noqa: E402
 
 
 def row(label: str, seconds: float, n_bytes: int, n_tokens: int, baseline: float | None = None) -> None:
@@ -71,19 +68,6 @@ def two_thread_calibration(repeats: int) -> float:
     return 2 * best_of(one, repeats) / best_of(two, repeats)
 
 
-def load_gigatoken(enc: llmprep.Encoding):
-    try:
-        import gigatoken
-    except ImportError:
-        return None
-    # gigatoken reads .tiktoken files; the file name tells it the pattern and special tokens.
-    import base64
-
-    tmp = Path(tempfile.mkdtemp()) / "r50k_base.tiktoken"
-    tmp.write_text("".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in enc._mergeable_ranks.items()))
-    return gigatoken.Tokenizer.from_tiktoken(tmp)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -101,24 +85,27 @@ def main() -> int:
 
     ref = tiktoken.get_encoding("gpt2")
     ours = llmprep.get_encoding("gpt2")
-    giga = load_gigatoken(ours)
+    adapter = peer("gigatoken", "gpt2")
+    giga = adapter.tok if adapter is not None else None
 
     # Equal outputs first.
     expected = ref.encode_ordinary(text)
     n_tokens = len(expected)
-    assert ours.encode_ordinary(text, num_threads=1) == expected
-    assert ours.encode_to_numpy(text, num_threads=1).tolist() == expected
-    assert ours.encode_to_numpy(text, num_threads=2).tolist() == expected
+    require_exact("llmprep encode_ordinary, 1 thread", ours.encode_ordinary(text, num_threads=1), expected)
+    require_exact("llmprep encode_to_numpy, 1 thread", ours.encode_to_numpy(text, num_threads=1), expected)
+    require_exact("llmprep encode_to_numpy, 2 threads", ours.encode_to_numpy(text, num_threads=2), expected)
     expected_docs = ref.encode_ordinary_batch(docs, num_threads=2)
-    assert ours.encode_ordinary_batch(docs, num_threads=2) == expected_docs
+    require_exact("llmprep encode_ordinary_batch", ours.encode_ordinary_batch(docs, num_threads=2), expected_docs)
     if giga is not None:
+        from llmprep.bench.exactness import first_difference
+
         try:
-            giga_ok = giga.encode(text).tolist() == expected
+            offset = first_difference(giga.encode(text), expected)
         except Exception as e:
             print(f"gigatoken failed: {e}")
-            giga_ok = False
-        if not giga_ok:
-            print("gigatoken's output differs from tiktoken's: left out")
+            offset = -1
+        if offset is not None:
+            print(f"gigatoken's output differs from tiktoken's (token offset {offset}): left out")
             giga = None
 
     print(
@@ -183,8 +170,7 @@ def main() -> int:
         worst = unit * max(1, args.worst_bytes // len(unit.encode("utf-8")))
         worst_bytes = len(worst.encode("utf-8"))
         want = ref.encode_ordinary(worst)
-        got = ours.encode_to_numpy(worst, num_threads=1)
-        assert np.array_equal(got, np.array(want, dtype=np.uint32)), label
+        require_exact(f"worst case {label}", ours.encode_to_numpy(worst, num_threads=1), want)
         t_ours = best_of(lambda w=worst: ours.encode_to_numpy(w, num_threads=1), max(1, args.repeats // 2))
         t_tik = best_of(lambda w=worst: ref.encode_ordinary(w), 1)
         ours_ns = t_ours * 1e9 / worst_bytes

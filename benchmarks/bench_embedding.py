@@ -12,9 +12,9 @@ device-to-device copy of the output measured in the same run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from _common import best_of
 from llmprep.nn import GPTEmbedding
 
 SHAPES = [(8, 1024, 768, 50257), (32, 1024, 768, 50257)]
@@ -27,17 +27,14 @@ def sync(device: str) -> None:
 
 
 def best_time(fn, device: str, repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
+    """The shared best-of timing (llmprep.bench.timing), each call followed by a device synchronise."""
+
+    def call() -> None:
         fn()
+        sync(device)
+
     sync(device)
-    best = float("inf")
-    for _ in range(repeat):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_of(call, repeat, warmup)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,10 +24,10 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 import tiktoken  # noqa: E402
+from _common import best_of, peer, require_exact  # noqa: E402
 from llmprep import _core  # noqa: E402
-from llmprep._timing import best_of  # noqa: E402
+from llmprep.bench.exactness import first_difference  # noqa: E402
 
 PATTERNS = ("gpt2", "cl100k_base", "o200k_base")
 WORST = [
@@ -43,32 +42,6 @@ WORST = [
 ]
 
 
-def gigatoken_for(name: str, reference: tiktoken.Encoding):
-    """gigatoken's encoder for the same ranks (it takes the pattern from the file name), or None."""
-    try:
-        import gigatoken
-    except ImportError:
-        return None
-    import base64
-
-    file_name = "r50k_base" if name == "gpt2" else name
-    path = Path(tempfile.mkdtemp()) / f"{file_name}.tiktoken"
-    ranks = reference._mergeable_ranks
-    path.write_text("".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks.items()))
-    return gigatoken.Tokenizer.from_tiktoken(path)
-
-
-def quicktok_for(name: str):
-    try:
-        import quicktok
-    except ImportError:
-        return None
-    try:
-        return quicktok.get_encoding(name)
-    except Exception:
-        return None
-
-
 def inputs(large: bool) -> list[tuple[str, str]]:
     paths = sorted((SHARED / "data").glob("*.txt"))
     if large:
@@ -81,7 +54,11 @@ def inputs(large: bool) -> list[tuple[str, str]]:
 def run_pattern(name: str, texts: list[tuple[str, str]], repeats: int) -> None:
     reference = tiktoken.get_encoding(name)
     ours = _core.BpeEncoder(reference._mergeable_ranks, reference._special_tokens, pattern=name)
-    peers = {"gigatoken": gigatoken_for(name, reference), "quicktok": quicktok_for(name)}
+    adapters = {"gigatoken": peer("gigatoken", name), "quicktok": peer("quicktok", name)}
+    peers = {
+        "gigatoken": adapters["gigatoken"].tok if adapters["gigatoken"] else None,
+        "quicktok": adapters["quicktok"].enc if adapters["quicktok"] else None,
+    }
     print(f"\n== {name} (1 thread; MB/s, and x = tiktoken time / time) ==")
     print(f"  {'input':<28} {'MB':>7} | {'pretok':>7} | {'llmprep':>7} {'x':>6} | {'tiktoken':>8} | peers")
     for label, text in texts:
@@ -91,9 +68,7 @@ def run_pattern(name: str, texts: list[tuple[str, str]], repeats: int) -> None:
         except BaseException as error:
             print(f"  {label:<28} {size:7.2f} | tiktoken failed ({type(error).__name__}: {error}); skipped")
             continue
-        got = ours.encode_to_numpy(text, [], 1)
-        if not np.array_equal(got, expected):
-            raise SystemExit(f"{name} {label}: llmprep's ids differ from tiktoken's")
+        require_exact(f"{name} {label}: llmprep", ours.encode_to_numpy(text, [], 1), expected)
         t_pre = best_of(lambda: _core.pretokenize_ends(text, name), repeats)
         t_ours = best_of(lambda: ours.encode_to_numpy(text, [], 1), repeats)
         t_ref = best_of(lambda: reference.encode_to_numpy(text), repeats)
@@ -101,19 +76,19 @@ def run_pattern(name: str, texts: list[tuple[str, str]], repeats: int) -> None:
             f"  {label:<28} {size:7.2f} | {size / t_pre:7.0f} | {size / t_ours:7.1f} {t_ref / t_ours:5.1f}x"
             f" | {size / t_ref:8.1f} |"
         )
-        for peer, encoder in peers.items():
+        for peer_name, encoder in peers.items():
             if encoder is None:
                 continue
             try:
-                same = np.array_equal(np.asarray(encoder.encode(text), dtype=np.int64), expected)
+                offset = first_difference(encoder.encode(text), expected)
             except Exception as error:
-                line += f" {peer} failed ({type(error).__name__})"
+                line += f" {peer_name} failed ({type(error).__name__})"
                 continue
-            if not same:
-                line += f" {peer} differs, left out"
+            if offset is not None:
+                line += f" {peer_name} not exact at token offset {offset}, left out"
                 continue
             t_peer = best_of(lambda: encoder.encode(text), repeats)
-            line += f" {peer} {size / t_peer:.1f} ({t_ref / t_peer:.1f}x)"
+            line += f" {peer_name} {size / t_peer:.1f} ({t_ref / t_peer:.1f}x)"
         print(line, flush=True)
 
 

@@ -6,7 +6,8 @@ written as one file per (copy, source) under a cache folder, ~0.9 MB each.
 
 The baseline is what readers write first: read every file, `encode_ordinary_batch` (2 threads),
 append <|endoftext|>, `np.array(..., uint16)`, `tofile`. Each side runs in its own fresh process
-(so peak RSS is its own), best of --repeat runs, alternating; the outputs are checked equal first.
+(peak RSS is its own: the child's VmHWM, recorded as `llmprep bench` records it), best of --repeat runs,
+alternating; the outputs are checked equal first.
 Two times per side: the whole process, and the work after loading the vocabulary (the script loads
 GPT-2's files through tiktoken's Python parser, ~0.19 s; llmprep reads the same cached files, checks
 the same hashes and parses them in C++, ~0.03 s). Then `llmprep tokenize` alone on a corpus --scale
@@ -27,10 +28,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import corpus_files
+from _common import corpus_files, require_exact
+from llmprep.bench.pipeline import PEAK
 
 BASELINE = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 import numpy as np, tiktoken
 t0 = time.perf_counter()
 files, out, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -43,12 +45,11 @@ for doc in enc.encode_ordinary_batch(texts, num_threads=threads):
     ids.extend(doc)
     ids.append(enc.eot_token)
 np.array(ids, dtype=np.uint16).tofile(out)
-print(json.dumps({"seconds": time.perf_counter() - t0, "work": time.perf_counter() - t1,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "work": time.perf_counter() - t1}))
 """
 
 OURS = r"""
-import contextlib, io, json, re, resource, sys, time
+import contextlib, io, json, re, sys, time
 t0 = time.perf_counter()
 from llmprep.cli import main
 summary = io.StringIO()
@@ -58,8 +59,7 @@ if rc:
     sys.exit(rc)
 # The run's own timing (after loading the vocabulary), from its summary line.
 work = float(re.search(r" in ([0-9.]+) s ", summary.getvalue()).group(1))
-print(json.dumps({"seconds": time.perf_counter() - t0, "work": work,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "work": work}))
 """
 
 _WORD = re.compile(r"[A-Za-z]{4,}")
@@ -101,10 +101,17 @@ def build_corpus(folder: Path, megabytes: float) -> list[Path]:
 
 
 def run(script: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark run failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Runs one side in a fresh process: its own timings, and its peak RSS (VmHWM) in MB."""
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = os.path.join(tmp, "peak")
+        env = dict(os.environ, LLMPREP_BENCH_PEAK_FILE=peak)
+        out = subprocess.run([sys.executable, "-c", script + PEAK, *args], capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            raise SystemExit(f"benchmark run failed:\n{out.stderr}")
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        with open(peak, encoding="ascii") as f:
+            result["rss_mb"] = int(f.read()) / 2**20
+    return result
 
 
 def main() -> None:
@@ -154,8 +161,7 @@ def main() -> None:
 
                 expected = np.fromfile(base_out, dtype=np.uint16)
                 got = llmprep.open_tokens(our_out).tokens
-                if not np.array_equal(expected, got):
-                    raise SystemExit("llmprep tokenize and the tiktoken script disagree")
+                require_exact("llmprep tokenize vs the tiktoken script", got, expected)
                 print(f"outputs equal: {len(expected):,} tokens")
         print(f"  {'':<56} {'process':>9} {'':>9} {'after vocab load':>16}")
         rows = [("tiktoken script (read, encode_batch, np.array, tofile)", base), ("llmprep tokenize", ours)]

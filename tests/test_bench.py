@@ -94,12 +94,14 @@ def test_absent_peers_are_rows_saying_so(tmp_path, corpus, monkeypatch) -> None:
     check_arithmetic(results)
 
 
-def test_installed_peers_are_checked_and_timed(tmp_path, corpus) -> None:
-    pytest.importorskip("gigatoken")
-    results = bench(tmp_path, str(corpus), "--threads", "1", "--suites", "tokenizers")
-    giga = [r for r in results["tokenizers"] if r["tool"] == "gigatoken"]
-    assert giga and all(r["status"] == "timed" for r in giga)
-    assert any(c["peer"] == "gigatoken" for c in results["comparisons"])
+@pytest.mark.parametrize(("module", "tool"), [("gigatoken", "gigatoken"), ("tokenizers", "HF tokenizers")])
+def test_installed_peers_are_checked_and_timed(tmp_path, corpus, module, tool) -> None:
+    pytest.importorskip(module)
+    results = bench(tmp_path, str(corpus), "--threads", "1,2", "--suites", "tokenizers")
+    rows = [r for r in results["tokenizers"] if r["tool"] == tool]
+    assert {r["threads"] for r in rows if r["status"] == "timed"} == {1, 2}
+    assert all(r["status"] == "timed" for r in rows)
+    assert any(c["peer"] == tool for c in results["comparisons"])
     check_arithmetic(results)
 
 
@@ -276,3 +278,12 @@ def test_documents_join_to_the_text_and_the_sample_is_reproducible() -> None:
     assert text == generated_sample(50_000) and len(text.encode()) >= 50_000
     docs = split_documents(text, 4096)
     assert "".join(docs) == text and len(docs) > 5
+
+
+@pytest.mark.parametrize("name", ["llmprep.bench", "llmprep.bench.timing", "llmprep.bench.exactness"])
+def test_doctests(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
