@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from llmprep import cli
 from llmprep.bench import peers, timing
 from llmprep.bench.corpora import generated_sample, split_documents
