@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -30,12 +31,14 @@ class Corpus:
     truncated_from: int | None = None
     _docs: list[str] | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
+        """The size of the text in UTF-8 bytes."""
         return len(self.text.encode("utf-8"))
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """The SHA-256 of the text's UTF-8 bytes (computed once: also the key of per-corpus caches)."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
@@ -104,10 +107,9 @@ def load_corpora(paths: list[str], quick: bool = False) -> list[Corpus]:
 
 def _maybe_quick(corpus: Corpus, quick: bool) -> Corpus:
     if quick:
-        full = corpus.nbytes
-        corpus.text = _truncate(corpus.text, QUICK_BYTES)
-        if corpus.nbytes < full:
-            corpus.truncated_from = full
+        text = _truncate(corpus.text, QUICK_BYTES)
+        if len(text) < len(corpus.text):
+            return Corpus(corpus.name, text, corpus.origin, corpus.path, truncated_from=corpus.nbytes)
     return corpus
 
 

@@ -137,10 +137,10 @@ def _one_step(
             [str(listing), str(base_out), str(threads), encoding, dtype],
         ),
         "llmprep tokenize": (
-            f"llmprep tokenize FILES -o OUT --encoding {encoding} --workers {threads} --force --quiet",
+            f"llmprep tokenize FILES -o OUT --encoding {encoding} --workers {threads} --input-format text",
             TOKENIZE,
-            ["tokenize", *paths, "-o", str(ours_out), "--encoding", encoding, "--workers", str(threads), "--force",
-             "--quiet"],
+            ["tokenize", *paths, "-o", str(ours_out), "--encoding", encoding, "--workers", str(threads),
+             "--input-format", "text", "--force", "--quiet"],
         ),
     }  # fmt: skip
     rows: dict[str, dict[str, Any]] = {

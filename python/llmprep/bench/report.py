@@ -25,7 +25,10 @@ def write_json(results: dict[str, Any], path: Path) -> None:
 
 
 def _mbs(row: dict[str, Any]) -> str:
-    return f"{row['mb_per_s']:.1f}" if row.get("mb_per_s") is not None else "-"
+    value = row.get("mb_per_s")
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2g}"
 
 
 def _ratio(value: float | None) -> str:
@@ -35,7 +38,8 @@ def _ratio(value: float | None) -> str:
 def _status(row: dict[str, Any]) -> str:
     if row["status"] == "timed":
         return f"exact, ±{row['spread'] * 50:.0f}%"
-    return f"{row['status']}: {row['detail']}" if row.get("detail") else row["status"]
+    detail = row.get("detail") or ""
+    return detail if detail.startswith(row["status"]) else f"{row['status']}: {detail}" if detail else row["status"]
 
 
 def _grid(header: list[str], body: list[list[str]], markdown: bool) -> list[str]:
