@@ -67,28 +67,30 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
     plt.close(fig)
 
     counts = sorted({r["threads"] for r in rows})
+    encodings = list(dict.fromkeys(r["encoding"] for r in rows))
     if len(counts) > 1:
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
-        # One line per (encoding, tool, call, input->output): bytes of all corpora / summed median time.
-        lines: dict[str, dict[int, tuple[int, float]]] = {}
-        for r in rows:
-            if r["status"] != "timed":
-                continue
-            key = f"{r['encoding']} {r['tool']} {r['api']} ({r['input']}->{r['output']})"
-            nbytes, seconds = lines.setdefault(key, {}).get(r["threads"], (0, 0.0))
-            lines[key][r["threads"]] = (nbytes + r["bytes"], seconds + r["median_s"])
-        for key, points in lines.items():
-            if len(points) > 1:
-                seen = sorted(points)
-                ax.plot(seen, [points[t][0] / 1e6 / points[t][1] for t in seen], marker="o", label=key)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(counts)
-        ax.set_xticklabels([str(c) for c in counts])
-        ax.set_xlabel("threads")
-        ax.set_ylabel("MB/s over all corpora (log scale)")
-        ax.set_title("Scaling with threads")
-        ax.legend(fontsize=6)
+        fig, axes = plt.subplots(len(encodings), 1, figsize=(9.0, 3.2 * len(encodings)), squeeze=False)
+        for ax, encoding in zip(axes[:, 0], encodings):
+            # One line per (tool, call, input->output): bytes of all corpora / summed median time.
+            lines: dict[str, dict[int, tuple[int, float]]] = {}
+            for r in rows:
+                if r["status"] != "timed" or r["encoding"] != encoding:
+                    continue
+                key = f"{r['tool']} {r['api']} ({r['input']}->{r['output']})"
+                nbytes, seconds = lines.setdefault(key, {}).get(r["threads"], (0, 0.0))
+                lines[key][r["threads"]] = (nbytes + r["bytes"], seconds + r["median_s"])
+            for key, points in lines.items():
+                if len(points) > 1:
+                    seen = sorted(points)
+                    ax.plot(seen, [points[t][0] / 1e6 / points[t][1] for t in seen], marker="o", label=key)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(counts)
+            ax.set_xticklabels([str(c) for c in counts])
+            ax.set_xlabel("threads")
+            ax.set_ylabel("MB/s, all corpora")
+            ax.set_title(f"Scaling with threads: {encoding}")
+            ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1.0), loc="upper left")
         fig.tight_layout()
         for suffix in ("png", "svg"):
             path = folder / f"scaling.{suffix}"
