@@ -204,7 +204,8 @@ def test_a_killed_driver_is_resumed(cluster, corpus, tmp_path) -> None:
     assert not (out / "manifest.json").exists() and (out / distributed.RUN_RECORD).exists()
     again = run_cli("tokenize", *args)
     assert again.returncode == 0, again.stderr
-    assert "4 shards; " in again.stdout and "already done and verified" in again.stdout, again.stdout
+    # Shards 0 and 1 at least were kept (2 and 3 too if their orphaned tasks finished first).
+    assert "already done and verified" in again.stdout and "4 shards" in again.stdout, again.stdout
     assert merged(out, tmp_path / "m.tok") == corpus.one
     assert json.loads((out / "manifest.json").read_text())["complete"] is True
 

@@ -334,12 +334,14 @@ def _run_tokenize_ray(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     n = len(stats.shards)
+    ray_time = f"Ray {'start-up' if stats.started_ray else 'connection'} {stats.startup_seconds:.2f} s not included"
+    if n and stats.skipped == n:
+        print(f"{args.output}: all {_count(n, 'shard')} already done and verified, nothing to tokenize ({ray_time})")
+        return 0
     done = f"; {stats.skipped} of them already done and verified" if stats.skipped else ""
     kind = f"{stats.header.dtype.name}, {stats.header.encoding}" if stats.header is not None else "empty"
-    print(
-        f"tokenized {stats.summary()} -> {args.output} ({_count(n, 'shard')}{done}; {kind}); "
-        f"Ray {'start-up' if stats.started_ray else 'connection'} {stats.startup_seconds:.2f} s not included"
-    )
+    nodes = f" on {_count(stats.nodes, 'node')}" if stats.nodes > 1 else ""
+    print(f"tokenized {stats.summary()} -> {args.output} ({_count(n, 'shard')}{nodes}{done}; {kind}); {ray_time}")
     return 0
 
 

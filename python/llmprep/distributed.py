@@ -474,7 +474,9 @@ def _connect(address: str | None, note: Callable[[str], None] | None) -> tuple[A
     ray = _import_ray()
     if ray.is_initialized():
         return ray, False
-    quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+    # Errors reach the caller as exceptions; Ray's own notices (start-up, authentication) would
+    # interleave with the progress bar.
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None and "RAY_ADDRESS" not in os.environ:
         try:
             ray.init(address="auto", **quiet)  # a cluster started with `ray start` on this node
