@@ -161,10 +161,14 @@ def test_a_worker_killed_mid_task_is_retried(cluster, corpus, tmp_path) -> None:
     driver = threading.Thread(target=drive)
     driver.start()
     try:
-        _wait_for(held.exists)  # shard 1's task has written its ids and waits before its rename
+        _wait_for(lambda: held.exists() and held.read_text())  # shard 1's task waits before its rename
         pid = int(held.read_text())
-        running = list_tasks(filters=[("func_or_class_name", "=", "_tokenize_shard"), ("state", "=", "RUNNING")])
-        assert pid in {t.worker_pid for t in running}, "the state API names the worker the task runs in"
+
+        def running_pids() -> set[int]:  # task events reach the state API about a second late
+            filters = [("func_or_class_name", "=", "_tokenize_shard"), ("state", "=", "RUNNING")]
+            return {t.worker_pid for t in list_tasks(filters=filters)}
+
+        _wait_for(lambda: pid in running_pids())  # the state API names the worker the task runs in
         assert list(out.glob(".part-00001.tok.*.tmp")), "killed in the middle of writing"
         os.kill(pid, signal.SIGKILL)
         _wait_for(lambda: not _alive(pid))
