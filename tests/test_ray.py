@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from _ray_corpus import import_ray, make_corpus, merged, single_machine
 from llmprep import distributed
-from llmprep.sources import open_shards
+from llmprep.sources import open_shards, write_shard_manifest
 
 ray = import_ray()
 
@@ -135,6 +135,11 @@ def test_files_of_no_run_are_not_overwritten(cluster, corpus, tmp_path) -> None:
     assert (out / "part-00000.tok").read_bytes() == b"someone else's"
     distributed.tokenize(corpus.inputs, out, shards=2, force=True)
     assert merged(out, tmp_path / "m.tok") == corpus.one
+    other = tmp_path / "other"
+    other.mkdir()
+    write_shard_manifest(other, ["a.tok"])
+    with pytest.raises(ValueError, match=r"\(its manifest.json was not written by tokenize --ray\)"):
+        distributed.tokenize(corpus.inputs, other, shards=2)
 
 
 def _wait_for(what, timeout: float = 60.0) -> None:

@@ -296,12 +296,17 @@ def _run_tokenize_ray(args: argparse.Namespace) -> int:
     if args.output == "-":
         raise ValueError("--ray writes a folder of shards: -o names a folder, not standard output")
     bar: Any = _NoProgress()
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr)
+    show = not args.quiet and sys.stderr.isatty()
 
     def progress(p: distributed.Progress) -> None:
+        nonlocal bar, show
+        if show:  # made at the first report, after Ray's start-up and its notes
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=p.bytes_total, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr
+            )
+            show = False
         bar.total = p.bytes_total
         bar.update(p.bytes_done - bar.n)
         bar.set_postfix_str(

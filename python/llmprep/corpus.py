@@ -44,8 +44,11 @@ __all__ = [
     "ChunkEncoder",
     "InputPiece",
     "TokenizeStats",
+    "check_options",
+    "file_dtype",
     "get_chunk_encoder",
     "plan_inputs",
+    "plan_units",
     "shard_bounds",
     "tokenize_corpus",
     "tokenize_pieces",
@@ -529,18 +532,12 @@ def tokenize_corpus(
     [31373, 995, 50256]
     """
     start_time = time.perf_counter()
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
-    if dtype not in ("auto", "uint16", "uint32"):
-        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
-    if eot and encoder.eot_token is None:
-        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
+    check_options(errors, dtype)
+    chosen = file_dtype(encoder, dtype, eot)
     sources = plan_inputs(
         inputs, output, glob=glob, input_format=input_format, overwrite=overwrite, format=format, note=note
     )
     num_threads = workers if workers > 0 else _default_threads()
-    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
-    chosen = dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
 
     first_doc, last_doc = 0, None
     if shard is not None:
@@ -753,6 +750,30 @@ def _lines_between(path: str, begin: int, end: int) -> Iterator[bytes]:
                 return
             yield line
             at += len(line)
+
+
+def check_options(errors: str, dtype: str) -> None:
+    """Checks the options every way of tokenizing a corpus shares (before any work).
+
+    Raises:
+        ValueError: ``errors`` is not strict/replace, or ``dtype`` not auto/uint16/uint32.
+    """
+    if errors not in ("strict", "replace"):
+        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
+    if dtype not in ("auto", "uint16", "uint32"):
+        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
+
+
+def file_dtype(encoder: ChunkEncoder, dtype: str, eot: bool) -> str:
+    """The token file's dtype for ``dtype`` (``"auto"`` or a forced one); checks that ``eot`` has an id.
+
+    Raises:
+        ValueError: ``eot`` with a vocabulary that has no ``<|endoftext|>``.
+    """
+    if eot and encoder.eot_token is None:
+        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
+    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
+    return dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
 
 
 def plan_inputs(

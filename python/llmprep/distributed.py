@@ -38,6 +38,8 @@ from llmprep.corpus import (
     InputPiece,
     TokenizeStats,
     _expand_inputs,
+    check_options,
+    file_dtype,
     get_chunk_encoder,
     plan_units,
     shard_bounds,
@@ -167,10 +169,7 @@ def tokenize(
     >>> stats.summary()  # doctest: +SKIP
     '1,024 documents, 3,145,728 tokens, 12,582,912 bytes in 9.40 s (1.3 MB/s, 334,652 tokens/s)'
     """
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
-    if dtype not in ("auto", "uint16", "uint32"):
-        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
+    check_options(errors, dtype)
     for what, value, low in (("shards", shards, 1), ("workers", workers, 1), ("max_retries", max_retries, 0)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ValueError(f"{what} must be an integer >= {low}, not {value!r}")
@@ -191,9 +190,7 @@ def tokenize(
         s.path = os.path.abspath(s.path)  # the same path on every node
     encoder_args = _encoder_args(encoding, vocab, vocab_files, tiktoken_file)
     encoder = _encoder(encoder_args)  # fails here, on the driver, before Ray starts
-    if eot and encoder.eot_token is None:
-        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
-    chosen = dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
+    chosen = file_dtype(encoder, dtype, eot)
     arguments: dict[str, Any] = {
         "encoding": encoding,
         "vocab": _file_identity(vocab),
@@ -388,13 +385,16 @@ def _previous_run(out: Path) -> dict[str, Any] | None:
                 raise ValueError(f"{path} cannot be read ({e}): remove it, or write to a new folder") from None
             if isinstance(record, dict) and "arguments" in record and "inputs" in record:
                 return record
-            if name == MANIFEST_NAME:
-                return {"inputs": [], "arguments": {}, "shards": record.get("shards", [])}  # not ours
+            if name == MANIFEST_NAME:  # a shard folder made otherwise (write_shard_manifest)
+                shards = record.get("shards", []) if isinstance(record, dict) else []
+                return {"foreign": True, "inputs": [], "arguments": {}, "shards": shards}
     return None
 
 
 def _differences(previous: dict[str, Any], identity: dict[str, Any]) -> list[str]:
     """What differs between a recorded run and this one, in words (empty: the same run)."""
+    if previous.get("foreign"):
+        return ["its manifest.json was not written by tokenize --ray"]
     found = []
     before, now = previous.get("inputs", []), identity["inputs"]
     if [i.get("path") for i in before] != [i["path"] for i in now]:
