@@ -27,6 +27,7 @@ __all__ = [
     "detect_format",
     "iter_parquet_texts",
     "open_input",
+    "parquet_row_groups",
     "parquet_sizes",
     "strip_compression_suffix",
 ]
@@ -230,6 +231,23 @@ def parquet_sizes(path: str, column: str) -> list[int]:
         lengths = pc.binary_length(pf.read_row_group(g, columns=[column]).column(0))
         sizes.extend(0 if v is None else int(v) for v in lengths.to_pylist())
     return sizes
+
+
+def parquet_row_groups(path: str, column: str) -> list[tuple[int, int]]:
+    """(rows, uncompressed bytes of the text column) of each row group, read from the footer only.
+
+    Raises:
+        ValueError: A missing or non-string column, or a file that is not Parquet.
+    """
+    pf = _parquet_file(path)
+    _text_column(pf, path, column)
+    groups = []
+    for g in range(pf.metadata.num_row_groups):
+        meta = pf.metadata.row_group(g)
+        chunks = (meta.column(c) for c in range(meta.num_columns))
+        nbytes = sum(c.total_uncompressed_size for c in chunks if c.path_in_schema == column)
+        groups.append((int(meta.num_rows), int(nbytes)))
+    return groups
 
 
 def iter_parquet_texts(path: str, column: str, first: int = 0, last: int | None = None) -> Iterator[tuple[int, str]]:

@@ -147,9 +147,35 @@ def _add_tokenize(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         metavar="I/N",
         help="only shard I of N (0-based): contiguous runs of documents of about equal input bytes",
     )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        type=_ray_address,
+        metavar="ADDRESS",
+        help="tokenize across a Ray cluster into the folder -o names (one task per shard, resumable; "
+        "merging its shards gives the single-machine file). ADDRESS: host:port, ray://host:port or auto; "
+        "none: the cluster RAY_ADDRESS or ray start names, else a local one. Needs pip install 'llmprep[ray]'",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="with --ray: number of shards (default: 4 per task slot, at most ~1 GiB each)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--chunk-bytes", type=int, default=None, help=argparse.SUPPRESS)  # tests
     parser.set_defaults(run=_run_tokenize)
+
+
+def _ray_address(value: str) -> str:
+    """``--ray``'s optional address; a path there is an input that argparse took as the address."""
+    if value in ("", "auto", "local") or ":" in value:
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a cluster address (host:port, ray://host:port or auto): "
+        "give the inputs before --ray, or write --ray=ADDRESS"
+    )
 
 
 def _note(message: str) -> None:
@@ -169,6 +195,10 @@ def _run_tokenize(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 0, not {args.workers}")
     if args.chunk_bytes is not None and args.chunk_bytes < 1:
         raise ValueError("--chunk-bytes must be >= 1")
+    if args.ray is not None:
+        return _run_tokenize_ray(args)
+    if args.shards is not None:
+        raise ValueError("--shards is for --ray; one machine's part of a corpus is --shard I/N")
     shard = parse_shard(args.shard) if args.shard else None
     # Inputs and output are checked before any vocabulary is loaded (which may need the network).
     plan_inputs(
@@ -255,10 +285,76 @@ def _run_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_tokenize_ray(args: argparse.Namespace) -> int:
+    """``llmprep tokenize ... --ray``: `llmprep.distributed.tokenize` with one progress bar."""
+    from llmprep import distributed
+    from llmprep.corpus import DEFAULT_CHUNK_BYTES
+
+    for option, given in (("--shard", args.shard), ("--format raw", args.format == "raw")):
+        if given:
+            raise ValueError(f"{option} does not go with --ray, which writes llmprep-format shards of the whole corpus")
+    if args.output == "-":
+        raise ValueError("--ray writes a folder of shards: -o names a folder, not standard output")
+    bar: Any = _NoProgress()
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(p: distributed.Progress) -> None:
+        nonlocal bar, show
+        if show:  # made at the first report, after Ray's start-up and its notes
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=p.bytes_total, unit="B", unit_scale=True, unit_divisor=1000, desc="tokenize", file=sys.stderr
+            )
+            show = False
+        bar.total = p.bytes_total
+        bar.update(p.bytes_done - bar.n)
+        bar.set_postfix_str(
+            f"{_count(p.documents, 'document')}, shards {p.shards_done}/{p.shards_total}", refresh=False
+        )
+
+    try:
+        stats = distributed.tokenize(
+            args.inputs,
+            args.output,
+            args.encoding,
+            address=args.ray or None,
+            shards=args.shards,
+            workers=args.workers or 1,
+            vocab=args.vocab,
+            vocab_files=tuple(args.vocab_files) if args.vocab_files else None,
+            tiktoken_file=args.tiktoken_file,
+            jsonl_field=args.jsonl_field,
+            text_column=args.text_column,
+            input_format=args.input_format,
+            glob=args.glob,
+            eot=not args.no_eot,
+            errors=args.errors,
+            dtype=args.dtype,
+            force=args.force,
+            chunk_bytes=args.chunk_bytes or DEFAULT_CHUNK_BYTES,
+            progress=progress,
+            note=_note,
+        )
+    finally:
+        bar.close()
+    n = len(stats.shards)
+    ray_time = f"Ray {'start-up' if stats.started_ray else 'connection'} {stats.startup_seconds:.2f} s not included"
+    if n and stats.skipped == n:
+        print(f"{args.output}: all {_count(n, 'shard')} already done and verified, nothing to tokenize ({ray_time})")
+        return 0
+    done = f"; {stats.skipped} of them already done and verified" if stats.skipped else ""
+    kind = f"{stats.header.dtype.name}, {stats.header.encoding}" if stats.header is not None else "empty"
+    nodes = f" on {_count(stats.nodes, 'node')}" if stats.nodes > 1 else ""
+    print(f"tokenized {stats.summary()} -> {args.output} ({_count(n, 'shard')}{nodes}{done}; {kind}); {ray_time}")
+    return 0
+
+
 class _NoProgress:
     """The part of tqdm's bar `_run_tokenize` uses, doing nothing: for runs that show no bar."""
 
     total: int | None = None
+    n = 0
 
     def update(self, n: int) -> None:
         pass

@@ -21,12 +21,13 @@ slower here, but would be with smaller batches.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +42,16 @@ from llmprep.tokens import TokenFileHeader, TokenFileWriter
 
 __all__ = [
     "ChunkEncoder",
+    "InputPiece",
     "TokenizeStats",
+    "check_options",
+    "file_dtype",
     "get_chunk_encoder",
     "plan_inputs",
+    "plan_units",
     "shard_bounds",
     "tokenize_corpus",
+    "tokenize_pieces",
 ]
 
 STDIN = "-"
@@ -255,10 +261,12 @@ def _expand_inputs(
     output: Path | None = None,
     input_format: str = "auto",
     note: Callable[[str], None] | None = None,
+    output_folder: Path | None = None,
 ) -> list[_Source]:
     """The inputs in document order, with their formats. Inside directories, hidden entries and the
-    output file itself (and its raw sidecar) are skipped, so re-running into the corpus folder is
-    safe. A missing input is an error here, before any vocabulary is loaded."""
+    output file itself (and its raw sidecar), or everything in ``output_folder``, are skipped, so
+    re-running into the corpus folder is safe. A missing input is an error here, before any
+    vocabulary is loaded."""
     from llmprep._inputs import detect_format
 
     skip = set()
@@ -278,6 +286,7 @@ def _expand_inputs(
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and (glob is None or fnmatch.fnmatch(p.name, glob))
                 and p.resolve() not in skip
+                and (output_folder is None or not p.resolve().is_relative_to(output_folder.resolve()))
             )
             if not listed:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
@@ -338,6 +347,61 @@ def shard_bounds(sizes: Sequence[int], i: int, n: int) -> tuple[int, int]:
         return min(j, len(sizes))
 
     return cut(i), cut(i + 1)
+
+
+def plan_units(sources: Sequence[_Source], text_column: str, unit_bytes: int) -> list[InputPiece]:
+    """The inputs as pieces of about ``unit_bytes`` or less, where they can be cut without reading
+    them (for planning a corpus across machines, which `shard_bounds` then groups by bytes).
+
+    A text file (plain or compressed) and a compressed JSONL file are one piece each, of their size
+    on disk; a plain JSONL file is cut at the first line start at or after each multiple of
+    ``unit_bytes`` (reading a few bytes there); a Parquet file becomes one piece per row group, of
+    its text column's uncompressed bytes (from the footer). Pieces are in document order.
+
+    Raises:
+        ValueError: An input that is not a regular file (stdin, a pipe), or a Parquet file
+            without the text column.
+    """
+    units: list[InputPiece] = []
+    for s in sources:
+        if s.size is None:
+            name = "stdin" if s.path == STDIN else s.path
+            raise ValueError(f"{name} is not a regular file: a corpus is planned from its files' sizes")
+        if s.format == "parquet":
+            from llmprep._inputs import parquet_row_groups
+
+            row = 0
+            for rows, nbytes in parquet_row_groups(s.path, text_column):
+                units.append(InputPiece(s, row, row + rows, nbytes=nbytes))
+                row += rows
+        elif s.format == "jsonl" and not s.compressed and s.size > unit_bytes:
+            cuts = [0, *_line_starts(s.path, range(unit_bytes, s.size, unit_bytes)), s.size]
+            for begin, end in itertools.pairwise(cuts):
+                if end > begin:
+                    units.append(InputPiece(s, byte_range=(begin, end), nbytes=end - begin))
+        else:
+            units.append(InputPiece(s, nbytes=s.size))
+    return units
+
+
+def _line_starts(path: str, offsets: Iterable[int]) -> list[int]:
+    """For each offset (increasing), the first line start at or after it (or the file's size)."""
+    starts: list[int] = []
+    with open(path, "rb") as f:
+        for offset in offsets:
+            if starts and starts[-1] >= offset:
+                starts.append(starts[-1])  # a line longer than the step: the same start again
+                continue
+            f.seek(offset - 1)  # a line starts at `offset` when the byte before it is a newline
+            at = offset - 1
+            while block := f.read(1 << 16):
+                newline = block.find(b"\n")
+                if newline >= 0:
+                    at += newline + 1
+                    break
+                at += len(block)
+            starts.append(at)
+    return starts
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -468,21 +532,12 @@ def tokenize_corpus(
     [31373, 995, 50256]
     """
     start_time = time.perf_counter()
-    if errors not in ("strict", "replace"):
-        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
-    if dtype not in ("auto", "uint16", "uint32"):
-        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
-    if eot and encoder.eot_token is None:
-        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
+    check_options(errors, dtype)
+    chosen = file_dtype(encoder, dtype, eot)
     sources = plan_inputs(
         inputs, output, glob=glob, input_format=input_format, overwrite=overwrite, format=format, note=note
     )
     num_threads = workers if workers > 0 else _default_threads()
-    if batch_bytes is None:
-        batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
-    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
-    chosen = dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
-    replace = errors == "replace"
 
     first_doc, last_doc = 0, None
     if shard is not None:
@@ -506,17 +561,96 @@ def tokenize_corpus(
             doc_index += s.n_documents
         on_total(expected)
 
+    pieces = []
+    doc_index = 0  # of the first document of `source`, counting every source
+    for source in sources:
+        if last_doc is None or (doc_index < last_doc and doc_index + source.n_documents > first_doc):
+            lo = max(first_doc - doc_index, 0)
+            stop = None if last_doc is None else last_doc - doc_index
+            pieces.append(InputPiece(source, lo, stop))
+        doc_index += source.n_documents
+    stats = tokenize_pieces(
+        pieces,
+        output,
+        encoder,
+        num_threads=num_threads,
+        dtype=chosen,
+        jsonl_field=jsonl_field,
+        eot=eot,
+        errors=errors,
+        format=format,
+        chunk_bytes=chunk_bytes,
+        batch_bytes=batch_bytes,
+        progress=None if progress is None else (lambda nbytes, ntokens, ndocs: progress(nbytes, ntokens)),
+        stdin=stdin,
+        overwrite=overwrite,
+        text_column=text_column,
+        inputs=[s.path for s in sources],
+    )
+    stats.seconds = time.perf_counter() - start_time
+    return stats
+
+
+@dataclass
+class InputPiece:
+    """A contiguous run of one input's documents: what a shard reads.
+
+    Documents ``[first, stop)`` of the source (``stop`` None: to its end), or, for a plain
+    (uncompressed) JSONL file, the whole lines in ``byte_range`` (start, end), where start and end
+    are line starts: the distributed planner cuts large JSONL files so, without counting records.
+    ``nbytes`` is the input the planner expects the piece to read (for balancing and progress).
+    """
+
+    source: _Source
+    first: int = 0
+    stop: int | None = None
+    byte_range: tuple[int, int] | None = None
+    nbytes: int = 0
+
+
+def tokenize_pieces(
+    pieces: Sequence[InputPiece],
+    output: str | os.PathLike[str],
+    encoder: ChunkEncoder,
+    *,
+    num_threads: int,
+    dtype: str,
+    jsonl_field: str = "text",
+    eot: bool = True,
+    errors: str = "strict",
+    format: str = "llmprep",
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    batch_bytes: int | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    stdin: BinaryIO | None = None,
+    overwrite: bool = False,
+    text_column: str = "text",
+    inputs: Sequence[str] = (),
+) -> TokenizeStats:
+    """The pipeline of `tokenize_corpus` over pieces already planned: one token file.
+
+    The pieces are read in order and their documents written to ``output`` exactly as
+    `tokenize_corpus` would write them (so the files of consecutive pieces, merged, equal the file
+    of all of them). ``dtype`` is ``"uint16"`` or ``"uint32"`` (already chosen); ``progress`` gets
+    (input bytes, tokens, documents) increments after each batch; ``inputs`` are the files the
+    output must not be. Arguments are checked by the callers (`tokenize_corpus`,
+    `llmprep.distributed.tokenize`).
+    """
+    start_time = time.perf_counter()
+    replace = errors == "replace"
+    if batch_bytes is None:
+        batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
     stats = TokenizeStats()
     with (
         TokenFileWriter(
             output,
-            dtype=chosen,
+            dtype=dtype,
             encoding=encoder.name,
             vocab_size=encoder.vocab_size,
             eot_token=encoder.eot_token if eot else None,
             format=format,
             overwrite=overwrite,
-            inputs=[s.path for s in sources],
+            inputs=inputs,
         ) as writer,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
@@ -539,7 +673,7 @@ def tokenize_corpus(
                 writer.end_document()
                 next_end = next(ends, None)
             if progress is not None:
-                progress(done.input_bytes, writer.n_tokens - tokens_before)
+                progress(done.input_bytes, writer.n_tokens - tokens_before, len(done.doc_ends))
 
         batch = _Batch()
 
@@ -569,20 +703,21 @@ def tokenize_corpus(
             add(chunker.finish(), 0)
             end_document()
 
-        doc_index = 0  # of the first document of `source`, counting every source
-        for source in sources:
-            if last_doc is not None and (doc_index >= last_doc or doc_index + source.n_documents <= first_doc):
-                doc_index += source.n_documents
-                continue
-            lo = max(first_doc - doc_index, 0)
-            stop = None if last_doc is None else last_doc - doc_index
+        for piece in pieces:
+            source, lo, stop = piece.source, piece.first, piece.stop
             if source.format == "parquet":
                 from llmprep._inputs import iter_parquet_texts
 
                 for row, text in iter_parquet_texts(source.path, text_column, lo, stop):
                     text = _check_text(text, f"{source.path} row {row}", f"column {text_column!r}", replace)
                     add_text_document(text, f"{source.path} row {row}", len(text.encode("utf-8")))
-                doc_index += source.n_documents
+                continue
+            if piece.byte_range is not None:
+                begin, end = piece.byte_range
+                name = f"{source.path} (from byte {begin})"
+                lines = _lines_between(source.path, begin, end)
+                for text, where, line_bytes in _jsonl_records(lines, name, jsonl_field, replace, base=begin):
+                    add_text_document(text, where, line_bytes)
                 continue
             name = "<stdin>" if source.path == STDIN else source.path
             with open_input(source.path, stdin) as stream:
@@ -595,7 +730,6 @@ def tokenize_corpus(
                         add(chunker.push(block), len(block))
                     add(chunker.finish(), 0)
                     end_document()
-            doc_index += source.n_documents
         if batch.chunks or batch.doc_ends:
             submit()
         while in_flight:
@@ -604,6 +738,42 @@ def tokenize_corpus(
     stats.header = writer.header
     stats.seconds = time.perf_counter() - start_time
     return stats
+
+
+def _lines_between(path: str, begin: int, end: int) -> Iterator[bytes]:
+    """The lines of a plain file in bytes [begin, end), both line starts."""
+    with open(path, "rb", buffering=1 << 20) as f:
+        f.seek(begin)
+        at = begin
+        for line in f:
+            if at >= end:
+                return
+            yield line
+            at += len(line)
+
+
+def check_options(errors: str, dtype: str) -> None:
+    """Checks the options every way of tokenizing a corpus shares (before any work).
+
+    Raises:
+        ValueError: ``errors`` is not strict/replace, or ``dtype`` not auto/uint16/uint32.
+    """
+    if errors not in ("strict", "replace"):
+        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
+    if dtype not in ("auto", "uint16", "uint32"):
+        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
+
+
+def file_dtype(encoder: ChunkEncoder, dtype: str, eot: bool) -> str:
+    """The token file's dtype for ``dtype`` (``"auto"`` or a forced one); checks that ``eot`` has an id.
+
+    Raises:
+        ValueError: ``eot`` with a vocabulary that has no ``<|endoftext|>``.
+    """
+    if eot and encoder.eot_token is None:
+        raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
+    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
+    return dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
 
 
 def plan_inputs(
@@ -662,11 +832,18 @@ def _check_text(text: str, where: str, what: str, replace: bool) -> str:
 
 
 def _jsonl_records(
-    stream: BinaryIO, path: str, text_field: str, replace: bool, first: int = 0, last: int | None = None
+    stream: Iterable[bytes],
+    path: str,
+    text_field: str,
+    replace: bool,
+    first: int = 0,
+    last: int | None = None,
+    base: int = 0,
 ) -> Iterator[tuple[str, str, int]]:
     """(text, name for messages, line bytes) of records [first, last) of a JSONL stream (a record is
-    a non-blank line); records before `first` are counted, not parsed."""
-    offset = 0
+    a non-blank line); records before `first` are counted, not parsed. ``base``: the file offset of
+    the stream's first byte (for the byte offsets of invalid UTF-8)."""
+    offset = base
     record_index = -1
     for line_no, line in enumerate(stream, start=1):
         line_start, offset = offset, offset + len(line)

@@ -601,12 +601,16 @@ def open_shards(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
     return ShardSet([_open_file(p, dtype) for p in listed])
 
 
-def write_shard_manifest(folder: str | os.PathLike[str], shards: Sequence[str]) -> Path:
+def write_shard_manifest(
+    folder: str | os.PathLike[str], shards: Sequence[str], extra: dict[str, Any] | None = None
+) -> Path:
     """Writes ``folder/manifest.json``: the order in which `open_shards` reads the folder's shards.
 
     Args:
         folder: The folder holding the shards.
         shards: Their file names (relative to ``folder``), in corpus order.
+        extra: More keys for the manifest (how the shards were made: ``llmprep tokenize --ray``
+            records its inputs, arguments and each shard's counts); readers ignore them.
 
     Returns:
         The manifest's path (written to a temporary file first, then renamed into place).
@@ -617,7 +621,7 @@ def write_shard_manifest(folder: str | os.PathLike[str], shards: Sequence[str]) 
     """
     folder = Path(folder)
     path = folder / MANIFEST_NAME
-    body = {"format": _MANIFEST_FORMAT, "version": _MANIFEST_VERSION, "shards": list(shards)}
+    body = {**(extra or {}), "format": _MANIFEST_FORMAT, "version": _MANIFEST_VERSION, "shards": list(shards)}
     tmp = folder / f".{MANIFEST_NAME}.tmp"
     tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)

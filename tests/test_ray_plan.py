@@ -1,0 +1,104 @@
+"""The distributed planner without Ray: `corpus.plan_units` cuts inputs where the single-machine reader
+would see the same documents, so the pieces, tokenized one file each and merged, are the
+single-machine file byte for byte (the property every `--ray` run relies on)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from llmprep.corpus import (
+    _expand_inputs,
+    _jsonl_records,
+    _lines_between,
+    get_chunk_encoder,
+    plan_units,
+    tokenize_corpus,
+    tokenize_pieces,
+)
+from llmprep.tokens import merge_token_files
+
+_LINE = st.one_of(
+    st.just(""),
+    st.just("   "),
+    st.builds(
+        lambda t: json.dumps({"text": t}, ensure_ascii=False),
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    ),
+    st.builds(lambda n: json.dumps({"text": "x" * n}), st.integers(0, 300)),  # longer than a cut step
+)
+
+
+def _records(path: str, pieces) -> list[str]:
+    texts = []
+    for p in pieces:
+        if p.byte_range is None:
+            with open(path, "rb") as f:
+                texts += [t for t, _, _ in _jsonl_records(f, path, "text", False)]
+        else:
+            lines = _lines_between(path, *p.byte_range)
+            texts += [t for t, _, _ in _jsonl_records(lines, path, "text", False, base=p.byte_range[0])]
+    return texts
+
+
+@given(
+    lines=st.lists(_LINE, max_size=30),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    trailing=st.booleans(),
+    step=st.integers(1, 200),
+)
+def test_jsonl_cuts_keep_every_record_whole(tmp_path_factory, lines, newline, trailing, step) -> None:
+    path = tmp_path_factory.mktemp("plan") / "c.jsonl"
+    body = newline.join(lines) + (newline if trailing and lines else "")
+    path.write_bytes(body.encode("utf-8"))
+    sources = _expand_inputs([str(path)], None)
+    pieces = plan_units(sources, "text", step)
+    with open(path, "rb") as f:
+        whole = [t for t, _, _ in _jsonl_records(f, str(path), "text", False)]
+    assert _records(str(path), pieces) == whole
+    ranges = [p.byte_range for p in pieces if p.byte_range is not None]
+    if ranges:  # contiguous, covering the file, each starting at a line start
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(body.encode())
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+        data = body.encode()
+        assert all(r[0] == 0 or data[r[0] - 1 : r[0]] == b"\n" for r in ranges)
+
+
+def test_pieces_merged_equal_the_single_machine_file(tmp_path: Path) -> None:
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": f"doc {i} " * (i % 17)}) + "\n" for i in range(300)))
+    text = tmp_path / "b.txt"
+    text.write_text("one text document, " * 100)
+    inputs = [str(jsonl), str(text)]
+    encoder = get_chunk_encoder("gpt2")
+    tokenize_corpus(inputs, tmp_path / "one.tok", encoder)
+    pieces = plan_units(_expand_inputs(inputs, None), "text", 1000)
+    assert sum(p.byte_range is not None for p in pieces) > 5
+    parts = []
+    for i, piece in enumerate(pieces):
+        parts.append(tmp_path / f"p{i:03d}.tok")
+        tokenize_pieces([piece], parts[-1], encoder, num_threads=1, dtype="uint16")
+    merge_token_files(parts, tmp_path / "merged.tok")
+    assert (tmp_path / "merged.tok").read_bytes() == (tmp_path / "one.tok").read_bytes()
+
+
+def test_parquet_pieces_are_row_groups(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'llmprep[parquet]')")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"text": [f"row {i}" for i in range(10)]}), path, row_group_size=4)
+    pieces = plan_units(_expand_inputs([str(path)], None), "text", 1)
+    assert [(p.first, p.stop) for p in pieces] == [(0, 4), (4, 8), (8, 10)]
+    assert all(p.nbytes > 0 for p in pieces)
+    with pytest.raises(ValueError, match="has no column 'body'"):
+        plan_units(_expand_inputs([str(path)], None), "body", 1)
+
+
+def test_stdin_cannot_be_planned() -> None:
+    with pytest.raises(ValueError, match="stdin is not a regular file"):
+        plan_units(_expand_inputs(["-"], None), "text", 1)
