@@ -70,19 +70,6 @@ def test_contraction_folds() -> None:
     ]
 
 
-def test_generated_tables_are_up_to_date() -> None:
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    pytest.importorskip("unicodedata2")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "gen_unicode_tables.py"), "--check"], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-
-
 GOLDEN = [
     ("Hello, world!", ["Hello", ",", " world", "!"]),
     ("HelloWorld HELLOworld", ["Hello", "World", " HELLOworld"]),
