@@ -1,7 +1,7 @@
 """Fuzz the C++ UTF-8 validator and decoder against Python's ``bytes.decode``.
 
-Input: arbitrary bytes. ``_core.utf8_fault`` must give Python's (offset, length, reason) of the
-first ill-formed sequence, ``_core.replace_invalid_utf8`` Python's ``errors="replace"`` result;
+Input: arbitrary bytes. ``_testing.utf8_fault`` must give Python's (offset, length, reason) of the
+first ill-formed sequence, ``_testing.replace_invalid_utf8`` Python's ``errors="replace"`` result;
 the file readers (``_core.read_text``, the chapter-splitter's ``simple_sorted_tokens_file``)
 must raise `llmprep.InvalidUTF8Error` with Python's offset and reason in strict mode and decode
 exactly as Python does in replace mode.
@@ -17,6 +17,7 @@ from pathlib import Path
 import llmprep
 from _harness import SAMPLE_TEXTS, Mismatch, chapter, check_equal, feature, main
 from llmprep import _core
+from llmprep._core import _testing
 
 _CH = chapter()
 _DIR = Path(tempfile.mkdtemp(prefix="llmprep-fuzz-utf8-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
@@ -31,9 +32,9 @@ def test_one_input(data: bytes) -> None:
     except UnicodeDecodeError as e:
         fault = (e.start, e.end - e.start, e.reason)
     feature("fault", fault[1:], min(fault[0], 9))
-    check_equal(_core.utf8_fault(data), fault, "utf8_fault")
+    check_equal(_testing.utf8_fault(data), fault, "utf8_fault")
     replaced = data.decode("utf-8", "replace")
-    check_equal(_core.replace_invalid_utf8(data), replaced.encode("utf-8"), "replace_invalid_utf8")
+    check_equal(_testing.replace_invalid_utf8(data), replaced.encode("utf-8"), "replace_invalid_utf8")
 
     _PATH.write_bytes(data)
     path = str(_PATH)

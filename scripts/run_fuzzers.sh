@@ -13,7 +13,8 @@
 # Environment: PYTHON (default python3: the interpreter with llmprep, atheris and tiktoken);
 # TIKTOKEN_CACHE_DIR (default ../shared/tiktoken-cache next to the repository);
 # FUZZ_RSS_LIMIT_MB (default 4096); FUZZ_TIMEOUT_S, the limit for one input (default 60);
-# FUZZ_OUT, the folder for logs and reproducers (default a new temporary folder).
+# FUZZ_OUT, the folder for logs and reproducers (default a new temporary folder); FUZZ_JOBS, how
+# many harnesses run side by side (default: the number of cores).
 # Leak detection is off (-detect_leaks=0): the interpreter never frees its own allocations.
 # Under a sanitizer build, set LD_PRELOAD / ASAN_OPTIONS / UBSAN_OPTIONS as for the test suite:
 # a sanitizer report aborts the harness, which libFuzzer records as a crash with its input.
@@ -57,22 +58,21 @@ else
   done
 fi
 
-failed=()
-for target in "${targets[@]}"; do
-  harness=$root/fuzz/fuzz_$target.py
-  if [[ ! -f $harness ]]; then
-    echo "fuzz: no harness $harness" >&2
-    failed+=("$target")
-    continue
-  fi
-  work=$out/$target
+# run_one TARGET: fuzzes one harness; its report goes to $out/TARGET/report.txt, and
+# $out/TARGET/failed exists when it found something (so that harnesses can run side by side).
+run_one() {
+  local target=$1 harness=$root/fuzz/fuzz_$1.py work=$out/$1 start=$SECONDS rc runs reproducers path
   mkdir -p "$work/corpus" "$work/artifacts"
+  exec >"$work/report.txt" 2>&1
+  if [[ ! -f $harness ]]; then
+    echo "fuzz: no harness $harness"
+    touch "$work/failed"
+    return
+  fi
   if [[ -d $root/fuzz/corpus/$target ]]; then
     cp -R "$root/fuzz/corpus/$target/." "$work/corpus/"
   fi
-  log=$work/log.txt
-  echo "fuzz: $target for ${seconds}s ..."
-  start=$SECONDS
+  local log=$work/log.txt
   # The outer timeout is a backstop for a hang that libFuzzer's own -timeout cannot interrupt.
   timeout --signal=KILL $((seconds * 2 + input_timeout + 120)) \
     "$python" "$harness" -max_total_time="$seconds" -rss_limit_mb="$rss_limit" -timeout="$input_timeout" \
@@ -91,10 +91,28 @@ for target in "${targets[@]}"; do
     fi
     echo "fuzz:   log $log; its end:"
     tail -n 40 "$log" | sed 's/^/    /'
-    failed+=("$target")
+    touch "$work/failed"
   else
     echo "fuzz: ok $target (${runs:-?} inputs in $((SECONDS - start))s)"
   fi
+}
+
+# FUZZ_JOBS harnesses at a time (default: one per core). Each harness is one single-threaded
+# process, so side by side they share nothing but the cores, and each still gets SECONDS of fuzzing;
+# what running them together saves is the cores idling, and each harness's start-up (interpreter,
+# llmprep, tiktoken's encodings: long under ASan) overlapping another's fuzzing.
+jobs_max=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+echo "fuzz: ${#targets[@]} harnesses, ${seconds}s each, $jobs_max at a time"
+for target in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+  echo "fuzz: $target for ${seconds}s ..."
+  run_one "$target" &
+done
+wait
+failed=()
+for target in "${targets[@]}"; do
+  cat "$out/$target/report.txt"
+  [[ -e $out/$target/failed ]] && failed+=("$target")
 done
 
 if ((${#failed[@]} > 0)); then

@@ -16,7 +16,9 @@
 # any report file appears, whatever pytest's exit status. Leak checking is off here (CPython does
 # not free its own objects at exit); the native tests run with it on (scripts/native_tests.sh).
 # PYTHONMALLOC=malloc sends Python's small objects (short str/bytes) through malloc, so that ASan
-# also sees reads past the end of the Python buffers the C++ reads.
+# also sees reads past the end of the Python buffers the C++ reads. LLMPREP_SANITIZER=MODE tells the
+# tests where they run (see tests/conftest.py); property tests take LLMPREP_SANITIZER_HYPOTHESIS_EXAMPLES
+# examples here (default 50).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -80,6 +82,11 @@ done
 logdir="$root/$build/logs"
 llmprep_sanitizer_env "$mode" "$logdir" python
 export PYTHONMALLOC=malloc
+# The tests then know they run on a sanitizer build after the plain run (tests/conftest.py, SANITIZER):
+# exhaustive tests on fixed inputs run llmprep's side only, and property tests try fewer examples (the
+# plain run tries LLMPREP_HYPOTHESIS_EXAMPLES, default 200; the fuzzers search random inputs here).
+export LLMPREP_SANITIZER="$mode"
+export LLMPREP_HYPOTHESIS_EXAMPLES="${LLMPREP_SANITIZER_HYPOTHESIS_EXAMPLES:-50}"
 export PATH="$venv/bin:$PATH"
 export PYTHON="$venv/bin/python"  # for scripts that take their interpreter from $PYTHON (run_fuzzers.sh)
 export TIKTOKEN_CACHE_DIR="${TIKTOKEN_CACHE_DIR:-$root/../shared/tiktoken-cache}"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiktoken
-from conftest import TIKTOKEN_CACHE
+from conftest import SANITIZER, TIKTOKEN_CACHE
 from hypothesis import strategies as st
 from llmprep import _core
 from tiktoken_ext import openai_public
@@ -48,12 +48,15 @@ def our_pieces(text: str, pattern: str) -> list[bytes]:
     return [data[start:end] for start, end in zip([0, *ends[:-1]], ends)]
 
 
-def assert_pieces_match_tiktoken(texts: list[str], pattern: str) -> None:
-    """Asserts tiktoken's regex for `pattern` splits each text into exactly our pieces (piece probe)."""
+def assert_pieces_match_tiktoken(texts: list[str], pattern: str, *, fixed: bool = False) -> None:
+    """Asserts tiktoken's regex for `pattern` splits each text into exactly our pieces (piece probe).
+    fixed: the texts are fixed inputs, so under a sanitizer only our side runs (conftest.SANITIZER)."""
     texts = [t for t in texts if t]
     if not texts:
         return
     predicted = [our_pieces(text, pattern) for text in texts]
+    if fixed and SANITIZER:
+        return
     ranks = {bytes([b]): b for b in range(256)}
     for pieces in predicted:
         for token in pieces:
@@ -126,9 +129,12 @@ def encoders(name: str):
     return ours, reference
 
 
-def assert_same_ids(name: str, text: str, **kwargs) -> None:
+def assert_same_ids(name: str, text: str, *, fixed: bool = False, **kwargs) -> None:
+    """Our ids of text equal tiktoken's; fixed: a fixed input, only ours under a sanitizer (conftest.SANITIZER)."""
     ours, reference = encoders(name)
     got = ours.encode(text, [], kwargs.get("num_threads", 1), kwargs.get("task_bytes", 0))
+    if fixed and SANITIZER:
+        return
     expected = reference.encode_ordinary(text)
     if got != expected:
         first = next(i for i, (a, b) in enumerate(zip([*got, None], [*expected, None])) if a != b)

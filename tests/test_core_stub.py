@@ -9,18 +9,28 @@ from pathlib import Path
 
 import llmprep
 from llmprep import _core
+from llmprep._core import _testing
 
 
-def _stub_names() -> set[str]:
-    stub = Path(llmprep.__file__).with_name("_core.pyi")
-    assert stub.is_file(), "the _core.pyi stub must ship inside the package"
+def _stub_names(relative: str) -> set[str]:
+    stub = Path(llmprep.__file__).parent / relative
+    assert stub.is_file(), f"the {relative} stub must ship inside the package"
     tree = ast.parse(stub.read_text(encoding="utf-8"))
     return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 
 
 def test_stub_matches_extension() -> None:
     exported = {name for name in dir(_core) if not name.startswith("_")}
-    assert _stub_names() == exported
+    assert _stub_names("_core.pyi") == exported
+
+
+def test_testing_stub_matches_submodule() -> None:
+    # The test hooks live in one private submodule, importable by its dotted name too.
+    import llmprep._core._testing as by_name
+
+    assert by_name is _testing
+    exported = {name for name in dir(_testing) if not name.startswith("_")}
+    assert _stub_names("_core/_testing.pyi") == exported
 
 
 def test_py_typed_marker_ships() -> None:

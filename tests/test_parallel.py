@@ -11,7 +11,7 @@ import threading
 
 import llmprep
 import pytest
-from llmprep import _core
+from llmprep._core import _testing
 
 KINDS = ("for", "tasks", "ordered")
 THREADS = (1, 2, 3, 8)
@@ -19,7 +19,7 @@ THREADS = (1, 2, 3, 8)
 
 def probe(kind: str, n: int, threads: int, fail_work=(), fail_consume_at: int = -1, nested: bool = False):
     consumed: list[int] = []
-    values = _core._parallel_probe(kind, n, threads, list(fail_work), fail_consume_at, nested, consumed)
+    values = _testing.parallel_probe(kind, n, threads, list(fail_work), fail_consume_at, nested, consumed)
     return values, consumed
 
 
@@ -37,7 +37,7 @@ def test_every_index_once_for_every_thread_count(kind: str, threads: int, n: int
 def test_lowest_failing_index_wins(kind: str, threads: int) -> None:
     consumed: list[int] = []
     with pytest.raises(ValueError, match=r"^work failed at 5$"):
-        _core._parallel_probe(kind, 500, threads, [400, 5, 17], -1, False, consumed)
+        _testing.parallel_probe(kind, 500, threads, [400, 5, 17], -1, False, consumed)
     # Ordered: everything before the failure, and nothing after it, was handed over.
     assert consumed == (list(range(5)) if kind == "ordered" else [])
 
@@ -46,12 +46,12 @@ def test_lowest_failing_index_wins(kind: str, threads: int) -> None:
 def test_a_failing_consume_stops_the_call(threads: int) -> None:
     consumed: list[int] = []
     with pytest.raises(IndexError, match=r"^consume failed at 10$"):
-        _core._parallel_probe("ordered", 500, threads, [50], 10, False, consumed)
+        _testing.parallel_probe("ordered", 500, threads, [50], 10, False, consumed)
     assert consumed == list(range(10))
     # A work failure before the consume failure is what surfaces: consume never gets that far.
     consumed.clear()
     with pytest.raises(ValueError, match=r"^work failed at 5$"):
-        _core._parallel_probe("ordered", 500, threads, [5], 10, False, consumed)
+        _testing.parallel_probe("ordered", 500, threads, [5], 10, False, consumed)
     assert consumed == list(range(5))
 
 
@@ -110,7 +110,7 @@ def test_pool_survives_fork() -> None:
         """
         import os, signal
         import llmprep
-        from llmprep import _core
+        from llmprep._core import _testing
 
         text = "Hello world, it's a test of 1234 tokens.\\n" * 40000
         docs = [text[i:i + 500] for i in range(0, 200000, 500)]
@@ -122,7 +122,7 @@ def test_pool_survives_fork() -> None:
         assert want == enc.encode_ordinary(text, num_threads=1)
 
         def check() -> bool:
-            values = _core._parallel_probe("ordered", 1000, 2, [], -1, True, [])
+            values = _testing.parallel_probe("ordered", 1000, 2, [], -1, True, [])
             return (enc.encode_to_numpy(text, num_threads=2).tolist() == want
                     and enc.encode_ordinary_batch(docs, num_threads=2) == want_docs
                     and tok.encode_batch(docs, num_threads=2) == want_words

@@ -28,10 +28,11 @@ import numpy as np
 import pytest
 import regex
 import tiktoken
-from conftest import ROOT, corpus_paths
+from conftest import ROOT, SANITIZER, corpus_paths, plain_run_only
 from hypothesis import example, given
 from hypothesis import strategies as st
 from llmprep import _core
+from llmprep._core import _testing
 from tiktoken_ext.openai_public import r50k_pat_str
 
 # OpenAI's original GPT-2 pattern, for the `regex` module (tiktoken runs the possessive form above).
@@ -112,8 +113,9 @@ def describe(cps: np.ndarray, ours: np.ndarray, theirs: np.ndarray) -> str:
 
 
 @pytest.mark.slow
+@plain_run_only("measures the reference's classes; the table dump runs in other tests")
 def test_every_code_point_class_matches_tiktoken(tiktoken_classes: np.ndarray) -> None:
-    ours = _core.unicode_class_table()[SCALARS]
+    ours = _testing.unicode_class_table()[SCALARS]
     bad = np.flatnonzero(ours != tiktoken_classes)
     assert bad.size == 0, f"{bad.size} classes differ: " + describe(SCALARS[bad[:10]], ours[bad], tiktoken_classes[bad])
     # The counts FACTS.md records for Unicode 16 (tiktoken 0.14).
@@ -122,10 +124,11 @@ def test_every_code_point_class_matches_tiktoken(tiktoken_classes: np.ndarray) -
     assert "".join(chr(cp) for cp in SCALARS[ours == WHITESPACE]) == GPT2_WHITESPACE
 
 
+@plain_run_only("measures the reference's classes; the table dump runs in other tests")
 def test_every_code_point_class_matches_unicodedata2() -> None:
     unicodedata2 = pytest.importorskip("unicodedata2")
     assert unicodedata2.unidata_version == "16.0.0"
-    table = _core.unicode_class_table()
+    table = _testing.unicode_class_table()
     assert table.shape == (0x110000,) and table.dtype == np.uint8
     by_category = {"Lu": LETTER, "Ll": LETTER, "Lt": LETTER, "Lm": LETTER, "Lo": LETTER}
     by_category.update({"Nd": NUMBER, "Nl": NUMBER, "No": NUMBER})
@@ -142,9 +145,9 @@ def test_every_code_point_class_matches_unicodedata2() -> None:
 
 def test_python_only_whitespace_is_other() -> None:
     # U+001C..U+001F are \s to Python's re but not to tiktoken: they join punctuation runs.
-    table = _core.unicode_class_table()
+    table = _testing.unicode_class_table()
     assert [CLASS_NAMES[table[ord(c)]] for c in PYTHON_ONLY_WHITESPACE] == ["other"] * 4
-    assert _core.pretokenize("a\x1c\x1d b") == ["a", "\x1c\x1d", " b"]
+    assert _testing.pretokenize("a\x1c\x1d b") == ["a", "\x1c\x1d", " b"]
 
 
 def test_generated_tables_are_up_to_date() -> None:
@@ -190,8 +193,8 @@ GOLDEN = [
 
 @pytest.mark.parametrize(("text", "expected"), GOLDEN)
 def test_golden_pieces(text: str, expected: list[str]) -> None:
-    assert _core.pretokenize(text) == expected
-    assert _core.pretokenize(text) == GPT2_PATTERN.findall(text)
+    assert _testing.pretokenize(text) == expected
+    assert _testing.pretokenize(text) == GPT2_PATTERN.findall(text)
 
 
 def test_golden_pieces_match_tiktoken() -> None:
@@ -222,7 +225,7 @@ def test_pattern_is_tiktokens_gpt2_pattern(tiktoken_gpt2) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", corpus_paths(), ids=lambda p: p.name)
 def test_corpus_pieces_match_tiktoken(path: Path) -> None:
-    assert_pieces_match_tiktoken([path.read_text(encoding="utf-8")])
+    _pretokenize_probe.assert_pieces_match_tiktoken([path.read_text(encoding="utf-8")], "gpt2", fixed=True)
 
 
 CONTEXTS = pytest.mark.parametrize(
@@ -259,15 +262,19 @@ def assert_same_pieces(ours: list[str], theirs: list[str]) -> None:
 @pytest.mark.slow
 @CONTEXTS
 def test_every_code_point_in_context_matches_regex_module(prefix: str, suffix: str) -> None:
+    if SANITIZER:  # every scalar in this context through our side only (conftest.SANITIZER)
+        _testing.pretokenize(in_contexts(SCALARS, prefix, suffix))
+        return
     # Every scalar whose class Unicode 16 (tiktoken) and the regex module's later version agree on: all
     # but the ~17,500 code points assigned since (regex 2026.11), which the next test sends to tiktoken.
     agree = SCALARS[regex_module_classes() == class_table()[SCALARS]]
     assert len(agree) > len(SCALARS) - 30_000
     text = in_contexts(agree, prefix, suffix)
-    assert_same_pieces(_core.pretokenize(text), GPT2_PATTERN.findall(text))
+    assert_same_pieces(_testing.pretokenize(text), GPT2_PATTERN.findall(text))
 
 
 @pytest.mark.slow
+@plain_run_only("the same contexts go through our side in the regex module test above")
 @CONTEXTS
 def test_code_points_in_context_match_tiktoken(prefix: str, suffix: str) -> None:
     # tiktoken's own regex through the piece probe. Its cost grows with the probe's vocabulary, so this
@@ -386,7 +393,7 @@ def classes_agree_with_regex_module(c: str) -> bool:
 
 @lru_cache(maxsize=1)
 def class_table() -> np.ndarray:
-    return _core.unicode_class_table()
+    return _testing.unicode_class_table()
 
 
 @given(adversarial_text)
@@ -394,7 +401,7 @@ def test_random_pieces_match_regex_module(text: str) -> None:
     # Independent of tiktoken: the original (non-possessive) pattern, on the characters whose class the
     # regex module's Unicode version agrees on.
     text = "".join(c for c in text if classes_agree_with_regex_module(c))
-    assert_same_pieces(_core.pretokenize(text), GPT2_PATTERN.findall(text))
+    assert_same_pieces(_testing.pretokenize(text), GPT2_PATTERN.findall(text))
 
 
 def test_ascii_runs_of_every_length_and_neighbour() -> None:
@@ -407,18 +414,18 @@ def test_ascii_runs_of_every_length_and_neighbour() -> None:
         for b in range(128)
         for lead, tail in (("", ""), (" ", "xy"), ("!", "\u00e9"))
     ]
-    assert_same_pieces(_core.pretokenize("\n".join(texts)), GPT2_PATTERN.findall("\n".join(texts)))
+    assert_same_pieces(_testing.pretokenize("\n".join(texts)), GPT2_PATTERN.findall("\n".join(texts)))
     for text in texts[:: len(texts) // 300]:
-        assert _core.pretokenize(text) == GPT2_PATTERN.findall(text)
-    assert _core.pretokenize("abcdefgh") == ["abcdefgh"]
-    assert _core.pretokenize("abcdefgh\u00e9ij1") == ["abcdefgh\u00e9ij", "1"]
+        assert _testing.pretokenize(text) == GPT2_PATTERN.findall(text)
+    assert _testing.pretokenize("abcdefgh") == ["abcdefgh"]
+    assert _testing.pretokenize("abcdefgh\u00e9ij1") == ["abcdefgh\u00e9ij", "1"]
 
 
 def test_long_runs_are_single_pieces() -> None:
     for c in ["x", "7", "-", "\u4e2d", "\u0663", "\U0001f600"]:
-        assert _core.pretokenize(c * 100_000) == [c * 100_000]
-    assert _core.pretokenize(" " * 100_000 + "x") == [" " * 99_999, " x"]
-    assert _core.pretokenize("\n" * 100_000 + "x") == ["\n" * 99_999, "\n", "x"]
+        assert _testing.pretokenize(c * 100_000) == [c * 100_000]
+    assert _testing.pretokenize(" " * 100_000 + "x") == [" " * 99_999, " x"]
+    assert _testing.pretokenize("\n" * 100_000 + "x") == ["\n" * 99_999, "\n", "x"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -448,7 +455,7 @@ def explained_as_conservative(data: bytes, p: int) -> bool:
 @example("it's a\n\nb \n  x\u3000\u3000y'sam")
 def test_safe_cuts_never_change_pieces(text: str) -> None:
     data = text.encode("utf-8")
-    ours = set(_core.safe_cuts(text).tolist())
+    ours = set(_testing.safe_cuts(text).tolist())
     truth = true_safe_cuts(data)
     assert ours <= truth, f"unsafe cuts reported: {sorted(ours - truth)}"
     missed = [p for p in sorted(truth - ours) if not explained_as_conservative(data, p)]
@@ -459,12 +466,12 @@ def test_safe_cuts_never_change_pieces(text: str) -> None:
 def test_next_safe_cut_is_the_smallest(text: str, start: int) -> None:
     size = len(text.encode("utf-8"))
     start = min(start, size)
-    cuts = [0, *_core.safe_cuts(text).tolist(), size]
-    assert _core.next_safe_cut(text, start) == next(p for p in cuts if p >= start)
+    cuts = [0, *_testing.safe_cuts(text).tolist(), size]
+    assert _testing.next_safe_cut(text, start) == next(p for p in cuts if p >= start)
 
 
 def test_prose_has_many_safe_cuts(verdict_text: str) -> None:
-    cuts = _core.safe_cuts(verdict_text)
+    cuts = _testing.safe_cuts(verdict_text)
     size = len(verdict_text.encode("utf-8"))
     # Roughly one before every word: far more than one per 64 bytes, and never a long gap.
     assert len(cuts) > size // 16
@@ -476,7 +483,7 @@ def test_prose_has_many_safe_cuts(verdict_text: str) -> None:
 
 def test_cut_cases() -> None:
     def cuts(text: str) -> list[int]:
-        return _core.safe_cuts(text).tolist()
+        return _testing.safe_cuts(text).tolist()
 
     assert cuts("hello world, my friend") == [5, 11, 12, 15]
     assert cuts("a\n\nb") == [1, 2]  # not 3: "a\n\n" alone would keep "\n\n" whole
@@ -493,7 +500,7 @@ def test_cut_cases() -> None:
 
 @pytest.mark.parametrize(
     "function",
-    [_core.pretokenize_ends, _core.pretokenize, _core.safe_cuts, lambda text: _core.next_safe_cut(text, 0)],
+    [_core.pretokenize_ends, _testing.pretokenize, _testing.safe_cuts, lambda text: _testing.next_safe_cut(text, 0)],
 )
 def test_bad_text(function) -> None:
     with pytest.raises(ValueError, match=r"lone surrogate U\+D800 at index 2"):
@@ -506,7 +513,7 @@ def test_bad_text(function) -> None:
 
 def test_bad_position() -> None:
     with pytest.raises(IndexError, match="past the end"):
-        _core.next_safe_cut("abc", 4)
+        _testing.next_safe_cut("abc", 4)
     with pytest.raises(ValueError, match="pos must be >= 0"):
-        _core.next_safe_cut("abc", -1)
-    assert _core.next_safe_cut("abc", 3) == 3
+        _testing.next_safe_cut("abc", -1)
+    assert _testing.next_safe_cut("abc", 3) == 3

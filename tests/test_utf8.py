@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from llmprep import _core
+from llmprep._core import _testing
 
 
 def python_fault(data: bytes) -> tuple[int, int, str]:
@@ -46,12 +47,12 @@ TRICKY = [
 
 @pytest.mark.parametrize("data", TRICKY)
 def test_fault_matches_python(data: bytes) -> None:
-    assert _core.utf8_fault(data) == python_fault(data)
+    assert _testing.utf8_fault(data) == python_fault(data)
 
 
 @pytest.mark.parametrize("data", TRICKY)
 def test_replace_matches_python(data: bytes) -> None:
-    assert _core.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
+    assert _testing.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
 
 
 def test_every_two_byte_prefix_matches_python() -> None:
@@ -59,14 +60,14 @@ def test_every_two_byte_prefix_matches_python() -> None:
     for b0 in range(256):
         for b1 in range(256):
             data = bytes([b0, b1, 0x80, 0x41])
-            assert _core.utf8_fault(data) == python_fault(data), data
-            assert _core.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode(), data
+            assert _testing.utf8_fault(data) == python_fault(data), data
+            assert _testing.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode(), data
 
 
 @given(st.binary(max_size=64))
 def test_random_bytes_match_python(data: bytes) -> None:
-    assert _core.utf8_fault(data) == python_fault(data)
-    assert _core.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
+    assert _testing.utf8_fault(data) == python_fault(data)
+    assert _testing.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
 
 
 @given(
@@ -74,8 +75,8 @@ def test_random_bytes_match_python(data: bytes) -> None:
 )
 def test_fragment_soup_matches_python(parts: list[bytes]) -> None:
     data = b"".join(parts)
-    assert _core.utf8_fault(data) == python_fault(data)
-    assert _core.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
+    assert _testing.utf8_fault(data) == python_fault(data)
+    assert _testing.replace_invalid_utf8(data) == data.decode("utf-8", "replace").encode("utf-8")
 
 
 def test_read_text_strict_names_file_and_offset(tmp_path) -> None:

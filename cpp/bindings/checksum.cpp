@@ -22,6 +22,7 @@ py::buffer_info contiguous_bytes(const py::buffer& data) {
 }  // namespace
 
 void register_checksum(py::module_& m) {
+  py::module_ testing = testing_module(m);
   m.def(
       "crc32c",
       [](const py::buffer& data, uint32_t crc, bool portable) {
@@ -49,7 +50,7 @@ void register_checksum(py::module_& m) {
       py::arg("data"), py::arg("block_bytes"), py::arg("num_threads") = 0,
       "uint32 CRC-32C of each block_bytes block of a C-contiguous buffer (the last may be shorter), "
       "computed on up to num_threads threads (0: the default); a new array.");
-  m.def("crc32c_hardware", &crc32c_hardware, "Whether crc32c uses the CPU's crc32 instruction here.");
+  testing.def("crc32c_hardware", &crc32c_hardware, "Whether crc32c uses the CPU's crc32 instruction here.");
 }
 
 }  // namespace llmprep::bindings

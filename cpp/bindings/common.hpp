@@ -65,6 +65,10 @@ class IntCache {
   std::vector<py::object> ints_;
 };
 
+// llmprep._core._testing, which module.cpp creates before any register_* runs: the home of the
+// test and inspection hooks (the package never calls them; no stability promise).
+inline py::module_ testing_module(py::module_& m) { return m.attr("_testing").cast<py::module_>(); }
+
 // One per binding file; module.cpp calls them all.
 void register_errors(py::module_& m);
 void register_text(py::module_& m);

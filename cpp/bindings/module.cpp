@@ -4,6 +4,7 @@
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "llmprep's C++ kernels (private: use the llmprep package)";
+  m.def_submodule("_testing", "Test and inspection hooks of llmprep._core: for tests, fuzzers and benchmarks only");
   llmprep::bindings::register_errors(m);
   llmprep::bindings::register_text(m);
   llmprep::bindings::register_simple(m);

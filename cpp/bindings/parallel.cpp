@@ -34,11 +34,12 @@ int64_t probe_work(int64_t i, const std::vector<int64_t>& fail_work, bool nested
 }  // namespace
 
 void register_parallel(py::module_& m) {
+  py::module_ testing = testing_module(m);
   m.def("default_num_threads", &default_num_threads,
         "Threads used when none is given: LLMPREP_NUM_THREADS (ValueError unless a positive integer), else "
         "the core count. The one place that decides it.");
-  m.def(
-      "_parallel_probe",
+  testing.def(
+      "parallel_probe",
       [](const std::string& kind, int64_t n, int num_threads, const std::vector<int64_t>& fail_work,
          int64_t fail_consume_at, bool nested, py::list consumed) {
         std::vector<int64_t> values(size_t(std::max<int64_t>(n, 0)), -1);

@@ -29,6 +29,7 @@ std::vector<size_t> ends_of(Pattern pattern, std::string_view utf8) {
 }  // namespace
 
 void register_pretokenize(py::module_& m) {
+  py::module_ testing = testing_module(m);
   m.def(
       "pretokenize_ends",
       [](py::handle text, const std::string& pattern) {
@@ -49,7 +50,7 @@ void register_pretokenize(py::module_& m) {
       py::arg("text"), py::arg("pattern") = "gpt2",
       "End byte offset (in the UTF-8 of text) of each pre-token of the pattern ('gpt2', 'cl100k_base' or "
       "'o200k_base'), as a new int64 array that owns its memory.");
-  m.def(
+  testing.def(
       "pretokenize",
       [](py::handle text, const std::string& pattern) {
         const Pattern parsed = parse_pattern(pattern);
@@ -69,7 +70,7 @@ void register_pretokenize(py::module_& m) {
       },
       py::arg("text"), py::arg("pattern") = "gpt2",
       "The pre-tokens of text as a list of str (copies): what tiktoken's regex for the pattern finds.");
-  m.def(
+  testing.def(
       "safe_cuts",
       [](py::handle text, const std::string& pattern) {
         const Pattern parsed = parse_pattern(pattern);
@@ -88,7 +89,7 @@ void register_pretokenize(py::module_& m) {
       py::arg("text"), py::arg("pattern") = "gpt2",
       "Every UTF-8 byte offset 0 < p < len where cutting cannot change the pattern's pieces (is_safe_cut), as "
       "a new int64 array.");
-  m.def(
+  testing.def(
       "next_safe_cut",
       [](py::handle text, int64_t pos, const std::string& pattern) {
         const Pattern parsed = parse_pattern(pattern);
@@ -99,7 +100,7 @@ void register_pretokenize(py::module_& m) {
       },
       py::arg("text"), py::arg("pos"), py::arg("pattern") = "gpt2",
       "The smallest safe cut byte offset >= pos in the UTF-8 of text for the pattern, or its length if none.");
-  m.def(
+  testing.def(
       "unicode_class_table",
       []() {
         std::vector<uint8_t> classes(0x110000);
@@ -110,7 +111,7 @@ void register_pretokenize(py::module_& m) {
       },
       "The pre-tokenizer's class of every code point 0..U+10FFFF as a new uint8 array: 0 other, 1 letter "
       "(\\p{L}), 2 number (\\p{N}), 3 whitespace (tiktoken's \\s), from the Unicode 16.0.0 tables.");
-  m.def(
+  testing.def(
       "unicode_fine_class_table",
       []() {
         std::vector<uint8_t> classes(0x110000);

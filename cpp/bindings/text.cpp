@@ -8,7 +8,8 @@
 namespace llmprep::bindings {
 
 void register_text(py::module_& m) {
-  m.def(
+  py::module_ testing = testing_module(m);
+  testing.def(
       "utf8_fault",
       [](py::bytes data) {
         const std::string_view view = data;
@@ -20,7 +21,7 @@ void register_text(py::module_& m) {
         return py::make_tuple(fault.offset, fault.length, fault.reason);
       },
       py::arg("data"), "(offset, length, reason) of the first ill-formed UTF-8 sequence; offset -1 if none.");
-  m.def(
+  testing.def(
       "replace_invalid_utf8",
       [](py::bytes data) {
         const std::string_view view = data;

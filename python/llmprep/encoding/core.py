@@ -149,12 +149,18 @@ class Encoding:
         special_tokens: dict[str, int],
         explicit_n_vocab: int | None = None,
     ) -> None:
+        # tiktoken's signature, once; what gets built is the class's own (_TiktokenEngineEncoding's is tiktoken).
+        self._build(name, pat_str, mergeable_ranks, dict(special_tokens), explicit_n_vocab)
+
+    def _build(
+        self, name: str, pat_str: str, ranks: dict[bytes, int], specials: dict[str, int], explicit_n_vocab: int | None
+    ) -> None:
+        """Builds the native encoder (`specials`: the encoding's own copy)."""
         native = native_pattern_name(pat_str)
         assert native is not None  # __new__ sent every other pattern to _TiktokenEngineEncoding
-        special_tokens = dict(special_tokens)
-        core = _core.BpeEncoder(mergeable_ranks, special_tokens, pattern=native)
-        self._setup(name, pat_str, native, core, len(mergeable_ranks), special_tokens, explicit_n_vocab)
-        self._ranks: dict[bytes, int] | None = mergeable_ranks
+        core = _core.BpeEncoder(ranks, specials, pattern=native)
+        self._setup(name, pat_str, native, core, len(ranks), specials, explicit_n_vocab)
+        self._ranks: dict[bytes, int] | None = ranks
 
     @classmethod
     def _from_core(
@@ -914,36 +920,30 @@ class _TiktokenEngineEncoding(Encoding):
     llmprep's extra arguments are accepted (``num_threads`` is validated; batches pass it on).
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        pat_str: str = GPT2_PATTERN,
-        mergeable_ranks: dict[bytes, int],
-        special_tokens: dict[str, int],
-        explicit_n_vocab: int | None = None,
+    def _build(
+        self, name: str, pat_str: str, ranks: dict[bytes, int], specials: dict[str, int], explicit_n_vocab: int | None
     ) -> None:
+        """Builds tiktoken's encoder instead of the native one (Encoding.__init__ calls this)."""
         tiktoken = _import_tiktoken(f"the encoding {name!r} (a pattern llmprep has no native pre-tokenizer for)")
-        special_tokens = dict(special_tokens)
-        ranks = dict(mergeable_ranks)
+        ranks = dict(ranks)
         if len(set(ranks.values())) != len(ranks):
             raise ValueError(f"{name}: mergeable_ranks gives the same rank to two tokens")
         _check_n_vocab(
             name,
             len(ranks),
-            len(special_tokens),
-            max(max(ranks.values()), max(special_tokens.values(), default=0)),
+            len(specials),
+            max(max(ranks.values()), max(specials.values(), default=0)),
             explicit_n_vocab,
         )
         _warn_fallback(name, pat_str)
-        self._tt = tiktoken.Encoding(name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens=special_tokens)
+        self._tt = tiktoken.Encoding(name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens=specials)
         self.name = name
         self._pat_str = pat_str
         self._native = ""
         self._ranks = ranks
-        self._special_tokens = special_tokens
-        self._special_set = frozenset(special_tokens)
-        self._special_token_values = set(special_tokens.values())
+        self._special_tokens = specials
+        self._special_set = frozenset(specials)
+        self._special_token_values = set(specials.values())
         self._sorted_tokens = None
         self.max_token_value = self._tt.max_token_value
 
