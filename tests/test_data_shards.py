@@ -251,6 +251,26 @@ def test_ten_thousand_shards_cost_only_their_headers(tmp_path) -> None:
     assert len(pickle.dumps(dataset)) < 3_000_000
 
 
+def test_ten_thousand_tiny_shards(tmp_path) -> None:
+    # Shards of 0-3 ids (hard links to 64 templates): every window spans several of them.
+    rng = np.random.default_rng(8)
+    templates = []
+    for t in range(64):
+        template_ids = rng.integers(0, 50257, t % 4).astype(np.uint16)
+        write_shard(tmp_path / f"template{t}.tok", template_ids)
+        templates.append((template_ids, tmp_path / f"template{t}.tok"))
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    choice = rng.integers(0, 64, 10_000).tolist()
+    for i, t in enumerate(choice):
+        os.link(templates[t][1], folder / f"{i:05d}.tok")
+    ids = np.concatenate([templates[t][0] for t in choice])
+    ours, reference = GPTDataset(folder, max_length=8, stride=5), GPTDataset(ids, max_length=8, stride=5)
+    assert all(torch.equal(a, b) for a, b in zip(ours.windows(), reference.windows()))
+    assert np.array_equal(ours.source.read(0, len(ids)), ids)
+    assert ours.source.n_mapped == sum(1 for t in choice if t % 4)  # every non-empty shard, none twice
+
+
 def test_no_shard_is_read_until_a_window_needs_it(tmp_path) -> None:
     paths, merged = make_shards(tmp_path / "lazy", [100] * 10)
     dataset = GPTDataset(paths, max_length=20, stride=20)
