@@ -84,8 +84,7 @@ class PyTokenParts {
  public:
   PyTokenParts(const std::vector<py::bytes>& paths,
                const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& offsets,
-               const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& ends, const py::dtype& dtype)
-      : dtype_(dtype) {
+               const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& ends, const py::dtype& dtype) {
     if (ends.ndim() != 1 || offsets.ndim() != 1 || offsets.size() != ends.size()) {
       throw std::invalid_argument("ends and offsets must be 1-D arrays with one entry per path");
     }
@@ -160,7 +159,6 @@ class PyTokenParts {
   using ReadFn = py::array (PyTokenParts::*)(int64_t, int64_t);
 
   std::unique_ptr<TokenParts> parts_;
-  py::dtype dtype_;
   GatherFn gather_ = nullptr;
   ReadFn read_ = nullptr;
 };
