@@ -200,7 +200,7 @@ def test_workers_map_the_shards_themselves(tmp_path, context, workers) -> None:
     reference = list(create_dataloader(merged, 5, 12, 6))
     torch.manual_seed(3)
     dataset_loader = create_dataloader(paths, 5, 12, 6, num_workers=workers, multiprocessing_context=context)
-    assert all(part._array is None for part in dataset_loader.dataset.source.parts), "the parent maps nothing"
+    assert dataset_loader.dataset.source.n_mapped == 0, "the parent maps nothing"
     assert_same_batches(list(dataset_loader), reference)
 
 
@@ -208,12 +208,22 @@ def test_workers_map_the_shards_themselves(tmp_path, context, workers) -> None:
 # Laziness and scale.
 
 
-def test_ten_thousand_tiny_shards_cost_only_their_headers(tmp_path, monkeypatch) -> None:
-    # 64 templates of 0-3 random ids, written once; the 10,000 shards are hard links to them.
+def _bytes_read() -> int:
+    """Bytes this process has read through read(2) and friends (memory-mapped pages are not counted)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts bytes read through /proc/self/io (Linux)")
+def test_ten_thousand_shards_cost_only_their_headers(tmp_path) -> None:
+    # 64 templates of 8,192-8,195 random ids (16 KiB bodies), written once; the 10,000 shards are
+    # hard links to them. Reading the bodies would be 160 MB; the headers are 2.5 MB.
     rng = np.random.default_rng(7)
     templates = []
     for t in range(64):
-        template_ids = rng.integers(0, 50257, t % 4).astype(np.uint16)
+        template_ids = rng.integers(0, 50257, 8192 + t % 4).astype(np.uint16)
         path = tmp_path / f"template{t}.tok"
         write_shard(path, template_ids)
         templates.append((template_ids, path))
@@ -223,19 +233,107 @@ def test_ten_thousand_tiny_shards_cost_only_their_headers(tmp_path, monkeypatch)
     for i, t in enumerate(choice):
         os.link(templates[t][1], folder / f"{i:05d}.tok")
     ids = np.concatenate([templates[t][0] for t in choice])
-    opened = []
-    real_open = tokens.open_tokens
-    monkeypatch.setattr(tokens, "open_tokens", lambda path: opened.append(path) or real_open(path))
-    dataset = GPTDataset(folder, max_length=8, stride=8)
-    assert opened == [], "opening a shard set reads headers, not ids or indexes"
-    assert dataset.n_tokens == len(ids) and len(dataset) == len(GPTDataset(ids, max_length=8, stride=8))
-    inputs, targets = dataset.__getitems__([0, len(dataset) // 2, len(dataset) - 1])
-    assert 1 <= len(opened) <= 3 * 9, "only the shards under the three windows are opened"
-    for row, window in enumerate([0, len(dataset) // 2, len(dataset) - 1]):
-        start = window * 8
-        assert inputs[row].tolist() == ids[start : start + 8].tolist()
-        assert targets[row].tolist() == ids[start + 1 : start + 9].tolist()
+    before = _bytes_read()
+    dataset = GPTDataset(folder, max_length=8000, stride=4000)
+    read = _bytes_read() - before
+    assert read < 10_000 * 2 * tokens.HEADER_SIZE, f"opening read {read:,} bytes, more than the headers"
+    assert dataset.source.n_mapped == 0
+    assert dataset.n_tokens == len(ids) and len(dataset) == len(GPTDataset(ids, max_length=8000, stride=4000))
+    picks = [0, len(dataset) // 2, len(dataset) - 1]
+    before = _bytes_read()
+    inputs, targets = dataset.__getitems__(picks)
+    assert _bytes_read() - before < 4096, "the ids are mapped, not read"
+    assert 1 <= dataset.source.n_mapped <= 3 * 2, "only the shards under the three windows are mapped"
+    for row, window in enumerate(picks):
+        start = window * 4000
+        assert inputs[row].tolist() == ids[start : start + 8000].tolist()
+        assert targets[row].tolist() == ids[start + 1 : start + 8001].tolist()
     assert len(pickle.dumps(dataset)) < 3_000_000
+
+
+def test_ten_thousand_tiny_shards(tmp_path) -> None:
+    # Shards of 0-3 ids (hard links to 64 templates): every window spans several of them.
+    rng = np.random.default_rng(8)
+    templates = []
+    for t in range(64):
+        template_ids = rng.integers(0, 50257, t % 4).astype(np.uint16)
+        write_shard(tmp_path / f"template{t}.tok", template_ids)
+        templates.append((template_ids, tmp_path / f"template{t}.tok"))
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    choice = rng.integers(0, 64, 10_000).tolist()
+    for i, t in enumerate(choice):
+        os.link(templates[t][1], folder / f"{i:05d}.tok")
+    ids = np.concatenate([templates[t][0] for t in choice])
+    ours, reference = GPTDataset(folder, max_length=8, stride=5), GPTDataset(ids, max_length=8, stride=5)
+    assert all(torch.equal(a, b) for a, b in zip(ours.windows(), reference.windows()))
+    assert np.array_equal(ours.source.read(0, len(ids)), ids)
+    assert ours.source.n_mapped == sum(1 for t in choice if t % 4)  # every non-empty shard, none twice
+
+
+def test_no_shard_is_read_until_a_window_needs_it(tmp_path) -> None:
+    paths, merged = make_shards(tmp_path / "lazy", [100] * 10)
+    dataset = GPTDataset(paths, max_length=20, stride=20)
+    reference = GPTDataset(merged, max_length=20, stride=20)
+    for path in paths[2:]:  # after opening, only the first two shards still exist
+        path.unlink()
+    for a, b in zip(dataset.__getitems__([0, 4, 8]), reference.__getitems__([0, 4, 8])):  # tokens 0..180
+        assert torch.equal(a, b)
+    assert dataset.source.n_mapped == 2
+    with pytest.raises(FileNotFoundError, match=r"part-00002\.tok"):  # window 9's last target is token 200
+        dataset.__getitems__([9])
+    assert dataset.source.read(150, 200).tolist() == reference.source.read(150, 200).tolist()
+
+
+def test_a_shard_that_shrank_since_opening_is_named(tmp_path) -> None:
+    ids = np.arange(200, dtype=np.uint16)
+    ids[:100].tofile(tmp_path / "a.bin")
+    ids[100:].tofile(tmp_path / "b.bin")
+    dataset = GPTDataset([tmp_path / "a.bin", tmp_path / "b.bin"], max_length=10, stride=10, dtype=np.uint16)
+    ids[100:150].tofile(tmp_path / "b.bin")
+    assert dataset[0][0].tolist() == list(range(10))
+    with pytest.raises(ValueError, match=r"b\.bin' has 100 bytes, but its part of the sequence needs 200"):
+        dataset[12]
+
+
+def test_more_shards_than_open_file_descriptors(tmp_path) -> None:
+    # Every shard stays mapped once used; none may keep a descriptor (numpy's memmap keeps one per
+    # map), or a set of more shards than the open-file limit fails with "Too many open files".
+    _, merged = make_shards(tmp_path / "fds", [3, 50, 0, 21] * 150)
+    code = f"""
+import resource, numpy as np, torch
+from pathlib import Path
+from llmprep.data import GPTDataset
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+ours = GPTDataset(Path({str(tmp_path / "fds")!r}), max_length=9, stride=4)
+reference = GPTDataset(Path({str(merged)!r}), max_length=9, stride=4)
+assert all(torch.equal(a, b) for a, b in zip(ours.windows(), reference.windows()))
+assert ours.source.n_mapped == 450, ours.source.n_mapped
+assert np.array_equal(ours.source.document_offsets, reference.source.document_offsets)
+"""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_threads_gather_from_one_set_at_once(tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths, merged = make_shards(tmp_path / "threads", LAYOUTS["tiny"] * 20, seed=2)
+    reference = GPTDataset(merged, max_length=12, stride=5)
+    dataset = GPTDataset(paths, max_length=12, stride=5)  # nothing mapped: the threads map concurrently
+    batches = np.random.default_rng(4).integers(0, len(dataset), (64, 16))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(dataset.__getitems__, batches))
+    for got, index in zip(results, batches):
+        assert all(torch.equal(a, b) for a, b in zip(got, reference.__getitems__(index)))
+    # A large materialization is split over threads; the result does not depend on it.
+    big_paths, big_merged = make_shards(tmp_path / "big", [150_000, 7, 250_000, 200_001], seed=3)
+    expected = GPTDataset(big_merged, max_length=1, stride=1).windows(num_threads=1)
+    for threads in (1, 2, 3):
+        got = GPTDataset(big_paths, max_length=1, stride=1).windows(num_threads=threads)
+        assert all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,24 +418,33 @@ def test_the_sources_module_does_not_import_torch() -> None:
     assert sources.ShardSet.__module__ == "llmprep.sources"
 
 
-def test_token_parts_checks_its_inputs() -> None:
+def test_token_parts_checks_its_inputs(tmp_path) -> None:
     from llmprep import _core
 
+    ids = np.arange(8, dtype=np.uint16)
+    ids[:3].tofile(tmp_path / "a.bin")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    (tmp_path / "c.bin").write_bytes(b"\x00" * 6 + ids[3:].tobytes())  # the ids at byte 6
+    paths = [os.fsencode(tmp_path / name) for name in ("a.bin", "empty.bin", "c.bin")]
+    offsets = np.array([0, 0, 6])
     with pytest.raises(ValueError, match="non-decreasing"):
-        _core.TokenParts(np.array([5, 3]), np.dtype(np.uint16))
+        _core.TokenParts(paths[:2], offsets[:2], np.array([5, 3]), np.dtype(np.uint16))
     with pytest.raises(TypeError, match="must have dtype"):
-        _core.TokenParts(np.array([5]), np.dtype(np.float32))
-    table = _core.TokenParts(np.array([3, 3, 8]), np.dtype(np.uint16))
-    with pytest.raises(ValueError, match="part 0 must hold 3 tokens, not 4"):
-        table.set(0, np.arange(4, dtype=np.uint16))
-    with pytest.raises(ValueError, match="parts' dtype"):
-        table.set(0, np.arange(3, dtype=np.uint32))
+        _core.TokenParts(paths[:1], offsets[:1], np.array([5]), np.dtype(np.float32))
+    with pytest.raises(ValueError, match="one path per part"):
+        _core.TokenParts(paths[:2], offsets[:1], np.array([5]), np.dtype(np.uint16))
+    with pytest.raises(ValueError, match="byte offset must be >= 0"):
+        _core.TokenParts(paths[:1], np.array([-1]), np.array([3]), np.dtype(np.uint16))
+    table = _core.TokenParts(paths, offsets, np.array([3, 3, 8]), np.dtype(np.uint16))
     inputs, targets = np.zeros((2, 4), np.int64), np.zeros((2, 4), np.int64)
-    assert table.gather(4, 1, [0, 3], inputs, targets) == [0, 2]  # the empty part 1 is never needed
-    assert not inputs.any(), "nothing is written while a part is missing"
-    table.set(0, np.arange(3, dtype=np.uint16))
-    table.set(2, np.arange(3, 8, dtype=np.uint16))
-    assert table.gather(4, 1, [0, 3], inputs, targets) == []
-    assert inputs.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6]] and targets.tolist() == [[1, 2, 3, 4], [4, 5, 6, 7]]
     with pytest.raises(IndexError, match="window index 4 .* is out of range"):
-        table.gather(4, 1, [4], inputs[:1], targets[:1])
+        table.gather(4, 1, [0, 4], inputs, targets)
+    assert table.n_mapped == 0 and not inputs.any(), "a bad batch maps and writes nothing"
+    table.gather(4, 1, [0, 3], inputs, targets)
+    assert table.n_mapped == 2, "the empty part is never mapped"
+    assert inputs.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6]] and targets.tolist() == [[1, 2, 3, 4], [4, 5, 6, 7]]
+    assert table.read(2, 6).tolist() == [2, 3, 4, 5] and table.read(-5, 99).tolist() == list(range(8))
+    assert table.read(6, 2).tolist() == []
+    missing = _core.TokenParts([os.fsencode(tmp_path / "nope.bin")], np.array([0]), np.array([4]), np.dtype(np.uint16))
+    with pytest.raises(FileNotFoundError, match=r"cannot open token file .*nope\.bin"):
+        missing.gather(2, 1, [0], inputs[:1, :2].copy(), targets[:1, :2].copy())

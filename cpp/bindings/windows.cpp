@@ -1,9 +1,11 @@
 // Bindings for the window kernels: a 1-D numpy token array in, windows written into numpy buffers
 // (the caller's, e.g. a pinned torch tensor's .numpy(), or fresh ones for materialize_windows).
-// Checks here only keep the C++ core safe; the messages users see come from llmprep/data.py.
+// Checks here only keep the C++ core safe; the messages users see come from llmprep/sources.py.
 #include "llmprep/windows.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -68,107 +70,116 @@ void gather_into(const Token* tokens, const WindowSpec& spec, const py::array_t<
   gather_windows<Token, Out>(tokens, spec, index, count, in, tg, num_threads);
 }
 
-// The parts (shard arrays) of one token sequence, for gather_windows_parts: a table of data
-// pointers filled in as Python maps each part, the arrays kept alive here. Not picklable and
-// per process: llmprep.sources.ShardSet builds one in each process that gathers.
-class TokenParts {
+// Calls fn(Token{}) for the token type of a numpy dtype (TypeError for any other dtype).
+template <class Fn>
+void with_token_type(const py::dtype& dtype, Fn&& fn) {
+  with_tokens(py::array(dtype, 0),
+              [&](auto* typed) { fn(std::remove_const_t<std::remove_pointer_t<decltype(typed)>>{}); });
+}
+
+// The shard files of one token sequence (llmprep::TokenParts: each mapped on first need, no
+// descriptor kept), gathered from in one call per batch. Not picklable and per process:
+// llmprep.sources.ShardSet builds one in each process that gathers.
+class PyTokenParts {
  public:
-  TokenParts(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& ends, const py::dtype& dtype)
-      : ends_(ends.data(), ends.data() + ends.size()),
-        pointers_(static_cast<size_t>(ends.size()), nullptr),
-        keep_(static_cast<size_t>(ends.size())),
-        dtype_(dtype) {
-    if (ends.ndim() != 1 || ends.size() == 0) throw std::invalid_argument("ends must be a non-empty 1-D array");
-    int64_t previous = 0;
-    for (const int64_t end : ends_) {
-      if (end < previous) throw std::invalid_argument("ends must be non-decreasing and >= 0");
-      previous = end;
+  PyTokenParts(const std::vector<py::bytes>& paths,
+               const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& offsets,
+               const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& ends, const py::dtype& dtype) {
+    if (ends.ndim() != 1 || offsets.ndim() != 1 || offsets.size() != ends.size()) {
+      throw std::invalid_argument("ends and offsets must be 1-D arrays with one entry per path");
     }
-    with_tokens(py::array(dtype, 0), [this](auto* typed) {  // rejects an unsupported dtype
-      using Token = std::remove_const_t<std::remove_pointer_t<decltype(typed)>>;
-      gather_ = &TokenParts::gather_typed<Token>;
+    if (paths.size() != static_cast<size_t>(ends.size())) {
+      throw std::invalid_argument("there must be one path per part: " + std::to_string(paths.size()) + " paths for " +
+                                  std::to_string(ends.size()) + " parts");
+    }
+    std::vector<PartFile> files;
+    files.reserve(paths.size());
+    for (size_t p = 0; p < paths.size(); ++p) files.push_back({std::string(paths[p]), offsets.data()[p]});
+    int itemsize = 0;
+    with_token_type(dtype, [&](auto token) {
+      using Token = decltype(token);
+      itemsize = static_cast<int>(sizeof(Token));
+      gather_ = &PyTokenParts::gather_typed<Token>;
+      read_ = &PyTokenParts::read_typed<Token>;
     });
+    parts_ = std::make_unique<TokenParts>(std::move(files),
+                                          std::vector<int64_t>(ends.data(), ends.data() + ends.size()), itemsize);
   }
 
-  void set(int64_t k, const py::array& tokens) {
-    if (k < 0 || k >= static_cast<int64_t>(ends_.size())) throw std::out_of_range("part index out of range");
-    if (tokens.ndim() != 1 || !is_c_contiguous(tokens) || !tokens.dtype().equal(dtype_)) {
-      throw std::invalid_argument("a part must be a 1-D C-contiguous array of the parts' dtype");
-    }
-    const int64_t begin = k > 0 ? ends_[static_cast<size_t>(k - 1)] : 0;
-    if (tokens.shape(0) != ends_[static_cast<size_t>(k)] - begin) {
-      throw std::invalid_argument("part " + std::to_string(k) + " must hold " +
-                                  std::to_string(ends_[static_cast<size_t>(k)] - begin) + " tokens, not " +
-                                  std::to_string(tokens.shape(0)));
-    }
-    keep_[static_cast<size_t>(k)] = tokens;
-    pointers_[static_cast<size_t>(k)] = tokens.data();
-  }
-
-  // One call per batch: returns the parts still to set (and writes nothing) when some window needs
-  // one; else gathers and returns an empty list.
-  py::list gather(int64_t max_length, int64_t stride,
-                  const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array& inputs,
-                  py::array& targets, int num_threads) const {
+  void gather(int64_t max_length, int64_t stride,
+              const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array& inputs,
+              py::array& targets, int num_threads) {
     if (windows.ndim() != 1) throw std::invalid_argument("windows must be a 1-D sequence of indices");
     check_outputs(inputs, targets, windows.shape(0), max_length);
-    const WindowSpec spec{ends_.back(), max_length, stride};
-    const std::vector<int64_t> missing = parts_needed(
-        pointers_.data(), ends_.data(), static_cast<int64_t>(ends_.size()), spec, windows.data(), windows.shape(0));
-    py::list result;
-    if (!missing.empty()) {
-      for (const int64_t k : missing) result.append(k);
-      return result;
-    }
-    (this->*gather_)(spec, windows, inputs, targets, num_threads);
-    return result;
+    (this->*gather_)(WindowSpec{parts_->n_tokens(), max_length, stride}, windows, inputs, targets, num_threads);
   }
+
+  py::array read(int64_t start, int64_t stop) { return (this->*read_)(start, stop); }
+
+  int64_t n_mapped() const { return parts_->n_mapped(); }
 
  private:
+  using Windows = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
   template <class Token>
-  void gather_typed(const WindowSpec& spec,
-                    const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& windows, py::array& inputs,
-                    py::array& targets, int num_threads) const {
-    const auto* parts = reinterpret_cast<const Token* const*>(pointers_.data());
-    const int64_t n_parts = static_cast<int64_t>(ends_.size());
+  void gather_typed(const WindowSpec& spec, const Windows& windows, py::array& inputs, py::array& targets,
+                    int num_threads) {
     const int64_t* index = windows.data();
     const int64_t count = windows.shape(0);
-    if (is_int64(inputs)) {
-      auto* in = static_cast<int64_t*>(inputs.mutable_data());
-      auto* tg = static_cast<int64_t*>(targets.mutable_data());
-      py::gil_scoped_release release;
-      gather_windows_parts<Token, int64_t>(parts, ends_.data(), n_parts, spec, index, count, in, tg, num_threads);
+    const bool wide = is_int64(inputs);
+    void* in = inputs.mutable_data();
+    void* tg = targets.mutable_data();
+    py::gil_scoped_release release;  // mapping (file system calls) and copying both run without it
+    const auto* parts = reinterpret_cast<const Token* const*>(parts_->map_windows(spec, index, count));
+    if (wide) {
+      gather_windows_parts<Token, int64_t>(parts, parts_->part_ends(), parts_->n_parts(), spec, index, count,
+                                           static_cast<int64_t*>(in), static_cast<int64_t*>(tg), num_threads);
     } else {
-      auto* in = static_cast<int32_t*>(inputs.mutable_data());
-      auto* tg = static_cast<int32_t*>(targets.mutable_data());
-      py::gil_scoped_release release;
-      gather_windows_parts<Token, int32_t>(parts, ends_.data(), n_parts, spec, index, count, in, tg, num_threads);
+      gather_windows_parts<Token, int32_t>(parts, parts_->part_ends(), parts_->n_parts(), spec, index, count,
+                                           static_cast<int32_t*>(in), static_cast<int32_t*>(tg), num_threads);
     }
   }
 
-  using GatherFn = void (TokenParts::*)(const WindowSpec&,
-                                        const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&,
-                                        py::array&, py::array&, int) const;
+  template <class Token>
+  py::array read_typed(int64_t start, int64_t stop) {
+    const int64_t n = parts_->n_tokens();
+    start = std::clamp<int64_t>(start, 0, n);  // slice semantics: the caller clamps, this is the core's guard
+    stop = std::clamp<int64_t>(stop, start, n);
+    py::array_t<Token> out(stop - start);
+    Token* data = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      const auto* parts = reinterpret_cast<const Token* const*>(parts_->map_range(start, stop));
+      copy_parts_range<Token>(parts, parts_->part_ends(), parts_->n_parts(), start, stop, data);
+    }
+    return out;
+  }
 
-  std::vector<int64_t> ends_;
-  std::vector<const void*> pointers_;
-  std::vector<py::object> keep_;
-  py::dtype dtype_;
+  using GatherFn = void (PyTokenParts::*)(const WindowSpec&, const Windows&, py::array&, py::array&, int);
+  using ReadFn = py::array (PyTokenParts::*)(int64_t, int64_t);
+
+  std::unique_ptr<TokenParts> parts_;
   GatherFn gather_ = nullptr;
+  ReadFn read_ = nullptr;
 };
 
 }  // namespace
 
 void register_windows(py::module_& m) {
-  py::class_<TokenParts>(m, "TokenParts",
-                         "The parts (shard arrays) of one token sequence: part k holds tokens [ends[k-1], ends[k]).")
-      .def(py::init<const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&, const py::dtype&>(),
-           py::arg("ends"), py::arg("dtype"))
-      .def("set", &TokenParts::set, py::arg("k"), py::arg("tokens"), "Installs part k (kept alive here).")
-      .def("gather", &TokenParts::gather, py::arg("max_length"), py::arg("stride"), py::arg("windows"),
+  py::class_<PyTokenParts>(m, "TokenParts",
+                           "The shard files of one token sequence: part k holds tokens [ends[k-1], ends[k]) at byte\n"
+                           "offsets[k] of paths[k]. Each file is memory-mapped when a window first needs it (no file\n"
+                           "descriptor kept) and stays mapped while this object lives.")
+      .def(py::init<const std::vector<py::bytes>&,
+                    const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&,
+                    const py::array_t<int64_t, py::array::c_style | py::array::forcecast>&, const py::dtype&>(),
+           py::arg("paths"), py::arg("offsets"), py::arg("ends"), py::arg("dtype"))
+      .def("gather", &PyTokenParts::gather, py::arg("max_length"), py::arg("stride"), py::arg("windows"),
            py::arg("inputs"), py::arg("targets"), py::arg("num_threads") = 0,
-           "gather_windows over the concatenation of the parts. Returns the indices of parts the windows touch\n"
-           "that are not set yet (then nothing is written: set them and call again), else [].");
+           "gather_windows over the concatenation of the parts, in place; maps the parts the windows touch first.")
+      .def("read", &PyTokenParts::read, py::arg("start"), py::arg("stop"),
+           "Tokens [start, stop) of the concatenation (clamped to it) as a new array (a copy).")
+      .def_property_readonly("n_mapped", &PyTokenParts::n_mapped, "How many parts are mapped in this process.");
 
   m.def("window_count", &window_count, py::arg("n_tokens"), py::arg("max_length"), py::arg("stride"),
         "len(range(0, n_tokens - max_length, stride)): the chapter's number of windows.");

@@ -6,18 +6,35 @@
 // over the window before copying; gathers stay on the calling thread unless each thread gets
 // kMinIdsPerThread ids (a DataLoader batch costs far less than waking a thread).
 // Shard sets: gather_windows_parts is one call per batch over a table of part pointers, reusing
-// copy_window (a per-shard call from Python was far slower: docs/performance.md).
+// copy_window (a per-shard call from Python was far slower: docs/performance.md). TokenParts maps
+// each shard file itself, on first need, and closes the descriptor at once: numpy's memmap keeps
+// one open per map (Python's mmap dups it), so a set of more shards than RLIMIT_NOFILE / 2 failed
+// with "Too many open files", and each np.memmap cost tens of microseconds of Python.
 #include "llmprep/windows.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "llmprep/errors.hpp"
 #include "llmprep/parallel.hpp"
+
+#ifdef _WIN32
+#include <cstdio>
+#else
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 namespace llmprep {
 
@@ -207,22 +224,144 @@ void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, i
   });
 }
 
-std::vector<int64_t> parts_needed(const void* const* parts, const int64_t* part_ends, int64_t n_parts,
-                                  const WindowSpec& spec, const int64_t* windows, int64_t count) {
-  check_spec(spec);
-  check_parts(part_ends, n_parts, spec);
-  check_window_indices(spec, windows, count);
-  std::vector<int64_t> needed;
-  for (int64_t r = 0; r < count; ++r) {
-    const int64_t start = windows[r] * spec.stride;
-    for (int64_t p = part_of(part_ends, n_parts, start); p < n_parts; ++p) {
-      if (part_ends[p] > (p > 0 ? part_ends[p - 1] : 0) && parts[p] == nullptr) needed.push_back(p);
-      if (part_ends[p] >= start + spec.max_length + 1) break;
+template <class Token>
+void copy_parts_range(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, int64_t start, int64_t stop,
+                      Token* out) {
+  if (n_parts <= 0) throw std::invalid_argument("a sequence in parts needs at least one part");
+  if (start < 0 || stop < start || stop > part_ends[n_parts - 1]) {
+    throw std::out_of_range("tokens " + std::to_string(start) + ".." + std::to_string(stop) +
+                            " are out of range: the sequence has " + std::to_string(part_ends[n_parts - 1]));
+  }
+  int64_t at = start;
+  for (int64_t p = start < stop ? part_of(part_ends, n_parts, start) : n_parts; at < stop; ++p) {
+    const int64_t from = p > 0 ? part_ends[p - 1] : 0;
+    const int64_t until = std::min(part_ends[p], stop);
+    if (until > at) {
+      if (parts[p] == nullptr) throw std::invalid_argument("part " + std::to_string(p) + " is needed but not mapped");
+      std::copy(parts[p] + (at - from), parts[p] + (until - from), out + (at - start));
+      at = until;
     }
   }
-  std::sort(needed.begin(), needed.end());
-  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
-  return needed;
+}
+
+// ------------------------------------------------------------------------------------------------
+// TokenParts: the parts' files, mapped on first need.
+
+TokenParts::TokenParts(std::vector<PartFile> files, std::vector<int64_t> part_ends, int itemsize)
+    : files_(std::move(files)), ends_(std::move(part_ends)), itemsize_(itemsize) {
+  if (ends_.empty()) throw std::invalid_argument("a sequence in parts needs at least one part");
+  if (files_.size() != ends_.size()) {
+    throw std::invalid_argument("there must be one file per part: " + std::to_string(files_.size()) + " files for " +
+                                std::to_string(ends_.size()) + " parts");
+  }
+  if (itemsize_ != 2 && itemsize_ != 4 && itemsize_ != 8) {
+    throw std::invalid_argument("itemsize must be 2, 4 or 8, not " + std::to_string(itemsize_));
+  }
+  int64_t previous = 0;
+  for (size_t p = 0; p < ends_.size(); ++p) {
+    if (ends_[p] < previous) throw std::invalid_argument("part ends must be non-decreasing and >= 0");
+    if (files_[p].offset < 0) throw std::invalid_argument("a part's byte offset must be >= 0");
+    if (ends_[p] > previous) ++n_nonempty_;
+    previous = ends_[p];
+  }
+  pointers_.assign(ends_.size(), nullptr);
+  mappings_.resize(ends_.size());
+}
+
+TokenParts::~TokenParts() {
+  for (const Mapping& m : mappings_) {
+    if (m.address == nullptr) continue;
+#ifdef _WIN32
+    delete[] static_cast<char*>(m.address);
+#else
+    ::munmap(m.address, m.length);
+#endif
+  }
+}
+
+void TokenParts::map_part(int64_t p) {
+  const PartFile& file = files_[static_cast<size_t>(p)];
+  const int64_t begin = p > 0 ? ends_[static_cast<size_t>(p - 1)] : 0;
+  const int64_t bytes = (ends_[static_cast<size_t>(p)] - begin) * itemsize_;
+  const auto too_short = [&](int64_t size) {
+    return std::invalid_argument("token file '" + file.path + "' has " + std::to_string(size) +
+                                 " bytes, but its part of the sequence needs " + std::to_string(file.offset + bytes) +
+                                 ": it changed since it was opened; open the shards again");
+  };
+#ifdef _WIN32
+  // No mmap here: the part is read into memory once (still only when first needed).
+  std::FILE* f = std::fopen(file.path.c_str(), "rb");
+  if (f == nullptr) throw IoError("cannot open token file '" + file.path + "': " + std::strerror(errno), errno);
+  auto data = std::make_unique<char[]>(static_cast<size_t>(bytes));
+  const bool ok = _fseeki64(f, file.offset, SEEK_SET) == 0 &&
+                  std::fread(data.get(), 1, static_cast<size_t>(bytes), f) == static_cast<size_t>(bytes);
+  std::fclose(f);
+  if (!ok) throw too_short(file.offset);
+  mappings_[static_cast<size_t>(p)] = {data.get(), static_cast<size_t>(bytes)};
+  pointers_[static_cast<size_t>(p)] = data.release();
+#else
+  const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int errnum = errno;
+    throw IoError("cannot open token file '" + file.path + "': " + std::strerror(errnum), errnum);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int errnum = errno;
+    ::close(fd);
+    throw IoError("cannot stat token file '" + file.path + "': " + std::strerror(errnum), errnum);
+  }
+  if (static_cast<int64_t>(st.st_size) < file.offset + bytes) {
+    ::close(fd);
+    throw too_short(static_cast<int64_t>(st.st_size));
+  }
+  // mmap offsets must be page-aligned: map from the page holding the first id.
+  const int64_t page = ::sysconf(_SC_PAGESIZE);
+  const int64_t aligned = file.offset - file.offset % page;
+  const auto length = static_cast<size_t>(file.offset - aligned + bytes);
+  void* address = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(aligned));
+  const int errnum = errno;
+  ::close(fd);  // the mapping keeps the file; the descriptor is not needed
+  if (address == MAP_FAILED) {
+    throw IoError("cannot map token file '" + file.path + "': " + std::strerror(errnum), errnum);
+  }
+  mappings_[static_cast<size_t>(p)] = {address, length};
+  pointers_[static_cast<size_t>(p)] = static_cast<const char*>(address) + (file.offset - aligned);
+#endif
+  n_mapped_.fetch_add(1, std::memory_order_release);
+}
+
+const void* const* TokenParts::map_windows(const WindowSpec& spec, const int64_t* windows, int64_t count) {
+  check_spec(spec);
+  check_parts(ends_.data(), n_parts(), spec);
+  check_window_indices(spec, windows, count);
+  // Once every part is mapped (the steady state of training), a batch costs no lock and no lookup.
+  if (n_mapped_.load(std::memory_order_acquire) == n_nonempty_) return pointers_.data();
+  const std::lock_guard<std::mutex> lock(mutex_);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t start = windows[r] * spec.stride;
+    map_parts_in(part_of(ends_.data(), n_parts(), start), start + spec.max_length + 1);
+  }
+  return pointers_.data();
+}
+
+const void* const* TokenParts::map_range(int64_t start, int64_t stop) {
+  if (start < 0 || stop < start || stop > n_tokens()) {
+    throw std::out_of_range("tokens " + std::to_string(start) + ".." + std::to_string(stop) +
+                            " are out of range: the sequence has " + std::to_string(n_tokens()));
+  }
+  if (start == stop || n_mapped_.load(std::memory_order_acquire) == n_nonempty_) return pointers_.data();
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return map_parts_in(part_of(ends_.data(), n_parts(), start), stop);
+}
+
+const void* const* TokenParts::map_parts_in(int64_t first_part, int64_t stop) {
+  for (int64_t p = first_part; p < n_parts(); ++p) {
+    const int64_t from = p > 0 ? ends_[static_cast<size_t>(p - 1)] : 0;
+    if (from >= stop) break;
+    if (ends_[static_cast<size_t>(p)] > from && pointers_[static_cast<size_t>(p)] == nullptr) map_part(p);
+  }
+  return pointers_.data();
 }
 
 #define LLMPREP_INSTANTIATE_WINDOWS(Token, Out)                                                                        \
@@ -239,6 +378,11 @@ LLMPREP_INSTANTIATE_WINDOWS(uint16_t, int32_t)
 LLMPREP_INSTANTIATE_WINDOWS(uint32_t, int32_t)
 LLMPREP_INSTANTIATE_WINDOWS(int32_t, int32_t)
 LLMPREP_INSTANTIATE_WINDOWS(int64_t, int32_t)
+
+template void copy_parts_range<uint16_t>(const uint16_t* const*, const int64_t*, int64_t, int64_t, int64_t, uint16_t*);
+template void copy_parts_range<uint32_t>(const uint32_t* const*, const int64_t*, int64_t, int64_t, int64_t, uint32_t*);
+template void copy_parts_range<int32_t>(const int32_t* const*, const int64_t*, int64_t, int64_t, int64_t, int32_t*);
+template void copy_parts_range<int64_t>(const int64_t* const*, const int64_t*, int64_t, int64_t, int64_t, int64_t*);
 
 #undef LLMPREP_INSTANTIATE_WINDOWS
 

@@ -1,13 +1,21 @@
 // Window gathers against a plain double loop, for every token/output type pair, and their checks:
 // a bad window index throws before anything is written, a negative or too-large id throws.
+// Sequences in parts (shard sets) against the same gathers over their concatenation, and
+// TokenParts against files written here.
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "llmprep/errors.hpp"
 #include "llmprep/windows.hpp"
 
 using llmprep::WindowSpec;
@@ -97,4 +105,130 @@ TEST_CASE("negative ids and ids too large for int32 output are refused") {
                   std::invalid_argument);
   llmprep::gather_windows(tokens.data(), spec, &pick, 1, in64.data(), tg64.data(), 1);  // fits int64
   CHECK(in64[4] == int64_t(std::numeric_limits<int32_t>::max()) + 1);
+}
+
+namespace {
+
+// Random part sizes, with empty parts, 1-token parts and parts shorter than a window among them.
+std::vector<int64_t> random_part_ends(std::mt19937_64& rng, int64_t n_parts) {
+  std::vector<int64_t> ends;
+  int64_t at = 0;
+  for (int64_t p = 0; p < n_parts; ++p) {
+    const uint64_t kind = rng() % 4;
+    at += kind == 0 ? 0 : kind == 1 ? 1 : int64_t(rng() % 300);
+    ends.push_back(at);
+  }
+  return ends;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("gathers over parts equal gathers over the concatenation", Token, uint16_t, uint32_t, int32_t,
+                   int64_t) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::vector<int64_t> ends = random_part_ends(rng, 1 + int64_t(rng() % 40));
+    const int64_t n = ends.back();
+    std::vector<Token> whole(static_cast<size_t>(n));
+    for (auto& t : whole) t = Token(rng() % 50000);
+    std::vector<std::vector<Token>> storage;  // each part its own allocation (ASan sees overreads)
+    std::vector<const Token*> parts;
+    for (size_t p = 0; p < ends.size(); ++p) {
+      const int64_t begin = p > 0 ? ends[p - 1] : 0;
+      storage.emplace_back(whole.begin() + begin, whole.begin() + ends[p]);
+    }
+    for (auto& part : storage) parts.push_back(part.empty() ? nullptr : part.data());  // empty parts stay null
+    for (const WindowSpec spec : {WindowSpec{n, 1, 1}, WindowSpec{n, 7, 3}, WindowSpec{n, 64, 50}}) {
+      const int64_t count = llmprep::window_count(n, spec.max_length, spec.stride);
+      if (count == 0) continue;
+      std::vector<int64_t> picks;
+      for (int i = 0; i < 40; ++i) picks.push_back(int64_t(rng() % uint64_t(count)));
+      picks.push_back(count - 1);
+      const int64_t k = int64_t(picks.size());
+      std::vector<int64_t> want_in(size_t(k * spec.max_length)), want_tg(want_in.size());
+      llmprep::gather_windows(whole.data(), spec, picks.data(), k, want_in.data(), want_tg.data(), 1);
+      std::vector<int64_t> in(want_in.size()), tg(want_in.size());
+      llmprep::gather_windows_parts(parts.data(), ends.data(), int64_t(ends.size()), spec, picks.data(), k, in.data(),
+                                    tg.data(), 1);
+      CHECK(in == want_in);
+      CHECK(tg == want_tg);
+    }
+    const int64_t a = int64_t(rng() % uint64_t(n + 1));
+    const int64_t b = a + int64_t(rng() % uint64_t(n - a + 1));
+    std::vector<Token> range(static_cast<size_t>(b - a));
+    llmprep::copy_parts_range(parts.data(), ends.data(), int64_t(ends.size()), a, b, range.data());
+    CHECK(range == std::vector<Token>(whole.begin() + a, whole.begin() + b));
+    CHECK_THROWS_AS(llmprep::copy_parts_range(parts.data(), ends.data(), int64_t(ends.size()), 0, n + 1, range.data()),
+                    std::out_of_range);
+  }
+}
+
+TEST_CASE("a part that is needed but missing throws before anything is written") {
+  const std::vector<uint16_t> first = {1, 2, 3, 4}, third = {9, 9};
+  const std::vector<const uint16_t*> parts = {first.data(), nullptr, third.data()};
+  const std::vector<int64_t> ends = {4, 6, 8};
+  const WindowSpec spec{8, 2, 2};
+  const std::vector<int64_t> picks = {0, 2};  // window 2 (tokens 4..6) needs the missing part 1
+  std::vector<int64_t> in(4, -7), tg(4, -7);
+  CHECK_THROWS_AS(
+      llmprep::gather_windows_parts(parts.data(), ends.data(), 3, spec, picks.data(), 2, in.data(), tg.data(), 1),
+      std::invalid_argument);
+  for (int64_t v : in) CHECK(v == -7);
+  const int64_t ok = 0;
+  llmprep::gather_windows_parts(parts.data(), ends.data(), 3, spec, &ok, 1, in.data(), tg.data(), 1);
+  CHECK(in[0] == 1);
+  CHECK(tg[1] == 3);
+}
+
+TEST_CASE("TokenParts maps its files on first need, at their byte offsets") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("llmprep_test_parts_" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  std::mt19937_64 rng(3);
+  const std::vector<int64_t> ends = random_part_ends(rng, 60);
+  const int64_t n = ends.back();
+  std::vector<uint32_t> whole(static_cast<size_t>(n));
+  for (auto& t : whole) t = uint32_t(rng() % 200000);
+  std::vector<llmprep::PartFile> files;
+  for (size_t p = 0; p < ends.size(); ++p) {
+    const int64_t begin = p > 0 ? ends[p - 1] : 0;
+    const int64_t offset = int64_t(p % 3) * 4100;  // 0, or not page-aligned
+    const fs::path path = dir / ("part" + std::to_string(p));
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(size_t(offset), 'h');
+    out.write(reinterpret_cast<const char*>(whole.data() + begin), std::streamsize((ends[p] - begin) * 4));
+    files.push_back({path.string(), offset});
+  }
+  files.back().path = (dir / "missing").string();
+  llmprep::TokenParts table(files, ends, 4);
+  CHECK(table.n_mapped() == 0);
+  const WindowSpec spec{n, 16, 5};
+  const int64_t count = llmprep::window_count(n, 16, 5);
+  std::vector<int64_t> picks;  // windows that stay clear of the last part (its file is missing)
+  for (int64_t w = 0; w < count; ++w) {
+    if (w * 5 + 17 <= ends[ends.size() - 2]) picks.push_back(w);
+  }
+  const int64_t k = int64_t(picks.size());
+  std::vector<int64_t> want_in(size_t(k * 16)), want_tg(want_in.size()), in(want_in.size()), tg(want_in.size());
+  llmprep::gather_windows(whole.data(), spec, picks.data(), k, want_in.data(), want_tg.data(), 1);
+  std::vector<std::thread> threads;  // several threads map and gather at once
+  std::vector<std::vector<int64_t>> results(4, std::vector<int64_t>(in.size()));
+  for (size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      const auto* parts = reinterpret_cast<const uint32_t* const*>(table.map_windows(spec, picks.data(), k));
+      std::vector<int64_t> targets(in.size());
+      llmprep::gather_windows_parts(parts, table.part_ends(), table.n_parts(), spec, picks.data(), k, results[t].data(),
+                                    targets.data(), 1);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) CHECK(result == want_in);
+  int64_t nonempty_but_last = 0;
+  for (size_t p = 0; p + 1 < ends.size(); ++p) nonempty_but_last += ends[p] > (p > 0 ? ends[p - 1] : 0);
+  CHECK(table.n_mapped() <= nonempty_but_last);
+  if (ends.back() > ends[ends.size() - 2]) {
+    const int64_t last = count - 1;
+    CHECK_THROWS_AS(table.map_windows(spec, &last, 1), llmprep::IoError);
+  }
+  fs::remove_all(dir);
 }

@@ -313,10 +313,17 @@ class FileSource(TokenSource):
     """
 
     def __init__(
-        self, path: Path, header: token_files.TokenFileHeader | None, dtype: np.dtype[Any], count: int
+        self,
+        path: Path,
+        header: token_files.TokenFileHeader | None,
+        dtype: np.dtype[Any],
+        count: int,
+        *,
+        raw: bool = False,
     ) -> None:
         self.path = path
         self.header = header  # None: a raw file without sidecar
+        self.raw = raw or header is None  # raw ids (with or without sidecar): no document index
         self.dtype = dtype
         self.n_tokens = count
         self._array: np.ndarray | None = None
@@ -345,6 +352,30 @@ class FileSource(TokenSource):
             self._open()
         return None if self._file is None else self._file.document_offsets
 
+    @property
+    def data_offset(self) -> int:
+        """Byte offset of the ids in the file (0 for raw files)."""
+        return 0 if self.raw or self.header is None else self.header.data_offset
+
+    def read_document_offsets(self) -> np.ndarray | None:
+        """The document index as a new array (read with one call, no memory map or descriptor kept),
+        checked as `open_tokens` checks it; None for a raw file."""
+        if self.raw or self.header is None:
+            return None
+        header = self.header
+        offsets = np.fromfile(self.path, dtype="<u8", count=header.n_documents + 1, offset=header.index_offset)
+        if (
+            offsets.size != header.n_documents + 1
+            or int(offsets[0]) != 0
+            or int(offsets[-1]) != header.n_tokens
+            or bool(np.any(offsets[1:] < offsets[:-1]))
+        ):
+            raise token_files.TokenFileError(
+                f"{self.path} has a corrupted document index (not {header.n_documents + 1} non-decreasing offsets "
+                f"from 0 to {header.n_tokens}); re-create it"
+            )
+        return offsets
+
     def describe(self) -> str:
         return f"token file {self.path}"
 
@@ -361,6 +392,7 @@ def _open_file(path: Path, dtype: Any) -> FileSource:
     ``.json`` sidecar ``llmprep tokenize --format raw`` writes. Other raw files need ``dtype=``.
     """
     header: token_files.TokenFileHeader | None = None
+    raw = False
     try:
         header = token_files.read_header(path)  # checks magic, version, checksum and size; the ids stay unread
     except FileNotFoundError:
@@ -376,12 +408,13 @@ def _open_file(path: Path, dtype: Any) -> FileSource:
             # The sidecar is authoritative: open_tokens checks it against the file's size and refuses a
             # contradicting dtype=.
             header = token_files.open_tokens(path, dtype=dtype).header
+            raw = True
     if header is not None:
         if dtype is not None and token_dtype(dtype) != header.dtype:
             raise ValueError(
                 f"{path} holds {header.dtype.name} ids (its header says so), not {np.dtype(dtype).name}; drop dtype="
             )
-        return FileSource(path, header, np.dtype(header.dtype.name), header.n_tokens)
+        return FileSource(path, header, np.dtype(header.dtype.name), header.n_tokens, raw=raw)
     if path.suffix.lower() in _TEXT_SUFFIXES:
         raise ValueError(
             f"{path} looks like a text file, not a token file: read it and pass the text, "
@@ -407,11 +440,14 @@ class ShardSet(TokenSource):
 
     Same length, same ids at every position, same document offsets; a window may span shards (its
     pieces are copied from each). Opening reads each shard's header only; a shard is mapped the
-    first time a window (or `read`) needs it, in each process. Pickling sends the paths.
+    first time a window (or `read`) needs it, in each process, and stays mapped. Pickling sends
+    the paths.
 
-    A batch is one C++ call (``_core.TokenParts.gather``) over a table of the shards mapped so far:
-    a window inside one shard is copied straight from its memory map, one that spans shards is
-    assembled from their pieces. Error positions count in the whole sequence, as in the merged file.
+    A batch is one C++ call (``_core.TokenParts.gather``): it looks up each window's shard in the
+    table of shard ends, maps the shards not mapped yet (the file descriptor is closed at once, so
+    a set may hold more shards than the open-file limit), and copies each window straight from its
+    shard's memory, or assembles it from its pieces when it spans shards. Error positions count in
+    the whole sequence, as in the merged file.
     """
 
     def __init__(self, parts: Sequence[FileSource]) -> None:
@@ -457,16 +493,22 @@ class ShardSet(TokenSource):
         return sum(p.header.n_documents for p in self.parts if p.header is not None)
 
     @property
+    def n_mapped(self) -> int:
+        """Shards mapped in this process so far (0 until a window or `read` needs one)."""
+        table = self._parts_table
+        return 0 if table is None or self._table_pid != os.getpid() else table.n_mapped
+
+    @property
     def document_offsets(self) -> np.ndarray | None:
         """The merged file's document offsets (a copy, built on first use: reads every shard's index),
         or None when a shard has no document index."""
         if self._offsets is None:
             pieces = [np.zeros(1, dtype=np.uint64)]
             for part, begin in zip(self.parts, self._begins.tolist()):
-                offsets = part.document_offsets
+                offsets = part.read_document_offsets()
                 if offsets is None:
                     return None
-                pieces.append(np.asarray(offsets[1:], dtype=np.uint64) + np.uint64(begin))
+                pieces.append(offsets[1:].astype(np.uint64) + np.uint64(begin))
             self._offsets = np.concatenate(pieces)
         return self._offsets
 
@@ -480,38 +522,23 @@ class ShardSet(TokenSource):
         return f"the {len(self.parts)} token files from {self.parts[0].path} on"
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Ids ``[start, stop)`` of the merged sequence: a new array (pieces copied from each shard)."""
-        start, stop = max(start, 0), min(stop, self.n_tokens)
-        out = np.empty(max(stop - start, 0), dtype=self.dtype)
-        k = int(np.searchsorted(self._ends, start, side="right"))
-        at = start
-        while at < stop:
-            begin, end = int(self._begins[k]), int(self._ends[k])
-            take = min(stop, end) - at
-            if take > 0:
-                out[at - start : at - start + take] = self.parts[k].array()[at - begin : at - begin + take]
-                at += take
-            k += 1
-        return out
+        """Ids ``[start, stop)`` of the merged sequence (clamped to it): a new array, copied from each shard."""
+        return self._table().read(start, stop)
 
     def _table(self) -> _core.TokenParts:
-        """This process's table of mapped shards for the C++ gather (built anew after a fork)."""
-        if self._parts_table is None or self._table_pid != os.getpid():
-            self._parts_table = _core.TokenParts(self._ends, self.dtype)
+        """This process's table of the shards' files (built anew after a fork; maps nothing yet)."""
+        table = self._parts_table
+        if table is None or self._table_pid != os.getpid():
+            offsets = np.array([p.data_offset for p in self.parts], dtype=np.int64)
+            paths = [os.fsencode(p.path) for p in self.parts]
+            table = self._parts_table = _core.TokenParts(paths, offsets, self._ends, self.dtype)
             self._table_pid = os.getpid()
-        return self._parts_table
+        return table
 
     def gather(
         self, max_length: int, stride: int, windows: np.ndarray | Sequence[int], inputs: np.ndarray, targets: np.ndarray
     ) -> None:
-        table = self._parts_table
-        if table is None or self._table_pid != os.getpid():
-            table = self._table()
-        # The kernel names the shards these windows touch that this process has not mapped yet (and
-        # writes nothing); map them and go again. Each shard is mapped once per process.
-        while missing := table.gather(max_length, stride, windows, inputs, targets):
-            for k in missing:
-                table.set(k, self.parts[k].array())
+        self._table().gather(max_length, stride, windows, inputs, targets)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -523,7 +550,7 @@ class ShardSet(TokenSource):
         out_dtype = np.int32 if int32 else np.int64
         inputs = np.empty((n, max_length), dtype=out_dtype)
         targets = np.empty((n, max_length), dtype=out_dtype)
-        self.gather(max_length, stride, np.arange(n, dtype=np.int64), inputs, targets)
+        self._table().gather(max_length, stride, np.arange(n, dtype=np.int64), inputs, targets, num_threads)
         return inputs, targets
 
 

@@ -3,7 +3,10 @@
 // buffers the caller owns, so a pinned torch tensor is filled with no intermediate copy.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
 #include <vector>
 
 namespace llmprep {
@@ -41,17 +44,72 @@ void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t fi
 // The same windows over a sequence stored in parts (the shard files of a corpus, each its own
 // array): part p holds sequence tokens [part_ends[p - 1], part_ends[p]) (part_ends[-1] = 0; empty
 // parts allowed; the caller checks once that the ends do not decrease), and spec.n_tokens must
-// be part_ends[n_parts - 1]. The result equals gather_windows
-// over the concatenation: a window inside one part is copied from it; one that spans parts is
-// assembled from their pieces first. Error positions count in the whole sequence. Every part a
-// window touches must be non-null (the caller maps them first; see parts_needed).
+// be part_ends[n_parts - 1]. The result equals gather_windows over the concatenation: a window
+// inside one part is copied from it; one that spans parts is assembled from their pieces first.
+// Error positions count in the whole sequence. Every non-empty part a window touches must be
+// non-null (else std::invalid_argument before anything is written; TokenParts maps them first).
 template <class Token, class Out>
 void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, const WindowSpec& spec,
                           const int64_t* windows, int64_t count, Out* inputs, Out* targets, int num_threads);
 
-// Indices of the parts that windows[0..count) touch and that are still null in `parts`, ascending
-// and without repeats (the index check of gather_windows runs first).
-std::vector<int64_t> parts_needed(const void* const* parts, const int64_t* part_ends, int64_t n_parts,
-                                  const WindowSpec& spec, const int64_t* windows, int64_t count);
+// Copies sequence tokens [start, stop) of a sequence in parts (as above) into out, which holds
+// stop - start tokens. Throws std::out_of_range unless 0 <= start <= stop <= part_ends[n_parts - 1],
+// std::invalid_argument when a non-empty part in the range is null.
+template <class Token>
+void copy_parts_range(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, int64_t start, int64_t stop,
+                      Token* out);
+
+// Where one part of a sequence in files lives: its ids start at byte `offset` of the file `path`.
+struct PartFile {
+  std::string path;
+  int64_t offset = 0;
+};
+
+// A token sequence stored in files, one part per file (the shards of a corpus), mapped lazily:
+// a part is mapped read-only the first time a window or range needs it and stays mapped until
+// the table is destroyed. No file descriptor is kept open (a set of 10,000 shards must not need
+// 10,000 of them, nor 20,000 as numpy's memmap would), and nothing is read before it is needed.
+// The files must not shrink while mapped (as for any memory map). Thread-safe: mapping is
+// serialized by a mutex, and a pointer, once set, never changes.
+class TokenParts {
+ public:
+  // files[p] holds part p; part_ends as for gather_windows_parts (checked here: non-decreasing,
+  // >= 0, at least one part); itemsize is the ids' size in bytes (2, 4 or 8).
+  TokenParts(std::vector<PartFile> files, std::vector<int64_t> part_ends, int itemsize);
+  ~TokenParts();
+  TokenParts(const TokenParts&) = delete;
+  TokenParts& operator=(const TokenParts&) = delete;
+
+  int64_t n_tokens() const { return ends_.back(); }
+  int64_t n_parts() const { return static_cast<int64_t>(ends_.size()); }
+  const int64_t* part_ends() const { return ends_.data(); }
+  // How many parts are mapped now.
+  int64_t n_mapped() const { return n_mapped_.load(std::memory_order_relaxed); }
+
+  // Maps the parts windows[0..count) touch that are not mapped yet (after the index check of
+  // gather_windows, which throws std::out_of_range before anything is mapped) and returns the
+  // table of part pointers for gather_windows_parts. Throws IoError naming the file when one
+  // cannot be opened or mapped, std::invalid_argument when it is shorter than its part.
+  const void* const* map_windows(const WindowSpec& spec, const int64_t* windows, int64_t count);
+  // The same for the parts overlapping tokens [start, stop) (std::out_of_range outside the sequence).
+  const void* const* map_range(int64_t start, int64_t stop);
+
+ private:
+  struct Mapping {
+    void* address = nullptr;  // what munmap (or delete[] where there is no mmap) releases
+    size_t length = 0;
+  };
+  void map_part(int64_t p);                                           // with mutex_ held
+  const void* const* map_parts_in(int64_t first_part, int64_t stop);  // with mutex_ held
+
+  std::vector<PartFile> files_;
+  std::vector<int64_t> ends_;
+  int itemsize_;
+  std::vector<const void*> pointers_;
+  std::vector<Mapping> mappings_;
+  int64_t n_nonempty_ = 0;
+  std::atomic<int64_t> n_mapped_{0};
+  std::mutex mutex_;
+};
 
 }  // namespace llmprep
