@@ -1,5 +1,6 @@
 # Ported from openai/tiktoken 0.14.0 tests/test_encoding.py: llmprep stands in for tiktoken (the import), and
-# test_helpers.py lists every encoding llmprep supports; the assertions are unchanged.
+# test_helpers.py lists every encoding llmprep supports; the assertions are unchanged. One deviation:
+# test_hyp_roundtrip skips texts that contain a special token's name (see there).
 # Note that there are more actual tests, they're just not currently public :-)
 
 from collections.abc import Callable
@@ -152,6 +153,10 @@ def test_basic_roundtrip(make_enc):
 @hypothesis.settings(deadline=None, max_examples=MAX_EXAMPLES)
 def test_hyp_roundtrip(make_enc: Callable[[], tiktoken.Encoding], text):
     enc = make_enc()
+    # Hypothesis (>= 6.131) also draws string constants from the code under test, such as
+    # "<|reserved_200000|>" from llmprep's o200k_harmony table; encode() rejects those by default, in
+    # tiktoken too (disallowed_special="all"), so the round trip is asked only of the other texts.
+    hypothesis.assume(not any(special in text for special in enc.special_tokens_set))
 
     assert text == enc.decode(enc.encode(text))
 
