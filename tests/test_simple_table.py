@@ -1,12 +1,12 @@
 """SimpleTokenizer's word lookup (WordTable in cpp/src/simple_tokenizer.cpp) against the chapter's dict.
 
-Aimed at what a byte-string table and the entry/id mapping could get wrong: words that agree on their
-first 7, 8 or 16 bytes (a slot holds 8; longer words are checked against a record), words longer than 255 bytes, NUL bytes,
-words at the very end of the text (no bytes readable past them: the masked-load lookup must not be
-used), unknown words in every position, a vocabulary far larger than the caches, and ids that are
-not the word's position (sparse, negative, huge, repeated), which lists build from one Python int
-per vocabulary entry. Lookups are pipelined (many tokens in flight), so errors must still come in
-text order.
+Aimed at what a byte-string table and the entry/id mapping could get wrong: words that agree on
+their first 7, 8 or 16 bytes (a slot holds 8; longer words are checked against a record), words
+longer than 255 bytes, NUL bytes, words at the very end of the text (no bytes readable past them),
+unknown words in every position, a vocabulary far larger than the caches, and ids that are not the
+word's position (sparse, negative, huge, repeated), which lists build from one Python int per
+vocabulary entry. Lookups are pipelined (many tokens in flight), so errors must still come in text
+order.
 """
 
 from __future__ import annotations
