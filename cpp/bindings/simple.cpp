@@ -31,15 +31,52 @@ py::list to_str_list(const std::vector<std::string>& items) {
   return out;
 }
 
+// One Python int per vocabulary entry (Tokenizer::entry_ids), made once: a list of ids then costs a
+// reference-count increment per token, not an allocation, and ints are made only for the ids the
+// vocabulary holds (not for every value up to the largest id).
+class EntryInts {
+ public:
+  EntryInts() = default;
+  explicit EntryInts(const std::vector<int64_t>& ids) : ints_(ids.size()) {
+    for (size_t i = 0; i < ids.size(); ++i) ints_[i] = py::int_(ids[i]);
+  }
+
+  // Call with the GIL held; `entries` come from Tokenizer::encode_entries.
+  py::list to_list(const uint32_t* entries, size_t count) const {
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(count));
+    if (list == nullptr) throw py::error_already_set();
+    const py::object* ints = ints_.data();
+    // With a large vocabulary the ints are spread over megabytes: fetch each a few tokens ahead
+    // (its pointer first, then the object) so that the reference-count updates do not stall.
+    constexpr size_t kPointerAhead = 16, kObjectAhead = 8;
+    for (size_t i = 0; i < count; ++i) {
+#if defined(__GNUC__)
+      if (i + kPointerAhead < count) __builtin_prefetch(ints + entries[i + kPointerAhead]);
+      if (i + kObjectAhead < count) __builtin_prefetch(ints[entries[i + kObjectAhead]].ptr(), 1);
+#endif
+      PyObject* item = ints[entries[i]].ptr();
+      Py_INCREF(item);
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+    }
+    return py::reinterpret_steal<py::list>(list);
+  }
+
+ private:
+  std::vector<py::object> ints_;
+};
+
 // The C++ tokenizer plus the Python ints its ids turn into.
 struct BoundTokenizer {
   Tokenizer core;
-  IntCache ints;
+  EntryInts ints;
 };
 
-// Caching ints costs ~40 bytes per id; cache ids up to this bound (the usual vocabulary is dense
-// from 0 and far smaller).
-constexpr int64_t kMaxCachedInt = int64_t(1) << 20;
+std::vector<uint32_t> encode_entries(const Tokenizer& tokenizer, std::string_view text) {
+  std::vector<uint32_t> entries;
+  py::gil_scoped_release release;
+  tokenizer.encode_entries(text, entries);
+  return entries;
+}
 
 template <class T>
 std::vector<T> encode_ids(const Tokenizer& tokenizer, std::string_view text) {
@@ -67,24 +104,23 @@ std::vector<std::vector<T>> encode_many(const Tokenizer& tokenizer, const std::v
 // Lists of ids, one per text. This thread builds them under the GIL, in order, while the other
 // threads still encode: after the encoding, building them was ~25% of a batch and held 2-thread
 // scaling to ~1.5x.
-template <class T>
 py::list encode_to_lists(const BoundTokenizer& self, const std::vector<std::string_view>& texts, int num_threads) {
   py::list out(texts.size());
-  std::vector<std::vector<T>> results(texts.size());
+  std::vector<std::vector<uint32_t>> results(texts.size());
   py::gil_scoped_release release;
   parallel_tasks_ordered(
       static_cast<int64_t>(texts.size()), num_threads,
       [&](int64_t i) {
-        std::vector<T> ids;
-        self.core.encode(texts[static_cast<size_t>(i)], ids);
-        results[static_cast<size_t>(i)] = std::move(ids);
+        std::vector<uint32_t> entries;
+        self.core.encode_entries(texts[static_cast<size_t>(i)], entries);
+        results[static_cast<size_t>(i)] = std::move(entries);
       },
       [&](int64_t begin, int64_t end) {
         py::gil_scoped_acquire acquire;
         for (int64_t i = begin; i < end; ++i) {
-          std::vector<T>& ids = results[static_cast<size_t>(i)];
-          out[static_cast<size_t>(i)] = self.ints.to_list(ids.data(), ids.size());
-          std::vector<T>().swap(ids);
+          std::vector<uint32_t>& entries = results[static_cast<size_t>(i)];
+          out[static_cast<size_t>(i)] = self.ints.to_list(entries.data(), entries.size());
+          std::vector<uint32_t>().swap(entries);
         }
       });
   return out;
@@ -145,14 +181,12 @@ void register_simple(py::module_& m) {
   py::class_<BoundTokenizer>(m, "SimpleTokenizerCore", "The C++ side of llmprep.SimpleTokenizer (private).")
       .def(py::init([](const std::vector<std::string>& words, const std::vector<int64_t>& ids,
                        std::optional<int64_t> unknown_id) {
-             int64_t max_id = -1;
-             for (const int64_t id : ids) max_id = std::max(max_id, id);
              std::unique_ptr<BoundTokenizer> bound;
              {
                py::gil_scoped_release release;
-               bound.reset(new BoundTokenizer{Tokenizer(words, ids, unknown_id), IntCache()});
+               bound.reset(new BoundTokenizer{Tokenizer(words, ids, unknown_id), EntryInts()});
              }
-             bound->ints = IntCache(std::min(max_id + 1, kMaxCachedInt));
+             bound->ints = EntryInts(bound->core.entry_ids());
              return bound;
            }),
            py::arg("words"), py::arg("ids"), py::arg("unknown_id"))
@@ -174,21 +208,10 @@ void register_simple(py::module_& m) {
       .def(
           "encode_list",
           [](const BoundTokenizer& self, py::handle text, const std::string& dtype) -> py::list {
+            parse_id_type(dtype);  // lists hold ints of any size; the dtype is only checked
             const std::string_view view = utf8_of(text, "text");
-            switch (parse_id_type(dtype)) {
-              case IdType::kUint16: {
-                const auto ids = encode_ids<uint16_t>(self.core, view);
-                return self.ints.to_list(ids.data(), ids.size());
-              }
-              case IdType::kUint32: {
-                const auto ids = encode_ids<uint32_t>(self.core, view);
-                return self.ints.to_list(ids.data(), ids.size());
-              }
-              default: {
-                const auto ids = encode_ids<int64_t>(self.core, view);
-                return self.ints.to_list(ids.data(), ids.size());
-              }
-            }
+            const std::vector<uint32_t> entries = encode_entries(self.core, view);
+            return self.ints.to_list(entries.data(), entries.size());
           },
           py::arg("text"), py::arg("dtype"), "Ids of text as a list of int.")
       .def(
@@ -201,14 +224,8 @@ void register_simple(py::module_& m) {
               const std::string name = "texts[" + std::to_string(i) + "]";
               views.push_back(utf8_of(texts[i], name.c_str()));
             }
-            switch (parse_id_type(dtype)) {
-              case IdType::kUint16:
-                return encode_to_lists<uint16_t>(self, views, num_threads);
-              case IdType::kUint32:
-                return encode_to_lists<uint32_t>(self, views, num_threads);
-              default:
-                return encode_to_lists<int64_t>(self, views, num_threads);
-            }
+            parse_id_type(dtype);  // lists hold ints of any size; the dtype is only checked
+            return encode_to_lists(self, views, num_threads);
           },
           py::arg("texts"), py::arg("dtype"), py::arg("num_threads"),
           "Ids of each text (a list of lists of int), encoded in parallel with the GIL released.")

@@ -120,19 +120,9 @@ inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
 
 }  // namespace
 
-size_t next_piece_end(std::string_view text, size_t pos) {
-  if (pos >= text.size()) scan::throw_position("next_piece_end", pos, text.size(), true);
-  return scan_piece(bytes_of(text), text.size(), pos);
-}
+size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_piece_end(text, pos, scan_piece); }
 
-void piece_ends(std::string_view text, std::vector<size_t>& ends) {
-  const unsigned char* s = bytes_of(text);
-  const size_t n = text.size();
-  for (size_t pos = 0; pos < n;) {
-    pos = scan_piece(s, n, pos);
-    ends.push_back(pos);
-  }
-}
+void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
 // Why the rule below is right. Cutting at p is safe iff (a) the scan of the whole text has a
 // boundary at p (the scan being memoryless, the pieces after p are then those of text[p:]) and
@@ -159,47 +149,31 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) {
 //       x y, and \s+(?!\S) gives x alone in the whole text, \s++$ in text[:p]. Everything else
 //       within a run: false (conservative, needs no further lookahead).
 bool is_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) scan::throw_position("is_safe_cut", p, n, false);
-  if (p == 0 || p == n) return true;
-  const unsigned char* s = bytes_of(text);
-  if (is_continuation(s[p])) return false;
-
-  const size_t x_start = previous_start(s, p);
-  int x_length = 1;
-  const uint8_t x = class_at(s, x_start, x_length);
-  int y_length = 1;
-  const uint8_t y = class_at(s, p, y_length);
-  const bool x_nl = is_crlf(s[x_start]);
+  scan::CutSides c;
+  const scan::Cut trivial = scan::cut_sides(text, p, class_at, c);
+  if (trivial != scan::Cut::kRule) return trivial == scan::Cut::kSafe;
+  const unsigned char* s = c.s;
+  const uint8_t x = c.x, y = c.y;
+  const bool x_nl = is_crlf(s[c.x_start]);
   const bool y_nl = is_crlf(s[p]);
 
   if (x != kSpace && y != kSpace) return x != y && !(x == kOther && y == kLetter);
   if (x != kSpace) return !(x == kOther && y_nl);
   if (y != kSpace) {
     if (x_nl) return true;
-    if (y == kLetter || (s[x_start] == ' ' && y == kOther)) return false;
-    if (x_start == 0) return true;
-    int w_length = 1;
-    return class_at(s, previous_start(s, x_start), w_length) != kSpace;
+    if (y == kLetter || (s[c.x_start] == ' ' && y == kOther)) return false;
+    if (c.x_start == 0) return true;
+    return scan::class_before(s, c.x_start, class_at) != kSpace;
   }
   if (y_nl) return false;
-  const size_t after = p + static_cast<size_t>(y_length);
-  if (after == n) return false;
+  if (c.after_y == c.n) return false;
   int z_length = 1;
-  if (class_at(s, after, z_length) == kSpace) return false;
+  if (class_at(s, c.after_y, z_length) == kSpace) return false;
   if (x_nl) return true;
-  if (x_start == 0) return true;
-  int w_length = 1;
-  return class_at(s, previous_start(s, x_start), w_length) != kSpace;
+  if (c.x_start == 0) return true;
+  return scan::class_before(s, c.x_start, class_at) != kSpace;
 }
 
-size_t next_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) scan::throw_position("next_safe_cut", p, n, false);
-  for (; p < n; ++p) {
-    if (is_safe_cut(text, p)) return p;
-  }
-  return n;
-}
+size_t next_safe_cut(std::string_view text, size_t p) { return scan::first_safe_cut(text, p, is_safe_cut); }
 
 }  // namespace llmprep::cl100k

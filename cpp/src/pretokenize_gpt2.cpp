@@ -89,22 +89,9 @@ inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
 
 }  // namespace
 
-size_t next_piece_end(std::string_view text, size_t pos) {
-  if (pos >= text.size()) {
-    throw std::out_of_range("next_piece_end: position " + std::to_string(pos) + " is not inside the text of " +
-                            std::to_string(text.size()) + " bytes");
-  }
-  return scan_piece(bytes_of(text), text.size(), pos);
-}
+size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_piece_end(text, pos, scan_piece); }
 
-void piece_ends(std::string_view text, std::vector<size_t>& ends) {
-  const unsigned char* s = bytes_of(text);
-  const size_t n = text.size();
-  for (size_t pos = 0; pos < n;) {
-    pos = scan_piece(s, n, pos);
-    ends.push_back(pos);
-  }
-}
+void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
 // Why the rule below is right. Write P(t) for the pieces of t. Cutting at p is safe iff
 //   (a) the scan of the whole text has a boundary at p (then, the scan being memoryless, the pieces
@@ -129,45 +116,24 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) {
 //       one piece (\s++$), as in the whole text, so (b) holds. A run that reaches the end of the
 //       text is one piece: no cut.
 bool is_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) {
-    throw std::out_of_range("is_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
-                            std::to_string(n) + " bytes");
-  }
-  if (p == 0 || p == n) return true;
-  const unsigned char* s = bytes_of(text);
-  if (is_continuation(s[p])) return false;
+  scan::CutSides c;
+  const scan::Cut trivial = scan::cut_sides(text, p, class_at, c);
+  if (trivial != scan::Cut::kRule) return trivial == scan::Cut::kSafe;
+  const unsigned char* s = c.s;
+  const uint8_t x = c.x, y = c.y;
 
-  const size_t x_start = previous_start(s, p);
-  int x_length = 1;
-  const uint8_t x = class_at(s, x_start, x_length);
-  int y_length = 1;
-  const uint8_t y = class_at(s, p, y_length);
-
-  if (x != kSpace && y != kSpace) return x != y && !(s[x_start] == '\'' && y == kLetter);
+  if (x != kSpace && y != kSpace) return x != y && !(s[c.x_start] == '\'' && y == kLetter);
   if (x != kSpace) return true;
   if (y != kSpace) {
-    if (s[x_start] == ' ') return false;
-    if (x_start == 0) return true;
-    int w_length = 1;
-    return class_at(s, previous_start(s, x_start), w_length) != kSpace;
+    if (s[c.x_start] == ' ') return false;
+    if (c.x_start == 0) return true;
+    return scan::class_before(s, c.x_start, class_at) != kSpace;
   }
-  const size_t after = p + static_cast<size_t>(y_length);
-  if (after == n) return false;
+  if (c.after_y == c.n) return false;
   int z_length = 1;
-  return class_at(s, after, z_length) != kSpace;
+  return class_at(s, c.after_y, z_length) != kSpace;
 }
 
-size_t next_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) {
-    throw std::out_of_range("next_safe_cut: position " + std::to_string(p) + " is past the end of the text of " +
-                            std::to_string(n) + " bytes");
-  }
-  for (; p < n; ++p) {
-    if (is_safe_cut(text, p)) return p;
-  }
-  return n;
-}
+size_t next_safe_cut(std::string_view text, size_t p) { return scan::first_safe_cut(text, p, is_safe_cut); }
 
 }  // namespace llmprep::gpt2

@@ -190,19 +190,9 @@ inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
 
 }  // namespace
 
-size_t next_piece_end(std::string_view text, size_t pos) {
-  if (pos >= text.size()) scan::throw_position("next_piece_end", pos, text.size(), true);
-  return scan_piece(bytes_of(text), text.size(), pos);
-}
+size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_piece_end(text, pos, scan_piece); }
 
-void piece_ends(std::string_view text, std::vector<size_t>& ends) {
-  const unsigned char* s = bytes_of(text);
-  const size_t n = text.size();
-  for (size_t pos = 0; pos < n;) {
-    pos = scan_piece(s, n, pos);
-    ends.push_back(pos);
-  }
-}
+void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
 // Why the rule below is right (see cl100k's is_safe_cut for the two conditions (a) and (b)). w, x
 // are the code points before p, y, z those from p on.
@@ -225,20 +215,14 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) {
 //       x, y not \r \n, z not ws: B6 gives back y in the whole text; in text[:p], B5 (if any) ends
 //       at the same place and B6 takes the rest, which ends at p as in the whole text. Else false.
 bool is_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) scan::throw_position("is_safe_cut", p, n, false);
-  if (p == 0 || p == n) return true;
-  const unsigned char* s = bytes_of(text);
-  if (is_continuation(s[p])) return false;
-
-  const size_t x_start = previous_start(s, p);
-  int x_length = 1;
-  const uint8_t x = fine_at(s, x_start, x_length);
-  int y_length = 1;
-  const uint8_t y = fine_at(s, p, y_length);
+  scan::CutSides c;
+  const scan::Cut trivial = scan::cut_sides(text, p, fine_at, c);
+  if (trivial != scan::Cut::kRule) return trivial == scan::Cut::kSafe;
+  const unsigned char* s = c.s;
+  const uint8_t x = c.x, y = c.y;
   const bool x_ws = x == kFineWhitespace;
   const bool y_ws = y == kFineWhitespace;
-  const bool x_nl = is_crlf(s[x_start]);
+  const bool x_nl = is_crlf(s[c.x_start]);
   const bool y_nl = is_crlf(s[p]);
 
   if (!x_ws && !y_ws) {
@@ -252,26 +236,18 @@ bool is_safe_cut(std::string_view text, size_t p) {
   if (!x_ws) return !(in_o(x) && y_nl);
   if (!y_ws) {
     if (x_nl) return s[p] != '/';
-    if (is_x(y) || (s[x_start] == ' ' && y == kFineOther)) return false;
-    if (x_start == 0) return true;
-    const size_t w_start = previous_start(s, x_start);
+    if (is_x(y) || (s[c.x_start] == ' ' && y == kFineOther)) return false;
+    if (c.x_start == 0) return true;
+    const size_t w_start = previous_start(s, c.x_start);
     int w_length = 1;
     return fine_at(s, w_start, w_length) != kFineWhitespace || is_crlf(s[w_start]);
   }
   if (y_nl) return false;
-  const size_t after = p + static_cast<size_t>(y_length);
-  if (after == n) return false;
+  if (c.after_y == c.n) return false;
   int z_length = 1;
-  return fine_at(s, after, z_length) != kFineWhitespace;
+  return fine_at(s, c.after_y, z_length) != kFineWhitespace;
 }
 
-size_t next_safe_cut(std::string_view text, size_t p) {
-  const size_t n = text.size();
-  if (p > n) scan::throw_position("next_safe_cut", p, n, false);
-  for (; p < n; ++p) {
-    if (is_safe_cut(text, p)) return p;
-  }
-  return n;
-}
+size_t next_safe_cut(std::string_view text, size_t p) { return scan::first_safe_cut(text, p, is_safe_cut); }
 
 }  // namespace llmprep::o200k

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #if defined(_MSC_VER)
 #include <intrin.h>
@@ -213,5 +214,74 @@ inline size_t contraction_end(const unsigned char* s, size_t n, size_t i) {
 }
 
 [[noreturn]] void throw_position(const char* function, size_t pos, size_t size, bool inside);
+
+// What every scanner's entry points share, one helper each; `scan_piece(s, n, pos)` is the scanner's
+// piece rule, `is_safe_cut(text, p)` and `classify(s, i, length)` (class_at or fine_at) its cut rule.
+// Templates over the rule, so each inlines into the pattern's own functions as before.
+
+// next_piece_end: the position check, then the rule.
+template <class ScanPiece>
+inline size_t checked_piece_end(std::string_view text, size_t pos, ScanPiece scan_piece) {
+  if (pos >= text.size()) throw_position("next_piece_end", pos, text.size(), true);
+  return scan_piece(bytes_of(text), text.size(), pos);
+}
+
+// piece_ends: scan from 0, restarting at each end.
+template <class ScanPiece>
+inline void append_piece_ends(std::string_view text, std::vector<size_t>& ends, ScanPiece scan_piece) {
+  const unsigned char* s = bytes_of(text);
+  const size_t n = text.size();
+  for (size_t pos = 0; pos < n;) {
+    pos = scan_piece(s, n, pos);
+    ends.push_back(pos);
+  }
+}
+
+// next_safe_cut: the first p' >= p where the rule allows a cut, or the text's size.
+template <class IsSafeCut>
+inline size_t first_safe_cut(std::string_view text, size_t p, IsSafeCut is_safe_cut) {
+  const size_t n = text.size();
+  if (p > n) throw_position("next_safe_cut", p, n, false);
+  for (; p < n; ++p) {
+    if (is_safe_cut(text, p)) return p;
+  }
+  return n;
+}
+
+// The start of every is_safe_cut: the ends of the text are safe, the inside of a code point is not;
+// otherwise the classes of x (the code point ending at p) and y (the one starting there).
+struct CutSides {
+  const unsigned char* s;
+  size_t n;
+  size_t x_start;
+  size_t after_y;  // where the code point after y starts
+  uint8_t x;
+  uint8_t y;
+};
+enum class Cut { kSafe, kUnsafe, kRule };
+
+template <class Classify>
+inline Cut cut_sides(std::string_view text, size_t p, Classify classify, CutSides& sides) {
+  const size_t n = text.size();
+  if (p > n) throw_position("is_safe_cut", p, n, false);
+  if (p == 0 || p == n) return Cut::kSafe;
+  const unsigned char* s = bytes_of(text);
+  if (is_continuation(s[p])) return Cut::kUnsafe;
+  sides.s = s;
+  sides.n = n;
+  sides.x_start = previous_start(s, p);
+  int length = 1;
+  sides.x = classify(s, sides.x_start, length);
+  sides.y = classify(s, p, length);
+  sides.after_y = p + static_cast<size_t>(length);
+  return Cut::kRule;
+}
+
+// The class of the code point ending at `start` (0 < start).
+template <class Classify>
+inline uint8_t class_before(const unsigned char* s, size_t start, Classify classify) {
+  int length = 1;
+  return classify(s, previous_start(s, start), length);
+}
 
 }  // namespace llmprep::scan
