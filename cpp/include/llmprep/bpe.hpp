@@ -133,6 +133,10 @@ class BpeEncoder {
   // tasks in order (see parallel_tasks_ordered).
   void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
                  const std::function<void(int64_t, int64_t)>& consume) const;
+  // A piece of 2..PieceTable::kMaxPieceBytes bytes with its probe: the cache(s), else the rank table
+  // or the merge, whose result is then cached.
+  void encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                     std::vector<uint32_t>& out) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
