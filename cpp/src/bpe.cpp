@@ -55,33 +55,6 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 
 }  // namespace
 
-// The BPE results of pieces this thread has seen (whole-token pieces included, so that one probe
-// answers nearly every piece), for one encoder at a time: see piece_cache.hpp.
-struct PieceCache {
-  uint64_t owner = 0;
-  PieceTable table;
-  // During a parallel call: the calling thread's cache, read-only for everyone, so that worker
-  // threads that are new (the pool's first call, or threads started because the pool was busy)
-  // do not start cold.
-  const PieceCache* shared = nullptr;
-
-  void reset(uint64_t new_owner) {
-    owner = new_owner;
-    table.reset();
-  }
-  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
-  void absorb(const PieceCache& other) {
-    std::vector<uint32_t> scratch;
-    other.table.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
-      if (!table.has_room()) return;
-      const BytesMap::Probe probe = BytesMap::probe(piece);
-      scratch.clear();
-      if (table.find(piece, probe, scratch)) return;
-      table.insert(piece, probe, ids, count);
-    });
-  }
-};
-
 namespace {
 
 thread_local PieceCache tls_cache;
@@ -541,6 +514,18 @@ PieceCache& BpeEncoder::thread_cache() const {
   // gone by now (parallel_cache_for_this_thread sets it again for the next call).
   cache.shared = nullptr;
   return cache;
+}
+
+BpeEncoder::PieceCacheStats BpeEncoder::piece_cache_stats() const {
+  const PieceCache& cache = tls_cache;
+  PieceCacheStats stats;
+  if (cache.owner != instance_id_) return stats;
+  stats.size = cache.table.size();
+  stats.capacity = cache.table.capacity();
+  stats.evictions = cache.table.evictions();
+  stats.spilled = cache.table.spilled();
+  stats.huge_pages = cache.table.huge_pages();
+  return stats;
 }
 
 void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const {

@@ -161,4 +161,31 @@ class PieceTable {
   std::string key_arena_;
 };
 
+// The BPE results of pieces this thread has seen (whole-token pieces included, so that one probe
+// answers nearly every piece), for one encoder at a time (its owner, BpeEncoder's instance id).
+struct PieceCache {
+  uint64_t owner = 0;
+  PieceTable table;
+  // During a parallel call: the calling thread's cache, read-only for everyone, so that worker
+  // threads that are new (the pool's first call, or threads started because the pool was busy)
+  // do not start cold.
+  const PieceCache* shared = nullptr;
+
+  void reset(uint64_t new_owner) {
+    owner = new_owner;
+    table.reset();
+  }
+  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
+  void absorb(const PieceCache& other) {
+    std::vector<uint32_t> scratch;
+    other.table.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
+      if (!table.has_room()) return;
+      const BytesMap::Probe probe = BytesMap::probe(piece);
+      scratch.clear();
+      if (table.find(piece, probe, scratch)) return;
+      table.insert(piece, probe, ids, count);
+    });
+  }
+};
+
 }  // namespace llmprep
