@@ -3,10 +3,9 @@
 // llmprep/encoding.py; these only convert, release the GIL and call the core.
 #include "llmprep/bpe.hpp"
 
-#include <optional>
-
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

@@ -115,6 +115,8 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
         const std::string_view piece = text.substr(pos, ends[k] - pos);
         if (piece.size() >= 2 && piece.size() <= PieceTable::kMaxPieceBytes) {
           encode_cached(piece, probes[k], cache, out);
+        } else if (piece.size() == 1) {
+          out.push_back(byte_rank_[static_cast<unsigned char>(piece[0])]);
         } else {
           encode_piece(piece, cache, out);
         }

@@ -41,7 +41,9 @@ void aligned_free(void* p) {
 }  // namespace
 
 size_t PieceTable::max_table_bytes() noexcept { return g_max_table_bytes.load(std::memory_order_relaxed); }
-void PieceTable::set_max_table_bytes(size_t bytes) noexcept { g_max_table_bytes.store(bytes, std::memory_order_relaxed); }
+void PieceTable::set_max_table_bytes(size_t bytes) noexcept {
+  g_max_table_bytes.store(bytes, std::memory_order_relaxed);
+}
 bool PieceTable::huge_pages_enabled() noexcept { return g_huge_pages.load(std::memory_order_relaxed); }
 void PieceTable::set_huge_pages_enabled(bool enabled) noexcept {
   g_huge_pages.store(enabled, std::memory_order_relaxed);

@@ -38,7 +38,7 @@ std::vector<uint32_t> ids_for(uint32_t i, size_t count) {
 }
 
 std::vector<uint32_t> lookup(const PieceTable& table, const std::string& key, bool& found) {
-  const ExactBuffer buf(key);  // exact size: any read past the key's end is caught
+  const ExactBuffer buf(key);      // exact size: any read past the key's end is caught
   std::vector<uint32_t> out{123};  // find appends
   found = table.find(buf.view(), BytesMap::probe(buf.view()), out);
   return std::vector<uint32_t>(out.begin() + 1, out.end());

@@ -31,10 +31,10 @@ namespace llmprep {
 
 class PieceTable {
  public:
-  static constexpr size_t kMaxPieceBytes = 64;       // longer pieces are rare: not worth storing
-  static constexpr size_t kInlineKeyBytes = 15;      // longer keys keep bytes 15.. in an arena
-  static constexpr size_t kInlineIds = 4;            // more ids go to an arena
-  static constexpr size_t kInitialEntries = 4096;    // 128 KiB: allocated on the first insert
+  static constexpr size_t kMaxPieceBytes = 64;     // longer pieces are rare: not worth storing
+  static constexpr size_t kInlineKeyBytes = 15;    // longer keys keep bytes 15.. in an arena
+  static constexpr size_t kInlineIds = 4;          // more ids go to an arena
+  static constexpr size_t kInitialEntries = 4096;  // 128 KiB: allocated on the first insert
   static constexpr size_t kEntryBytes = 32;
 
   PieceTable() = default;
@@ -62,9 +62,8 @@ class PieceTable {
           }
           return true;
         }
-        if (piece.size() <= kInlineKeyBytes ||
-            std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes,
-                        piece.size() - kInlineKeyBytes) == 0) {
+        if (piece.size() <= kInlineKeyBytes || std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes,
+                                                           piece.size() - kInlineKeyBytes) == 0) {
           const uint32_t* ids = id_arena_.data() + e.v[1];
           out.insert(out.end(), ids, ids + e.v[2]);
           return true;
@@ -124,7 +123,7 @@ class PieceTable {
   static void fail_next_allocations(int count) noexcept;
 
  private:
-  static constexpr uint32_t kNoId = 0xFFFFFFFFu;  // an unused inline id slot
+  static constexpr uint32_t kNoId = 0xFFFFFFFFu;   // an unused inline id slot
   static constexpr uint32_t kSpill = 0xFFFFFFFEu;  // v[0] of a spilled entry (ranks are < 2^20)
   struct alignas(32) Entry {
     uint64_t k0;    // key bytes 0..7, zero-padded
