@@ -2,9 +2,9 @@
 // cache, and decoding. Pre-tokenization and parallel splitting of whole texts are in bpe_text.cpp.
 //
 // Design notes (measurements, and what was tried and rejected: docs/performance.md):
-// * Per piece, in order: single byte -> byte_rank_; the whole piece in the vocabulary (exact for
-//   GPT-2: rank == id == merge priority); the calling thread's piece cache, probed with the hash
-//   already computed; only then the merge loop, whose result is cached.
+// * Per piece, in order: single byte -> byte_rank_; the calling thread's piece cache (piece_cache.hpp,
+//   whole-token pieces included); the whole piece in the vocabulary (exact for GPT-2: rank == id ==
+//   merge priority), probed with the same hash; only then the merge loop; both results are cached.
 // * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
 //   every part during a tiktoken-style merge is itself a token.
 // * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
