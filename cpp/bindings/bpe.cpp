@@ -5,12 +5,14 @@
 
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common.hpp"
 #include "llmprep/errors.hpp"
+#include "llmprep/piece_cache.hpp"
 
 namespace llmprep::bindings {
 
@@ -120,6 +122,17 @@ std::vector<uint32_t> text_ids(const BpeEncoder& encoder, py::handle text, const
 }  // namespace
 
 void register_bpe(py::module_& m) {
+  m.def(
+      "_piece_cache_settings",
+      [](std::optional<size_t> max_table_bytes, std::optional<bool> huge_pages) {
+        const py::tuple before = py::make_tuple(PieceTable::max_table_bytes(), PieceTable::huge_pages_enabled());
+        if (max_table_bytes) PieceTable::set_max_table_bytes(*max_table_bytes);
+        if (huge_pages) PieceTable::set_huge_pages_enabled(*huge_pages);
+        return before;
+      },
+      py::arg("max_table_bytes") = py::none(), py::arg("huge_pages") = py::none(),
+      "Test hook: set the process-wide piece-cache cap (bytes of table per thread) and huge-page use for "
+      "tables grown from now on; returns the settings before, (max_table_bytes, huge_pages).");
   py::class_<BpeEncoder>(m, "BpeEncoder",
                          "Byte-level BPE over a rank table with a pre-tokenizer pattern (gpt2, cl100k_base or "
                          "o200k_base) in front (private: use llmprep.Encoding).")
@@ -233,6 +246,19 @@ void register_bpe(py::module_& m) {
           },
           py::arg("pieces"), py::arg("use_cache"),
           "BPE of each already pre-tokenized piece; use_cache=False runs the bare merge loop (tests).")
+      .def(
+          "_piece_cache_stats",
+          [](const BpeEncoder& self) {
+            const BpeEncoder::PieceCacheStats s = self.piece_cache_stats();
+            py::dict d;
+            d["size"] = s.size;
+            d["capacity"] = s.capacity;
+            d["evictions"] = s.evictions;
+            d["spilled"] = s.spilled;
+            d["huge_pages"] = s.huge_pages;
+            return d;
+          },
+          "Test hook: the calling thread's piece cache for this encoder (all zero if it serves another).")
       .def(
           "decode_bytes",
           [](const BpeEncoder& self, py::handle tokens) {

@@ -2,9 +2,9 @@
 // cache, and decoding. Pre-tokenization and parallel splitting of whole texts are in bpe_text.cpp.
 //
 // Design notes (measurements, and what was tried and rejected: docs/performance.md):
-// * Per piece, in order: single byte -> byte_rank_; the whole piece in the vocabulary (exact for
-//   GPT-2: rank == id == merge priority); the calling thread's piece cache, probed with the hash
-//   already computed; only then the merge loop, whose result is cached.
+// * Per piece, in order: single byte -> byte_rank_; the calling thread's piece cache (piece_cache.hpp,
+//   whole-token pieces included); the whole piece in the vocabulary (exact for GPT-2: rank == id ==
+//   merge priority), probed with the same hash; only then the merge loop; both results are cached.
 // * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
 //   every part during a tiktoken-style merge is itself a token.
 // * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
@@ -28,6 +28,7 @@
 #endif
 
 #include "llmprep/errors.hpp"
+#include "llmprep/piece_cache.hpp"
 
 namespace llmprep {
 
@@ -53,52 +54,6 @@ inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
 }
 
 }  // namespace
-
-// Merge results of pieces this thread has seen, for one encoder at a time. ids holds, for each
-// cached piece, its token count followed by its tokens; the map points at the count.
-struct PieceCache {
-  static constexpr size_t kMaxEntries = size_t(1) << 16;  // <= 4 MiB of table: bounded, mostly cached
-  static constexpr size_t kMaxPieceBytes = 64;            // longer pieces are rare: not worth storing
-
-  uint64_t owner = 0;
-  // Starts small and grows: a worker thread started for one call only (the pool was busy) would
-  // otherwise zero a full-size table for nothing.
-  BytesMap map{1024};
-  std::vector<uint32_t> ids;
-  std::string keys;                   // the cached pieces back to back, so that absorb() can list them
-  std::vector<uint32_t> key_offsets;  // where each one starts in keys
-  // During a parallel call: the calling thread's cache, read-only for everyone, so that worker
-  // threads that are new (the pool's first call, or threads started because the pool was busy)
-  // do not start cold.
-  const PieceCache* shared = nullptr;
-
-  void reset(uint64_t new_owner) {
-    owner = new_owner;
-    map.clear();
-    ids.clear();
-    keys.clear();
-    key_offsets.clear();
-  }
-  void add(std::string_view piece, const uint32_t* piece_ids, size_t count) {
-    if (map.size() >= kMaxEntries) reset(owner);
-    map.insert(piece, uint32_t(ids.size()));
-    ids.push_back(uint32_t(count));
-    ids.insert(ids.end(), piece_ids, piece_ids + count);
-    key_offsets.push_back(uint32_t(keys.size()));
-    keys.append(piece);
-  }
-  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
-  void absorb(const PieceCache& other) {
-    for (size_t k = 0; k < other.key_offsets.size() && map.size() < kMaxEntries; ++k) {
-      const size_t begin = other.key_offsets[k];
-      const size_t end = k + 1 < other.key_offsets.size() ? other.key_offsets[k + 1] : other.keys.size();
-      const std::string_view piece = std::string_view(other.keys).substr(begin, end - begin);
-      if (map.find(piece) != BytesMap::kMissing) continue;
-      const uint32_t* at = other.ids.data() + other.map.find(piece);
-      add(piece, at + 1, at[0]);
-    }
-  }
-};
 
 namespace {
 
@@ -279,7 +234,11 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
   }
 }
 
-BpeEncoder::~BpeEncoder() = default;
+BpeEncoder::~BpeEncoder() {
+  // The calling thread's cache can be large: free it now rather than when another encoder next runs
+  // here (other threads' caches are freed by their next encoder or their exit).
+  if (tls_cache.owner == instance_id_) tls_cache.reset(0);
+}
 
 std::string_view BpeEncoder::token_bytes(int64_t id) const {
   if (id < 0 || uint64_t(id) > max_token_value_ || !decode_known_[size_t(id)]) {
@@ -557,6 +516,18 @@ PieceCache& BpeEncoder::thread_cache() const {
   return cache;
 }
 
+BpeEncoder::PieceCacheStats BpeEncoder::piece_cache_stats() const {
+  const PieceCache& cache = tls_cache;
+  PieceCacheStats stats;
+  if (cache.owner != instance_id_) return stats;
+  stats.size = cache.table.size();
+  stats.capacity = cache.table.capacity();
+  stats.evictions = cache.table.evictions();
+  stats.spilled = cache.table.spilled();
+  stats.huge_pages = cache.table.huge_pages();
+  return stats;
+}
+
 void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const {
   const size_t n = piece.size();
   if (n == 0) return;
@@ -565,7 +536,7 @@ void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::ve
     out.push_back(byte_rank_[p[0]]);
     return;
   }
-  if (n > PieceCache::kMaxPieceBytes) {
+  if (n > PieceTable::kMaxPieceBytes) {
     // Whole-piece lookup still pays for long tokens (GPT-2's longest is 128 bytes); anything longer
     // goes straight to the merge without hashing it.
     const uint32_t whole = n <= 128 ? ranks_.find(piece) : BytesMap::kMissing;
@@ -576,29 +547,23 @@ void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::ve
     }
     return;
   }
-  const BytesMap::Probe probe = BytesMap::probe(piece);
+  encode_cached(piece, BytesMap::probe(piece), cache, out);
+}
+
+void BpeEncoder::encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                               std::vector<uint32_t>& out) const {
+  // The cache first: it holds whole-token pieces too, so the rank table is only read for a piece's
+  // first occurrence (it was a third of the time when every piece probed it).
+  if (cache.table.find(piece, probe, out)) return;
+  if (cache.shared != nullptr && cache.shared->table.find(piece, probe, out)) return;
+  const size_t before = out.size();
   const uint32_t whole = ranks_.find(piece, probe);
   if (whole != BytesMap::kMissing) {
     out.push_back(whole);
-    return;
+  } else {
+    merge_small(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), out);
   }
-  const uint32_t at = cache.map.find(piece, probe);
-  if (at != BytesMap::kMissing) {
-    const uint32_t* ids = cache.ids.data() + at;
-    out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
-    return;
-  }
-  if (cache.shared != nullptr) {
-    const uint32_t shared_at = cache.shared->map.find(piece, probe);
-    if (shared_at != BytesMap::kMissing) {
-      const uint32_t* ids = cache.shared->ids.data() + shared_at;
-      out.insert(out.end(), ids + 1, ids + 1 + ids[0]);
-      return;
-    }
-  }
-  const size_t before = out.size();
-  merge_small(p, n, out);
-  cache.add(piece, out.data() + before, out.size() - before);
+  cache.table.insert(piece, probe, out.data() + before, out.size() - before);
 }
 
 PieceCache& BpeEncoder::parallel_caches_begin(PieceCache*& caller_new) const {

@@ -100,14 +100,6 @@ bool BytesMap::insert(std::string_view key, uint32_t value) {
   return true;
 }
 
-BytesMap::Probe BytesMap::probe(std::string_view key) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-  Probe probe;
-  bytes_map_detail::key_words(p, key.size(), probe.w0, probe.w1);
-  probe.hash = bytes_map_detail::hash_key(p, key.size(), probe.w0, probe.w1);
-  return probe;
-}
-
 uint32_t BytesMap::find(std::string_view key, const Probe& probe) const noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(key.data());
   const size_t len = key.size();

@@ -92,6 +92,14 @@ class BpeEncoder {
   PieceCache& parallel_caches_begin(PieceCache*& caller_new) const;
   PieceCache& parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const;
   void parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const;
+  // The calling thread's piece cache as this encoder sees it (tests): entries, table slots, evictions
+  // at the cap, spilled entries, whether the table is on huge pages. All zero if the cache serves
+  // another encoder.
+  struct PieceCacheStats {
+    size_t size = 0, capacity = 0, evictions = 0, spilled = 0;
+    bool huge_pages = false;
+  };
+  PieceCacheStats piece_cache_stats() const;
   // BPE of one piece without the whole-piece lookup or the cache: the merge loop itself (tests).
   void merge_piece(std::string_view piece, std::vector<uint32_t>& out) const;
 
@@ -133,6 +141,10 @@ class BpeEncoder {
   // tasks in order (see parallel_tasks_ordered).
   void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
                  const std::function<void(int64_t, int64_t)>& consume) const;
+  // A piece of 2..PieceTable::kMaxPieceBytes bytes with its probe: the cache(s), else the rank table
+  // or the merge, whose result is then cached.
+  void encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                     std::vector<uint32_t>& out) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;

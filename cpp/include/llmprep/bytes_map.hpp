@@ -83,7 +83,14 @@ class BytesMap {
     uint64_t w1;
     uint64_t hash;
   };
-  static Probe probe(std::string_view key) noexcept;
+  // Inline: it runs once per piece of text (out of line it was ~2.5% of a warm encode).
+  static Probe probe(std::string_view key) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    Probe probe;
+    bytes_map_detail::key_words(p, key.size(), probe.w0, probe.w1);
+    probe.hash = bytes_map_detail::hash_key(p, key.size(), probe.w0, probe.w1);
+    return probe;
+  }
 
   explicit BytesMap(size_t expected_entries = 0);
   // Returns false (and changes nothing) when the key is already present.

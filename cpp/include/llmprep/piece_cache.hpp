@@ -1,0 +1,190 @@
+// PieceTable: a thread's memo of BPE results, piece bytes -> token ids, for one encoder at a time.
+//
+// Open addressing with linear probing over self-contained 32-byte entries, two per 64-byte cache line,
+// so that a lookup of a short piece touches one line: the key is the piece's first 15 bytes packed in two
+// words with its length in the top byte, and up to four ids sit inline (about 98% of pre-tokens encode to
+// at most two). A piece longer than 15 bytes, or one with more than four ids, "spills": the entry then
+// holds offsets into two side arenas (the key's bytes 15.. and the ids).
+//
+// Memory: nothing is allocated until the first insert (get_encoding and threads that never encode pay
+// nothing); the table starts at kInitialEntries and doubles at 3/4 load until it would exceed the
+// process-wide cap (max_table_bytes(), 64 MiB by default: ~1.5M pieces). At the cap, a full table is
+// emptied in place and refills (eviction by clearing: simple, no per-hit bookkeeping, which keeps
+// lookups read-only so that other threads may read a frozen table; on text whose distinct pieces exceed
+// the cap this costs one miss per piece per refill, no worse than the old 64k-entry cache cleared when
+// full). The arenas are emptied with it and bounded by the entry count (pieces are <= kMaxPieceBytes).
+// Tables of 2 MiB or more are 2 MiB-aligned and madvise(MADV_HUGEPAGE)d where the platform has it; a
+// refused madvise, or THP disabled for the process, silently leaves 4 KiB pages. An allocation that
+// fails while growing evicts instead (the table keeps its size).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmprep/bytes_map.hpp"
+
+namespace llmprep {
+
+class PieceTable {
+ public:
+  static constexpr size_t kMaxPieceBytes = 64;     // longer pieces are rare: not worth storing
+  static constexpr size_t kInlineKeyBytes = 15;    // longer keys keep bytes 15.. in an arena
+  static constexpr size_t kInlineIds = 4;          // more ids go to an arena
+  static constexpr size_t kInitialEntries = 4096;  // 128 KiB: allocated on the first insert
+  static constexpr size_t kEntryBytes = 32;
+
+  PieceTable() = default;
+  ~PieceTable();
+  PieceTable(const PieceTable&) = delete;
+  PieceTable& operator=(const PieceTable&) = delete;
+
+  // Appends the ids cached for `piece` (1..kMaxPieceBytes bytes; `probe` is BytesMap::probe(piece))
+  // to out and returns true, or returns false. Never writes to the table.
+  bool find(std::string_view piece, const BytesMap::Probe& probe, std::vector<uint32_t>& out) const {
+    if (entries_ == nullptr) return false;
+    const uint64_t k0 = probe.w0;
+    const uint64_t k1 = key1(probe, piece.size());
+    for (size_t i = probe.hash & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = entries_[i];
+      if (e.k1 == k1 && e.k0 == k0) {
+        if (e.v[0] < kSpill) {  // inline: ids up to the first kNoId
+          out.push_back(e.v[0]);
+          if (e.v[1] != kNoId) {
+            out.push_back(e.v[1]);
+            if (e.v[2] != kNoId) {
+              out.push_back(e.v[2]);
+              if (e.v[3] != kNoId) out.push_back(e.v[3]);
+            }
+          }
+          return true;
+        }
+        if (piece.size() <= kInlineKeyBytes || std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes,
+                                                           piece.size() - kInlineKeyBytes) == 0) {
+          const uint32_t* ids = id_arena_.data() + e.v[1];
+          out.insert(out.end(), ids, ids + e.v[2]);
+          return true;
+        }
+      } else if (e.k1 == 0) {
+        return false;
+      }
+    }
+  }
+  // Starts loading the line `probe` will hit first (a hint; harmless if the table changes meanwhile).
+  void prefetch(const BytesMap::Probe& probe) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    if (entries_ != nullptr) __builtin_prefetch(entries_ + (probe.hash & mask_));
+#else
+    (void)probe;
+#endif
+  }
+  // Adds a piece that is not in the table (the caller looked it up first). May grow the table, or
+  // at the cap empty it first. count >= 1.
+  void insert(std::string_view piece, const BytesMap::Probe& probe, const uint32_t* ids, size_t count);
+  // Whether one more insert fits without emptying the table.
+  bool has_room() const noexcept { return entries_ == nullptr || (size_ + 1) * 4 <= capacity() * 3 || can_grow(); }
+  // Drops everything and frees the memory (the next insert starts small again).
+  void reset() noexcept;
+  // Calls f(piece, ids, count) for every cached piece.
+  template <class F>
+  void for_each(F&& f) const {
+    if (entries_ == nullptr) return;
+    char bytes[kMaxPieceBytes];
+    for (size_t i = 0; i <= mask_; ++i) {
+      const Entry& e = entries_[i];
+      if (e.k1 == 0) continue;
+      const size_t len = key_bytes(e, bytes);
+      if (e.v[0] < kSpill) {
+        size_t n = 1;
+        while (n < kInlineIds && e.v[n] != kNoId) ++n;
+        f(std::string_view(bytes, len), e.v, n);
+      } else {
+        f(std::string_view(bytes, len), id_arena_.data() + e.v[1], size_t(e.v[2]));
+      }
+    }
+  }
+
+  size_t size() const noexcept { return size_; }
+  size_t capacity() const noexcept { return entries_ == nullptr ? 0 : mask_ + 1; }
+  size_t evictions() const noexcept { return evictions_; }
+  size_t spilled() const noexcept { return spilled_; }
+  bool huge_pages() const noexcept { return huge_; }
+
+  // Process-wide settings, read when a table grows. The cap is in bytes of table (rounded down to a
+  // power of two entries, at least kInitialEntries). Tests shrink it to exercise eviction.
+  static size_t max_table_bytes() noexcept;
+  static void set_max_table_bytes(size_t bytes) noexcept;
+  static bool huge_pages_enabled() noexcept;
+  static void set_huge_pages_enabled(bool enabled) noexcept;
+  // Test hook: the next `count` table allocations fail as if out of memory.
+  static void fail_next_allocations(int count) noexcept;
+
+ private:
+  static constexpr uint32_t kNoId = 0xFFFFFFFFu;   // an unused inline id slot
+  static constexpr uint32_t kSpill = 0xFFFFFFFEu;  // v[0] of a spilled entry (ranks are < 2^20)
+  struct alignas(32) Entry {
+    uint64_t k0;    // key bytes 0..7, zero-padded
+    uint64_t k1;    // key bytes 8..14, zero-padded, length in the top byte; 0: an empty slot
+    uint32_t v[4];  // inline: ids, kNoId-padded. Spilled: kSpill, id offset, id count, key tail offset
+  };
+  static_assert(sizeof(Entry) == kEntryBytes, "two entries per cache line");
+
+  static uint64_t key1(const BytesMap::Probe& probe, size_t len) noexcept {
+    return (probe.w1 & ((uint64_t(1) << 56) - 1)) | (uint64_t(len) << 56);
+  }
+  size_t key_bytes(const Entry& e, char* bytes) const noexcept {
+    const size_t len = size_t(e.k1 >> 56);
+    for (size_t k = 0; k < len && k < kInlineKeyBytes; ++k) {
+      bytes[k] = char(((k < 8 ? e.k0 : e.k1) >> (8 * (k % 8))) & 0xFF);
+    }
+    if (len > kInlineKeyBytes) std::memcpy(bytes + kInlineKeyBytes, key_arena_.data() + e.v[3], len - kInlineKeyBytes);
+    return len;
+  }
+  bool can_grow() const noexcept;
+  void allocate(size_t entries);  // replaces the table (contents lost): throws std::bad_alloc
+  void free_table() noexcept;
+  void grow_or_evict();
+  void evict() noexcept;
+  void place(const Entry& e, uint64_t hash) noexcept;
+
+  Entry* entries_ = nullptr;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+  size_t evictions_ = 0;
+  size_t spilled_ = 0;
+  bool huge_ = false;
+  std::vector<uint32_t> id_arena_;
+  std::string key_arena_;
+};
+
+// The BPE results of pieces this thread has seen (whole-token pieces included, so that one probe
+// answers nearly every piece), for one encoder at a time (its owner, BpeEncoder's instance id).
+struct PieceCache {
+  uint64_t owner = 0;
+  PieceTable table;
+  // During a parallel call: the calling thread's cache, read-only for everyone, so that worker
+  // threads that are new (the pool's first call, or threads started because the pool was busy)
+  // do not start cold.
+  const PieceCache* shared = nullptr;
+
+  void reset(uint64_t new_owner) {
+    owner = new_owner;
+    table.reset();
+  }
+  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
+  void absorb(const PieceCache& other) {
+    std::vector<uint32_t> scratch;
+    other.table.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
+      if (!table.has_room()) return;
+      const BytesMap::Probe probe = BytesMap::probe(piece);
+      scratch.clear();
+      if (table.find(piece, probe, scratch)) return;
+      table.insert(piece, probe, ids, count);
+    });
+  }
+};
+
+}  // namespace llmprep

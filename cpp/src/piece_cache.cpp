@@ -1,0 +1,167 @@
+// PieceTable allocation, growth and eviction (lookups are inline in piece_cache.hpp).
+#include "llmprep/piece_cache.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
+
+namespace llmprep {
+
+namespace {
+
+constexpr size_t kHugePage = size_t(2) << 20;
+std::atomic<size_t> g_max_table_bytes{size_t(64) << 20};
+std::atomic<bool> g_huge_pages{true};
+std::atomic<int> g_fail_allocations{0};
+
+void* aligned_allocate(size_t alignment, size_t bytes) {
+#if defined(_WIN32)
+  return _aligned_malloc(bytes, alignment);
+#else
+  return std::aligned_alloc(alignment, bytes);  // bytes is a multiple of alignment (powers of two)
+#endif
+}
+
+void aligned_free(void* p) {
+#if defined(_WIN32)
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
+}  // namespace
+
+size_t PieceTable::max_table_bytes() noexcept { return g_max_table_bytes.load(std::memory_order_relaxed); }
+void PieceTable::set_max_table_bytes(size_t bytes) noexcept {
+  g_max_table_bytes.store(bytes, std::memory_order_relaxed);
+}
+bool PieceTable::huge_pages_enabled() noexcept { return g_huge_pages.load(std::memory_order_relaxed); }
+void PieceTable::set_huge_pages_enabled(bool enabled) noexcept {
+  g_huge_pages.store(enabled, std::memory_order_relaxed);
+}
+void PieceTable::fail_next_allocations(int count) noexcept { g_fail_allocations.store(count); }
+
+PieceTable::~PieceTable() { free_table(); }
+
+void PieceTable::free_table() noexcept {
+  aligned_free(entries_);
+  entries_ = nullptr;
+  mask_ = 0;
+  huge_ = false;
+}
+
+void PieceTable::allocate(size_t entries) {
+  int fail = g_fail_allocations.load();
+  while (fail > 0 && !g_fail_allocations.compare_exchange_weak(fail, fail - 1)) {
+  }
+  if (fail > 0) throw std::bad_alloc();
+  const size_t bytes = entries * kEntryBytes;
+  const bool big = bytes >= kHugePage && huge_pages_enabled();
+  void* p = aligned_allocate(big ? kHugePage : 64, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  bool huge = false;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // Before the first touch, so the zeroing below already faults in huge pages. Refused (THP off,
+  // PR_SET_THP_DISABLE, old kernel): 4 KiB pages, same behaviour.
+  if (big) huge = madvise(p, bytes, MADV_HUGEPAGE) == 0;
+#endif
+  std::memset(p, 0, bytes);
+  free_table();
+  entries_ = static_cast<Entry*>(p);
+  mask_ = entries - 1;
+  huge_ = huge;
+}
+
+bool PieceTable::can_grow() const noexcept {
+  return entries_ == nullptr || capacity() * 2 * kEntryBytes <= max_table_bytes();
+}
+
+void PieceTable::reset() noexcept {
+  free_table();
+  size_ = 0;
+  spilled_ = 0;
+  id_arena_.clear();
+  id_arena_.shrink_to_fit();
+  key_arena_.clear();
+  key_arena_.shrink_to_fit();
+}
+
+void PieceTable::evict() noexcept {
+  std::memset(static_cast<void*>(entries_), 0, capacity() * kEntryBytes);
+  size_ = 0;
+  spilled_ = 0;
+  id_arena_.clear();
+  key_arena_.clear();
+  ++evictions_;
+}
+
+void PieceTable::place(const Entry& e, uint64_t hash) noexcept {
+  size_t i = hash & mask_;
+  while (entries_[i].k1 != 0) i = (i + 1) & mask_;
+  entries_[i] = e;
+}
+
+void PieceTable::grow_or_evict() {
+  if (!can_grow()) {
+    evict();
+    return;
+  }
+  Entry* old = entries_;
+  const size_t old_capacity = capacity();
+  entries_ = nullptr;  // allocate() must not free the old table: it is rehashed from below
+  try {
+    allocate(old_capacity * 2);
+  } catch (const std::bad_alloc&) {
+    entries_ = old;
+    mask_ = old_capacity - 1;
+    evict();  // out of memory: keep the size we have
+    return;
+  }
+  char bytes[kMaxPieceBytes];
+  for (size_t i = 0; i < old_capacity; ++i) {
+    const Entry& e = old[i];
+    if (e.k1 == 0) continue;
+    const size_t len = key_bytes(e, bytes);
+    place(e, BytesMap::probe(std::string_view(bytes, len)).hash);
+  }
+  aligned_free(old);
+}
+
+void PieceTable::insert(std::string_view piece, const BytesMap::Probe& probe, const uint32_t* ids, size_t count) {
+  const size_t len = piece.size();
+  if (len == 0 || len > kMaxPieceBytes || count == 0) {
+    throw std::invalid_argument("PieceTable: a piece of 1..64 bytes with at least one id");
+  }
+  if (entries_ == nullptr) {
+    allocate(kInitialEntries);  // even under a smaller cap (tests): the smallest table
+  } else if ((size_ + 1) * 4 > capacity() * 3) {
+    grow_or_evict();
+  }
+  Entry e;
+  e.k0 = probe.w0;
+  e.k1 = key1(probe, len);
+  if (len <= kInlineKeyBytes && count <= kInlineIds) {
+    for (size_t k = 0; k < kInlineIds; ++k) e.v[k] = k < count ? ids[k] : kNoId;
+  } else {
+    e.v[0] = kSpill;
+    e.v[1] = uint32_t(id_arena_.size());
+    e.v[2] = uint32_t(count);
+    e.v[3] = uint32_t(key_arena_.size());
+    id_arena_.insert(id_arena_.end(), ids, ids + count);
+    if (len > kInlineKeyBytes) key_arena_.append(piece.data() + kInlineKeyBytes, len - kInlineKeyBytes);
+    ++spilled_;
+  }
+  place(e, probe.hash);
+  ++size_;
+}
+
+}  // namespace llmprep

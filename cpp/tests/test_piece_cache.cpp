@@ -1,0 +1,212 @@
+// PieceTable against std::unordered_map: every piece length 1..64 across the inline/arena key split
+// (15/16 bytes) and every id count across the inline/spilled split (4/5 ids), keys that share words and
+// collide, growth, eviction at the cap, failed allocations, huge pages on and off, for_each.
+#include <doctest/doctest.h>
+
+#include <new>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "llmprep/bytes_map.hpp"
+#include "llmprep/piece_cache.hpp"
+#include "test_util.hpp"
+
+using llmprep::BytesMap;
+using llmprep::PieceTable;
+using llmprep_test::ExactBuffer;
+
+namespace {
+
+// Restores the process-wide settings a test changes.
+struct Settings {
+  size_t cap = PieceTable::max_table_bytes();
+  bool huge = PieceTable::huge_pages_enabled();
+  ~Settings() {
+    PieceTable::set_max_table_bytes(cap);
+    PieceTable::set_huge_pages_enabled(huge);
+    PieceTable::fail_next_allocations(0);
+  }
+};
+
+std::vector<uint32_t> ids_for(uint32_t i, size_t count) {
+  std::vector<uint32_t> ids(count);
+  for (size_t k = 0; k < count; ++k) ids[k] = (i * 7919u + uint32_t(k)) & 0xFFFFF;  // ranks < 2^20
+  return ids;
+}
+
+std::vector<uint32_t> lookup(const PieceTable& table, const std::string& key, bool& found) {
+  const ExactBuffer buf(key);      // exact size: any read past the key's end is caught
+  std::vector<uint32_t> out{123};  // find appends
+  found = table.find(buf.view(), BytesMap::probe(buf.view()), out);
+  return std::vector<uint32_t>(out.begin() + 1, out.end());
+}
+
+void insert(PieceTable& table, const std::string& key, const std::vector<uint32_t>& ids) {
+  const ExactBuffer buf(key);
+  table.insert(buf.view(), BytesMap::probe(buf.view()), ids.data(), ids.size());
+}
+
+}  // namespace
+
+TEST_CASE("PieceTable: every length 1..64 and id count 1..9, inline and spilled, equal a std::unordered_map") {
+  PieceTable table;
+  CHECK(table.capacity() == 0);  // nothing allocated before the first insert
+  std::mt19937_64 rng(7);
+  std::unordered_map<std::string, std::vector<uint32_t>> ref;
+  for (uint32_t i = 0; i < 30000; ++i) {
+    const size_t len = 1 + i % PieceTable::kMaxPieceBytes;
+    const size_t count = 1 + (i / 64) % 9;
+    // A small alphabet (with NUL and 0xFF) makes keys that share words and collide in the hash.
+    std::string key = llmprep_test::random_bytes(rng, len, i % 2 ? std::string_view("ab\0\xff", 4) : "");
+    if (ref.count(key)) continue;
+    ref[key] = ids_for(i, count);
+    insert(table, key, ref[key]);
+  }
+  CHECK(table.size() == ref.size());
+  CHECK(table.capacity() > PieceTable::kInitialEntries);  // grew
+  CHECK(table.size() * 4 <= table.capacity() * 3);
+  CHECK(table.spilled() > 0);
+  for (const auto& [key, ids] : ref) {
+    bool found = false;
+    CHECK(lookup(table, key, found) == ids);
+    CHECK(found);
+  }
+  // Absent: extensions and truncations of present keys, the same bytes with another length.
+  size_t checked = 0;
+  for (const auto& [key, ids] : ref) {
+    if (++checked > 3000) break;
+    for (const std::string& other : {key + std::string(1, '\0'), key.substr(0, key.size() - 1), key + "a"}) {
+      if (other.empty() || other.size() > PieceTable::kMaxPieceBytes || ref.count(other)) continue;
+      bool found = true;
+      CHECK(lookup(table, other, found).empty());
+      CHECK_FALSE(found);
+    }
+  }
+  // for_each lists every entry once, with its ids.
+  size_t listed = 0;
+  table.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
+    ++listed;
+    const auto it = ref.find(std::string(piece));
+    REQUIRE(it != ref.end());
+    CHECK(std::vector<uint32_t>(ids, ids + count) == it->second);
+  });
+  CHECK(listed == ref.size());
+  table.reset();
+  CHECK(table.capacity() == 0);
+  CHECK(table.size() == 0);
+  bool found = true;
+  lookup(table, ref.begin()->first, found);
+  CHECK_FALSE(found);
+}
+
+TEST_CASE("PieceTable: keys differing only in byte 15 and beyond (the arena tail), and in their length") {
+  PieceTable table;
+  std::vector<std::string> keys;
+  for (size_t len = 14; len <= 40; ++len) {
+    for (char last : {'x', 'y', '\0'}) {
+      std::string key(len, 'q');
+      key[len - 1] = last;
+      keys.push_back(key);
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) insert(table, keys[i], ids_for(uint32_t(i), 1 + i % 6));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    bool found = false;
+    CHECK(lookup(table, keys[i], found) == ids_for(uint32_t(i), 1 + i % 6));
+    CHECK(found);
+  }
+}
+
+TEST_CASE("PieceTable: at the cap a full table is emptied and refills; it never grows past the cap") {
+  Settings restore;
+  const size_t cap_entries = PieceTable::kInitialEntries * 4;
+  PieceTable::set_max_table_bytes(cap_entries * PieceTable::kEntryBytes);
+  PieceTable table;
+  std::vector<std::string> keys;
+  for (uint32_t i = 0; i < cap_entries * 3; ++i) keys.push_back("k" + std::to_string(i));
+  size_t evictions_seen = 0;
+  for (uint32_t i = 0; i < keys.size(); ++i) {
+    CHECK(table.has_room() == (table.size() + 1 <= cap_entries * 3 / 4 || table.capacity() < cap_entries));
+    const size_t before = table.evictions();
+    insert(table, keys[i], ids_for(i, 1 + i % 5));
+    CHECK(table.capacity() <= cap_entries);
+    if (table.evictions() != before) {
+      ++evictions_seen;
+      CHECK(table.size() == 1);  // only the piece just added
+      // Everything before it is gone; it is there.
+      bool found = true;
+      lookup(table, keys[i - 1], found);
+      CHECK_FALSE(found);
+    }
+    bool found = false;
+    CHECK(lookup(table, keys[i], found) == ids_for(i, 1 + i % 5));
+    CHECK(found);
+  }
+  CHECK(table.capacity() == cap_entries);
+  CHECK(evictions_seen >= 2);
+  CHECK(table.evictions() == evictions_seen);
+}
+
+TEST_CASE("PieceTable: a cap below the initial size still gives a working (initial-size) table") {
+  Settings restore;
+  PieceTable::set_max_table_bytes(0);
+  PieceTable table;
+  for (uint32_t i = 0; i < PieceTable::kInitialEntries * 2; ++i) insert(table, "p" + std::to_string(i), {i});
+  CHECK(table.capacity() == PieceTable::kInitialEntries);
+  CHECK(table.evictions() >= 1);
+}
+
+TEST_CASE("PieceTable: a failed allocation while growing evicts instead; a failed first one throws") {
+  Settings restore;
+  PieceTable table;
+  uint32_t i = 0;
+  while (table.capacity() == 0 || (table.size() + 2) * 4 <= table.capacity() * 3) {
+    insert(table, "a" + std::to_string(i), {i});
+    ++i;
+  }
+  const size_t capacity = table.capacity();
+  insert(table, "a" + std::to_string(i), {i});  // the last insert before the table is 3/4 full
+  ++i;
+  PieceTable::fail_next_allocations(1);
+  insert(table, "a" + std::to_string(i), {i});  // would grow: the allocation fails
+  CHECK(table.capacity() == capacity);
+  CHECK(table.evictions() == 1);
+  CHECK(table.size() == 1);
+  bool found = false;
+  CHECK(lookup(table, "a" + std::to_string(i), found) == std::vector<uint32_t>{i});
+  CHECK(found);
+  PieceTable fresh;
+  PieceTable::fail_next_allocations(1);
+  CHECK_THROWS_AS(insert(fresh, "x", {1}), std::bad_alloc);
+  CHECK(fresh.capacity() == 0);
+  insert(fresh, "x", {1});  // works again once memory is there
+  CHECK(fresh.size() == 1);
+}
+
+TEST_CASE("PieceTable: huge pages requested or not, a table past 2 MiB holds the same") {
+  Settings restore;
+  for (const bool huge : {true, false}) {
+    PieceTable::set_huge_pages_enabled(huge);
+    PieceTable table;
+    const uint32_t n = 120000;  // 2^18 entries: 8 MiB of table
+    for (uint32_t i = 0; i < n; ++i) insert(table, "w" + std::to_string(i), ids_for(i, 1 + i % 3));
+    CHECK(table.capacity() * PieceTable::kEntryBytes >= (size_t(2) << 20));
+    if (!huge) CHECK_FALSE(table.huge_pages());
+    for (uint32_t i = 0; i < n; i += 7) {
+      bool found = false;
+      CHECK(lookup(table, "w" + std::to_string(i), found) == ids_for(i, 1 + i % 3));
+      CHECK(found);
+    }
+  }
+}
+
+TEST_CASE("PieceTable: bad arguments are refused") {
+  PieceTable table;
+  CHECK_THROWS_AS(insert(table, "", {1}), std::invalid_argument);
+  CHECK_THROWS_AS(insert(table, std::string(PieceTable::kMaxPieceBytes + 1, 'a'), {1}), std::invalid_argument);
+  CHECK_THROWS_AS(insert(table, "ab", {}), std::invalid_argument);
+  CHECK(table.size() == 0);
+}

@@ -1,0 +1,163 @@
+"""The per-thread piece cache behind every BPE encoding (cpp/include/llmprep/piece_cache.hpp).
+
+Everything is checked against tiktoken: growth, eviction at a (test-lowered) cap, pieces whose key or
+ids spill out of the 32-byte entry, keys that share their first words, several encoders taking turns
+on one thread, parallel calls (which freeze the caller's cache and merge what was learned afterwards),
+and tables allocated with and without huge pages.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import tiktoken
+from conftest import SHARED
+from llmprep import _core
+
+INITIAL_ENTRIES = 4096  # PieceTable::kInitialEntries
+ENTRY_BYTES = 32
+
+
+@pytest.fixture(autouse=True)
+def restore_settings() -> Iterator[None]:
+    before = _core._piece_cache_settings()
+    yield
+    _core._piece_cache_settings(*before)
+
+
+@pytest.fixture(scope="module")
+def refs() -> dict[str, tiktoken.Encoding]:
+    return {name: tiktoken.get_encoding(name) for name in ("gpt2", "cl100k_base", "o200k_base")}
+
+
+def fresh(ref: tiktoken.Encoding) -> _core.BpeEncoder:
+    """A new encoder: a new owner id, so the calling thread's cache starts empty for it."""
+    return _core.BpeEncoder(ref._mergeable_ranks, ref._special_tokens, pattern=ref.name)
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    # Many distinct words (a few tens of thousands of distinct pieces), kept short for speed.
+    return (SHARED / "data" / "wikitext2-valid.txt").read_text(encoding="utf-8")[:400_000]
+
+
+def test_cache_grows_without_evicting_under_the_default_cap(refs, text) -> None:
+    enc = fresh(refs["gpt2"])
+    assert enc._piece_cache_stats()["capacity"] == 0  # nothing allocated before the first piece
+    expected = refs["gpt2"].encode_ordinary(text)
+    assert enc.encode_to_numpy(text, [], 1).tolist() == expected
+    stats = enc._piece_cache_stats()
+    assert stats["capacity"] > INITIAL_ENTRIES
+    assert stats["size"] * 4 <= stats["capacity"] * 3
+    assert stats["evictions"] == 0
+    # The second pass is answered from the cache, with the same ids; nothing new is added.
+    assert enc.encode_to_numpy(text, [], 1).tolist() == expected
+    assert enc._piece_cache_stats()["size"] == stats["size"]
+
+
+def test_cache_evicts_at_the_cap_and_stays_exact(refs, text) -> None:
+    _core._piece_cache_settings(max_table_bytes=INITIAL_ENTRIES * ENTRY_BYTES)
+    for name, ref in refs.items():
+        enc = fresh(ref)
+        expected = ref.encode_ordinary(text)
+        for _ in range(2):
+            assert enc.encode_to_numpy(text, [], 1).tolist() == expected, name
+        stats = enc._piece_cache_stats()
+        assert stats["capacity"] == INITIAL_ENTRIES, name
+        assert stats["evictions"] >= 2, name
+        assert 0 < stats["size"] <= INITIAL_ENTRIES * 3 // 4, name
+
+
+def _pieces_of_every_shape(seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    pieces: list[bytes] = []
+    for length in range(1, 70):  # across the 15/16-byte key split and past the 64-byte cache limit
+        pieces.append(bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(length)))  # many ids
+        pieces.append(b" " + b"the" * (length // 3 + 1))  # few ids
+        pieces.append(bytes(rng.randrange(256) for _ in range(length)))  # any bytes, often one id per byte
+        pieces.append(b"x" * length)
+    # Keys equal in their first 15 bytes, or equal but for trailing NULs (zero padding in the entry).
+    stem = b"internationaliz"
+    pieces += [stem + tail for tail in (b"", b"e", b"ed", b"ation", b"ations", b"\x00", b"\x00\x00")]
+    pieces += [b"ab" + b"\x00" * k for k in range(0, 20)]
+    return list(dict.fromkeys(pieces))
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+def test_inline_and_spilled_entries(refs, name) -> None:
+    ref = refs[name]
+    enc = fresh(ref)
+    pieces = _pieces_of_every_shape(seed=len(name))
+    expected = [ref._encode_single_piece(p) for p in pieces]
+    counts = {len(ids) for ids in expected}
+    assert {1, 2, 3, 4, 5, 6} <= counts  # inline (<= 4 ids) and spilled id lists both occur
+    assert enc.encode_pieces(pieces, True) == expected  # misses: merged and cached
+    assert enc._piece_cache_stats()["spilled"] > 0
+    assert enc.encode_pieces(pieces, True) == expected  # hits
+    assert enc.encode_pieces(list(reversed(pieces)), True) == list(reversed(expected))
+
+
+def test_encoders_taking_turns_on_one_thread(refs, text) -> None:
+    encs = [(ref, fresh(ref)) for ref in refs.values()] + [(refs["gpt2"], fresh(refs["gpt2"]))]
+    parts = [text[i : i + 20_000] for i in range(0, 200_000, 20_000)]
+    expected = {id(enc): [ref.encode_ordinary(p) for p in parts] for ref, enc in encs}
+    for i, part in enumerate(parts):
+        for _, enc in encs:
+            assert enc.encode_to_numpy(part, [], 1).tolist() == expected[id(enc)][i]
+    # Only the encoder that ran last owns the thread's cache.
+    assert encs[-1][1]._piece_cache_stats()["size"] > 0
+    assert encs[0][1]._piece_cache_stats()["size"] == 0
+    # An encoder that goes away frees this thread's cache; a new one starts empty and is exact.
+    ref, last = encs.pop()
+    del last
+    again = fresh(ref)
+    assert again._piece_cache_stats()["capacity"] == 0
+    assert again.encode_to_numpy(parts[0], [], 1).tolist() == expected[id(encs[0][1])][0]
+
+
+@pytest.mark.parametrize("cap", [None, INITIAL_ENTRIES * ENTRY_BYTES])
+@pytest.mark.parametrize("name", ["gpt2", "o200k_base"])
+def test_parallel_equals_serial(refs, text, name, cap) -> None:
+    if cap is not None:
+        _core._piece_cache_settings(max_table_bytes=cap)
+    ref = refs[name]
+    enc = fresh(ref)
+    expected = np.asarray(ref.encode_ordinary(text), dtype=np.uint32)
+    # Tiny tasks: many cut points, workers and the caller's frozen cache all in play; twice, so that
+    # the second call starts from what the first one absorbed.
+    for _ in range(2):
+        assert np.array_equal(enc.encode_to_numpy(text, [], 2, 16_384), expected)
+    docs = [text[i : i + 7_000] for i in range(0, len(text), 7_000)]
+    got = enc.encode_batch(docs, [], 2, 4_096)
+    assert got == [ref.encode_ordinary(d) for d in docs]
+    assert np.array_equal(enc.encode_to_numpy(text, [], 1), expected)
+
+
+@pytest.mark.parametrize("huge_pages", [False, True])
+def test_huge_pages_or_not(refs, huge_pages) -> None:
+    _core._piece_cache_settings(huge_pages=huge_pages)
+    ref = refs["gpt2"]
+    enc = fresh(ref)
+    # Enough distinct pieces for a table past 2 MiB (65536 entries and more).
+    rng = random.Random(5)
+    words = [
+        " " + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randrange(3, 9)))
+        for _ in range(60_000)
+    ]
+    text = "".join(words)
+    assert enc.encode_to_numpy(text, [], 1).tolist() == ref.encode_ordinary(text)
+    stats = enc._piece_cache_stats()
+    assert stats["capacity"] * ENTRY_BYTES >= 2 << 20
+    if not huge_pages:
+        assert not stats["huge_pages"]  # with them, the kernel may or may not grant the advice
+    assert enc.encode_to_numpy(text, [], 1).tolist() == ref.encode_ordinary(text)
+
+
+def test_settings_hook_round_trips() -> None:
+    cap, huge = _core._piece_cache_settings()
+    assert cap == 64 << 20 and isinstance(huge, bool)
+    assert _core._piece_cache_settings(max_table_bytes=1 << 20, huge_pages=False) == (cap, huge)
+    assert _core._piece_cache_settings() == (1 << 20, False)
