@@ -16,6 +16,7 @@ import pytest
 import tiktoken
 from conftest import SHARED
 from llmprep import _core
+from llmprep._core import _testing
 
 INITIAL_ENTRIES = 4096  # PieceTable::kInitialEntries
 ENTRY_BYTES = 32
@@ -23,9 +24,9 @@ ENTRY_BYTES = 32
 
 @pytest.fixture(autouse=True)
 def restore_settings() -> Iterator[None]:
-    before = _core._piece_cache_settings()
+    before = _testing.piece_cache_settings()
     yield
-    _core._piece_cache_settings(*before)
+    _testing.piece_cache_settings(*before)
 
 
 @pytest.fixture(scope="module")
@@ -46,26 +47,26 @@ def text() -> str:
 
 def test_cache_grows_without_evicting_under_the_default_cap(refs, text) -> None:
     enc = fresh(refs["gpt2"])
-    assert enc._piece_cache_stats()["capacity"] == 0  # nothing allocated before the first piece
+    assert _testing.piece_cache_stats(enc)["capacity"] == 0  # nothing allocated before the first piece
     expected = refs["gpt2"].encode_ordinary(text)
     assert enc.encode_to_numpy(text, [], 1).tolist() == expected
-    stats = enc._piece_cache_stats()
+    stats = _testing.piece_cache_stats(enc)
     assert stats["capacity"] > INITIAL_ENTRIES
     assert stats["size"] * 4 <= stats["capacity"] * 3
     assert stats["evictions"] == 0
     # The second pass is answered from the cache, with the same ids; nothing new is added.
     assert enc.encode_to_numpy(text, [], 1).tolist() == expected
-    assert enc._piece_cache_stats()["size"] == stats["size"]
+    assert _testing.piece_cache_stats(enc)["size"] == stats["size"]
 
 
 def test_cache_evicts_at_the_cap_and_stays_exact(refs, text) -> None:
-    _core._piece_cache_settings(max_table_bytes=INITIAL_ENTRIES * ENTRY_BYTES)
+    _testing.piece_cache_settings(max_table_bytes=INITIAL_ENTRIES * ENTRY_BYTES)
     for name, ref in refs.items():
         enc = fresh(ref)
         expected = ref.encode_ordinary(text)
         for _ in range(2):
             assert enc.encode_to_numpy(text, [], 1).tolist() == expected, name
-        stats = enc._piece_cache_stats()
+        stats = _testing.piece_cache_stats(enc)
         assert stats["capacity"] == INITIAL_ENTRIES, name
         assert stats["evictions"] >= 2, name
         assert 0 < stats["size"] <= INITIAL_ENTRIES * 3 // 4, name
@@ -95,7 +96,7 @@ def test_inline_and_spilled_entries(refs, name) -> None:
     counts = {len(ids) for ids in expected}
     assert {1, 2, 3, 4, 5, 6} <= counts  # inline (<= 4 ids) and spilled id lists both occur
     assert enc.encode_pieces(pieces, True) == expected  # misses: merged and cached
-    assert enc._piece_cache_stats()["spilled"] > 0
+    assert _testing.piece_cache_stats(enc)["spilled"] > 0
     assert enc.encode_pieces(pieces, True) == expected  # hits
     assert enc.encode_pieces(list(reversed(pieces)), True) == list(reversed(expected))
 
@@ -108,13 +109,13 @@ def test_encoders_taking_turns_on_one_thread(refs, text) -> None:
         for _, enc in encs:
             assert enc.encode_to_numpy(part, [], 1).tolist() == expected[id(enc)][i]
     # Only the encoder that ran last owns the thread's cache.
-    assert encs[-1][1]._piece_cache_stats()["size"] > 0
-    assert encs[0][1]._piece_cache_stats()["size"] == 0
+    assert _testing.piece_cache_stats(encs[-1][1])["size"] > 0
+    assert _testing.piece_cache_stats(encs[0][1])["size"] == 0
     # An encoder that goes away frees this thread's cache; a new one starts empty and is exact.
     ref, last = encs.pop()
     del last
     again = fresh(ref)
-    assert again._piece_cache_stats()["capacity"] == 0
+    assert _testing.piece_cache_stats(again)["capacity"] == 0
     assert again.encode_to_numpy(parts[0], [], 1).tolist() == expected[id(encs[0][1])][0]
 
 
@@ -122,7 +123,7 @@ def test_encoders_taking_turns_on_one_thread(refs, text) -> None:
 @pytest.mark.parametrize("name", ["gpt2", "o200k_base"])
 def test_parallel_equals_serial(refs, text, name, cap) -> None:
     if cap is not None:
-        _core._piece_cache_settings(max_table_bytes=cap)
+        _testing.piece_cache_settings(max_table_bytes=cap)
     ref = refs[name]
     enc = fresh(ref)
     expected = np.asarray(ref.encode_ordinary(text), dtype=np.uint32)
@@ -138,7 +139,7 @@ def test_parallel_equals_serial(refs, text, name, cap) -> None:
 
 @pytest.mark.parametrize("huge_pages", [False, True])
 def test_huge_pages_or_not(refs, huge_pages) -> None:
-    _core._piece_cache_settings(huge_pages=huge_pages)
+    _testing.piece_cache_settings(huge_pages=huge_pages)
     ref = refs["gpt2"]
     enc = fresh(ref)
     # Enough distinct pieces for a table past 2 MiB (65536 entries and more).
@@ -149,7 +150,7 @@ def test_huge_pages_or_not(refs, huge_pages) -> None:
     ]
     text = "".join(words)
     assert enc.encode_to_numpy(text, [], 1).tolist() == ref.encode_ordinary(text)
-    stats = enc._piece_cache_stats()
+    stats = _testing.piece_cache_stats(enc)
     assert stats["capacity"] * ENTRY_BYTES >= 2 << 20
     if not huge_pages:
         assert not stats["huge_pages"]  # with them, the kernel may or may not grant the advice
@@ -157,7 +158,7 @@ def test_huge_pages_or_not(refs, huge_pages) -> None:
 
 
 def test_settings_hook_round_trips() -> None:
-    cap, huge = _core._piece_cache_settings()
+    cap, huge = _testing.piece_cache_settings()
     assert cap == 64 << 20 and isinstance(huge, bool)
-    assert _core._piece_cache_settings(max_table_bytes=1 << 20, huge_pages=False) == (cap, huge)
-    assert _core._piece_cache_settings() == (1 << 20, False)
+    assert _testing.piece_cache_settings(max_table_bytes=1 << 20, huge_pages=False) == (cap, huge)
+    assert _testing.piece_cache_settings() == (1 << 20, False)

@@ -122,8 +122,9 @@ std::vector<uint32_t> text_ids(const BpeEncoder& encoder, py::handle text, const
 }  // namespace
 
 void register_bpe(py::module_& m) {
-  m.def(
-      "_piece_cache_settings",
+  py::module_ testing = testing_module(m);
+  testing.def(
+      "piece_cache_settings",
       [](std::optional<size_t> max_table_bytes, std::optional<bool> huge_pages) {
         const py::tuple before = py::make_tuple(PieceTable::max_table_bytes(), PieceTable::huge_pages_enabled());
         if (max_table_bytes) PieceTable::set_max_table_bytes(*max_table_bytes);
@@ -247,19 +248,6 @@ void register_bpe(py::module_& m) {
           py::arg("pieces"), py::arg("use_cache"),
           "BPE of each already pre-tokenized piece; use_cache=False runs the bare merge loop (tests).")
       .def(
-          "_piece_cache_stats",
-          [](const BpeEncoder& self) {
-            const BpeEncoder::PieceCacheStats s = self.piece_cache_stats();
-            py::dict d;
-            d["size"] = s.size;
-            d["capacity"] = s.capacity;
-            d["evictions"] = s.evictions;
-            d["spilled"] = s.spilled;
-            d["huge_pages"] = s.huge_pages;
-            return d;
-          },
-          "Test hook: the calling thread's piece cache for this encoder (all zero if it serves another).")
-      .def(
           "decode_bytes",
           [](const BpeEncoder& self, py::handle tokens) {
             const std::vector<int64_t> ids = ids_from_python(tokens);
@@ -281,6 +269,19 @@ void register_bpe(py::module_& m) {
             return py::bytes(bytes.data(), bytes.size());
           },
           py::arg("token"), "The bytes of one token id. KeyError for an unknown id.");
+  testing.def(
+      "piece_cache_stats",
+      [](const BpeEncoder& encoder) {
+        const BpeEncoder::PieceCacheStats s = encoder.piece_cache_stats();
+        py::dict d;
+        d["size"] = s.size;
+        d["capacity"] = s.capacity;
+        d["evictions"] = s.evictions;
+        d["spilled"] = s.spilled;
+        d["huge_pages"] = s.huge_pages;
+        return d;
+      },
+      py::arg("encoder"), "The calling thread's piece cache for this encoder (all zero if it serves another).");
 }
 
 }  // namespace llmprep::bindings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from llmprep._core import BpeEncoder
 
 # UTF-8 (cpp/bindings/text.cpp).
 def utf8_fault(data: bytes) -> tuple[int, int, str]: ...
@@ -35,3 +36,9 @@ def parallel_probe(
 
 # CRC-32C (cpp/bindings/checksum.cpp): whether crc32c uses the CPU's crc32 instruction here.
 def crc32c_hardware() -> bool: ...
+
+# The BPE piece cache (cpp/bindings/bpe.cpp): the process-wide cap on one thread's table (bytes) and
+# huge-page use, for tables grown from now on (returns the settings before); and the calling
+# thread's cache for one encoder (all zero when the thread's cache serves another encoder).
+def piece_cache_settings(max_table_bytes: int | None = None, huge_pages: bool | None = None) -> tuple[int, bool]: ...
+def piece_cache_stats(encoder: BpeEncoder) -> dict[str, int | bool]: ...
