@@ -89,6 +89,7 @@ void PieceTable::reset() noexcept {
   free_table();
   size_ = 0;
   spilled_ = 0;
+  evictions_ = 0;
   id_arena_.clear();
   id_arena_.shrink_to_fit();
   key_arena_.clear();

@@ -148,6 +148,11 @@ TEST_CASE("PieceTable: at the cap a full table is emptied and refills; it never 
   CHECK(table.capacity() == cap_entries);
   CHECK(evictions_seen >= 2);
   CHECK(table.evictions() == evictions_seen);
+  // A reset (the thread's cache passing to another encoder) starts the statistics over.
+  table.reset();
+  CHECK(table.evictions() == 0);
+  CHECK(table.size() == 0);
+  CHECK(table.capacity() == 0);
 }
 
 TEST_CASE("PieceTable: a cap below the initial size still gives a working (initial-size) table") {

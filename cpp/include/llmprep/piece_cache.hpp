@@ -86,7 +86,8 @@ class PieceTable {
   void insert(std::string_view piece, const BytesMap::Probe& probe, const uint32_t* ids, size_t count);
   // Whether one more insert fits without emptying the table.
   bool has_room() const noexcept { return entries_ == nullptr || (size_ + 1) * 4 <= capacity() * 3 || can_grow(); }
-  // Drops everything and frees the memory (the next insert starts small again).
+  // Drops everything and frees the memory (the next insert starts small again); the statistics start
+  // over too, so that they describe the cache of the encoder the thread serves now.
   void reset() noexcept;
   // Calls f(piece, ids, count) for every cached piece.
   template <class F>
@@ -109,7 +110,7 @@ class PieceTable {
 
   size_t size() const noexcept { return size_; }
   size_t capacity() const noexcept { return entries_ == nullptr ? 0 : mask_ + 1; }
-  size_t evictions() const noexcept { return evictions_; }
+  size_t evictions() const noexcept { return evictions_; }  // since the last reset()
   size_t spilled() const noexcept { return spilled_; }
   bool huge_pages() const noexcept { return huge_; }
 
