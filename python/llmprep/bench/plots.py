@@ -59,12 +59,7 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_ylabel("MB/s (median, log scale)")
     ax.set_title(f"Tokenizer throughput, {threads} thread(s), exactness-checked against the reference")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    for suffix in ("png", "svg"):
-        path = folder / f"throughput.{suffix}"
-        fig.savefig(path)
-        written.append(path)
-    plt.close(fig)
+    written += _save(fig, folder, "throughput")
 
     counts = sorted({r["threads"] for r in rows})
     encodings = list(dict.fromkeys(r["encoding"] for r in rows))
@@ -91,10 +86,16 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
             ax.set_ylabel("MB/s, all corpora")
             ax.set_title(f"Scaling with threads: {encoding}")
             ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1.0), loc="upper left")
-        fig.tight_layout()
-        for suffix in ("png", "svg"):
-            path = folder / f"scaling.{suffix}"
-            fig.savefig(path)
-            written.append(path)
-        plt.close(fig)
+        written += _save(fig, folder, "scaling")
     return written
+
+
+def _save(fig: Any, folder: Path, stem: str) -> list[Path]:
+    """Writes the figure as STEM.png and STEM.svg in folder, closes it, and returns the two paths."""
+    import matplotlib.pyplot as plt
+
+    paths = [folder / f"{stem}.{suffix}" for suffix in ("png", "svg")]
+    for path in paths:
+        fig.savefig(path)
+    plt.close(fig)
+    return paths
