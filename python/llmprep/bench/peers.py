@@ -9,6 +9,7 @@ Every variant of every tool receives the same ``str`` and the same list of docum
 from __future__ import annotations
 
 import base64
+import importlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ class Unavailable(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def _require(module: str, label: str, pip_name: str) -> Any:
+    """The peer's module, or Unavailable("not installed") saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise Unavailable("not installed", f"{label} is not installed (pip install {pip_name})") from None
 
 
 @dataclass
@@ -116,10 +125,7 @@ class Tiktoken(Tool):
 
 
 def _tiktoken_encoding(encoding: str) -> Any:
-    try:
-        import tiktoken
-    except ImportError:
-        raise Unavailable("not installed", "tiktoken is not installed (pip install tiktoken)") from None
+    tiktoken = _require("tiktoken", "tiktoken", "tiktoken")
     try:
         return tiktoken.get_encoding(encoding)
     except Exception as e:
@@ -135,10 +141,7 @@ class Gigatoken(Tool):
     name = "gigatoken"
 
     def __init__(self, encoding: str) -> None:
-        try:
-            import gigatoken
-        except ImportError:
-            raise Unavailable("not installed", "gigatoken is not installed (pip install gigatoken)") from None
+        gigatoken = _require("gigatoken", "gigatoken", "gigatoken")
         self.version = _version("gigatoken")
         if encoding not in _GIGATOKEN_FILES:
             raise Unavailable("not available", f"gigatoken has no {encoding!r} pre-tokenizer")
@@ -187,10 +190,7 @@ class Quicktok(Tool):
     name = "quicktok"
 
     def __init__(self, encoding: str) -> None:
-        try:
-            import quicktok
-        except ImportError:
-            raise Unavailable("not installed", "quicktok is not installed (pip install quicktok-v1)") from None
+        quicktok = _require("quicktok", "quicktok", "quicktok-v1")
         self.version = _version("quicktok-v1")
         if encoding not in _QUICKTOK:
             raise Unavailable("not available", f"quicktok has no built-in {encoding!r}")
@@ -216,10 +216,7 @@ class HfTokenizers(Tool):
     name = "HF tokenizers"
 
     def __init__(self, encoding: str) -> None:
-        try:
-            import tokenizers
-        except ImportError:
-            raise Unavailable("not installed", "HF tokenizers is not installed (pip install tokenizers)") from None
+        tokenizers = _require("tokenizers", "HF tokenizers", "tokenizers")
         self.version = _version("tokenizers")
         if encoding not in ("gpt2", "r50k_base"):
             raise Unavailable("not available", f"no offline HF tokenizer.json for {encoding!r}")
