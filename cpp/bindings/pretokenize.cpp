@@ -15,15 +15,38 @@ namespace llmprep::bindings {
 
 namespace {
 
-std::vector<size_t> ends_of(Pattern pattern, std::string_view utf8) {
-  std::vector<size_t> ends;
+// Piece ends as the encoder finds them (batches: the block scanners where they apply), or with the
+// scalar scanner alone, one piece per call (the reference the block scanners are tested against).
+std::vector<int64_t> ends_of(Pattern pattern, std::string_view utf8, bool scalar) {
+  std::vector<int64_t> ends;
   visit_pattern(pattern, [&](auto scanner) {
+    using Scanner = decltype(scanner);
+    if (scalar) {
+      for (size_t pos = 0; pos < utf8.size();) {
+        pos = Scanner::next_piece_end(utf8, pos);
+        ends.push_back(static_cast<int64_t>(pos));
+      }
+      return;
+    }
+    size_t batch[64];
     for (size_t pos = 0; pos < utf8.size();) {
-      pos = decltype(scanner)::next_piece_end(utf8, pos);
-      ends.push_back(pos);
+      const size_t k = Scanner::next_piece_ends(utf8, pos, batch, 64);
+      ends.insert(ends.end(), batch, batch + k);
+      pos = batch[k - 1];
     }
   });
   return ends;
+}
+
+py::array ends_array(py::handle text, const std::string& pattern, bool scalar) {
+  const Pattern parsed = parse_pattern(pattern);
+  const std::string_view utf8 = utf8_of(text, "text");
+  std::vector<int64_t> ends;
+  {
+    py::gil_scoped_release release;
+    ends = ends_of(parsed, utf8, scalar);
+  }
+  return vector_to_numpy(std::move(ends));
 }
 
 }  // namespace
@@ -31,40 +54,30 @@ std::vector<size_t> ends_of(Pattern pattern, std::string_view utf8) {
 void register_pretokenize(py::module_& m) {
   py::module_ testing = testing_module(m);
   m.def(
-      "pretokenize_ends",
+      "pretokenize_ends", [](py::handle text, const std::string& pattern) { return ends_array(text, pattern, false); },
+      py::arg("text"), py::arg("pattern") = "gpt2",
+      "End byte offset (in the UTF-8 of text) of each pre-token of the pattern ('gpt2', 'cl100k_base' or "
+      "'o200k_base'), as a new int64 array that owns its memory.");
+  testing.def(
+      "pretokenize_ends_scalar",
+      [](py::handle text, const std::string& pattern) { return ends_array(text, pattern, true); }, py::arg("text"),
+      py::arg("pattern") = "gpt2",
+      "pretokenize_ends with the scalar scanner alone, one piece per call: the reference for the block scanners.");
+  testing.def(
+      "pretokenize",
       [](py::handle text, const std::string& pattern) {
         const Pattern parsed = parse_pattern(pattern);
         const std::string_view utf8 = utf8_of(text, "text");
         std::vector<int64_t> ends;
         {
           py::gil_scoped_release release;
-          visit_pattern(parsed, [&](auto scanner) {
-            for (size_t pos = 0; pos < utf8.size();) {
-              pos = decltype(scanner)::next_piece_end(utf8, pos);
-              ends.push_back(static_cast<int64_t>(pos));
-            }
-          });
-        }
-        return vector_to_numpy(std::move(ends));
-      },
-      py::arg("text"), py::arg("pattern") = "gpt2",
-      "End byte offset (in the UTF-8 of text) of each pre-token of the pattern ('gpt2', 'cl100k_base' or "
-      "'o200k_base'), as a new int64 array that owns its memory.");
-  testing.def(
-      "pretokenize",
-      [](py::handle text, const std::string& pattern) {
-        const Pattern parsed = parse_pattern(pattern);
-        const std::string_view utf8 = utf8_of(text, "text");
-        std::vector<size_t> ends;
-        {
-          py::gil_scoped_release release;
-          ends = ends_of(parsed, utf8);
+          ends = ends_of(parsed, utf8, false);
         }
         py::list pieces(ends.size());
         size_t start = 0;
         for (size_t i = 0; i < ends.size(); ++i) {
-          pieces[i] = py::str(utf8.data() + start, ends[i] - start);
-          start = ends[i];
+          pieces[i] = py::str(utf8.data() + start, size_t(ends[i]) - start);
+          start = size_t(ends[i]);
         }
         return pieces;
       },

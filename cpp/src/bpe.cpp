@@ -27,6 +27,7 @@
 #include <intrin.h>
 #endif
 
+#include "bpe_cached.hpp"
 #include "llmprep/errors.hpp"
 #include "llmprep/piece_cache.hpp"
 
@@ -280,6 +281,10 @@ std::string BpeEncoder::decode_bytes(const int64_t* ids, size_t n) const {
 // (leftmost on ties). Parts live in a small array; a merge shifts the tail left by one.
 void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   uint32_t tok[kLargePiece];
+  out.insert(out.end(), tok, tok + merge_small(p, n, tok));
+}
+
+size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) const {
   uint32_t pr[kLargePiece];  // pr[i]: rank of tok[i] + tok[i + 1], kNone if not a token
   size_t m = n;
   for (size_t i = 0; i < m; ++i) tok[i] = byte_rank_[p[i]];
@@ -303,7 +308,7 @@ void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint3
     if (at + 1 < m) pr[at] = pairs_.find(tok[at], tok[at + 1]);
     if (at > 0) pr[at - 1] = pairs_.find(tok[at - 1], tok[at]);
   }
-  out.insert(out.end(), tok, tok + m);
+  return m;
 }
 
 // The same merge order for long pieces, in time linear in practice. Pairs wait in one bucket per
@@ -547,23 +552,27 @@ void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::ve
     }
     return;
   }
-  encode_cached(piece, BytesMap::probe(piece), cache, out);
+  uint32_t ids[PieceTable::kMaxPieceBytes + PieceTable::kInlineIds];
+  out.insert(out.end(), ids, encode_cached(piece, BytesMap::probe(piece), cache, ids));
 }
 
-void BpeEncoder::encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
-                               std::vector<uint32_t>& out) const {
-  // The cache first: it holds whole-token pieces too, so the rank table is only read for a piece's
-  // first occurrence (it was a third of the time when every piece probed it).
-  if (cache.table.find(piece, probe, out)) return;
-  if (cache.shared != nullptr && cache.shared->table.find(piece, probe, out)) return;
-  const size_t before = out.size();
-  const uint32_t whole = ranks_.find(piece, probe);
-  if (whole != BytesMap::kMissing) {
-    out.push_back(whole);
-  } else {
-    merge_small(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), out);
+uint32_t* BpeEncoder::encode_uncached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                                      uint32_t* dst) const {
+  // The calling thread's cache missed (encode_cached). The caller's frozen cache next, in a parallel
+  // call; then the rank table, so the rank table is only read for a piece's first occurrence (it
+  // was a third of the time when every piece probed it); then the merge. The result is cached.
+  if (cache.shared != nullptr) {
+    if (uint32_t* end = cache.shared->table.find_into(piece, probe, dst)) return end;
   }
-  cache.table.insert(piece, probe, out.data() + before, out.size() - before);
+  const uint32_t whole = ranks_.find(piece, probe);
+  uint32_t* end = dst + 1;
+  if (whole != BytesMap::kMissing) {
+    *dst = whole;
+  } else {
+    end = dst + merge_small(reinterpret_cast<const unsigned char*>(piece.data()), piece.size(), dst);
+  }
+  cache.table.insert(piece, probe, dst, size_t(end - dst));
+  return end;
 }
 
 PieceCache& BpeEncoder::parallel_caches_begin(PieceCache*& caller_new) const {

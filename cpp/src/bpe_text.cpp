@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bpe_cached.hpp"
 #include "llmprep/bpe.hpp"
 #include "llmprep/parallel.hpp"
 #include "llmprep/piece_cache.hpp"
@@ -89,39 +90,43 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint3
 }
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const {
-  // One dispatch per text: the loop calls the pattern's scanner directly. Pieces go in batches: the
-  // scanner finds a batch's ends and each cacheable piece's hash, whose cache line is prefetched,
-  // so that the batch's cache lookups (mostly misses in L1/L2 on text with many distinct words)
-  // overlap instead of waiting one after another.
+  // One dispatch per text: the loop calls the pattern's scanner directly, once per batch of pieces.
+  // A batch goes in two passes: the first hashes each cacheable piece and prefetches its cache line,
+  // so that the second pass's lookups (mostly misses in L1/L2 on text with many distinct words)
+  // overlap instead of waiting one after another. Ids go to a stack buffer, appended to `out` once
+  // per batch: no capacity check per id.
   visit_pattern(pattern_, [&](auto scanner) {
     using Scanner = decltype(scanner);
-    constexpr size_t kBatch = 16;
+    constexpr size_t kBatch = 32;
+    constexpr size_t kMax = PieceTable::kMaxPieceBytes;
     size_t ends[kBatch];
     BytesMap::Probe probes[kBatch];
+    // A piece of n <= kMax bytes has at most n ids; a cache hit writes kInlineIds slots.
+    uint32_t ids[kBatch * kMax + PieceTable::kInlineIds];
     size_t pos = 0;
     while (pos < text.size()) {
-      size_t n = 0;
-      for (size_t at = pos; n < kBatch && at < text.size(); ++n) {
-        const size_t end = Scanner::next_piece_end(text, at);
-        ends[n] = end;
-        const size_t len = end - at;
-        if (len >= 2 && len <= PieceTable::kMaxPieceBytes) {
-          probes[n] = BytesMap::probe(text.substr(at, len));
-          cache.table.prefetch(probes[n]);
+      const size_t n = Scanner::next_piece_ends(text, pos, ends, kBatch);
+      for (size_t k = 0, at = pos; k < n; at = ends[k++]) {
+        const size_t len = ends[k] - at;
+        if (len >= 2 && len <= kMax) {
+          probes[k] = BytesMap::probe(text.substr(at, len));
+          cache.table.prefetch(probes[k]);
         }
-        at = end;
       }
-      for (size_t k = 0; k < n; ++k) {
+      uint32_t* w = ids;
+      for (size_t k = 0; k < n; pos = ends[k++]) {
         const std::string_view piece = text.substr(pos, ends[k] - pos);
-        if (piece.size() >= 2 && piece.size() <= PieceTable::kMaxPieceBytes) {
-          encode_cached(piece, probes[k], cache, out);
+        if (piece.size() >= 2 && piece.size() <= kMax) {
+          w = encode_cached(piece, probes[k], cache, w);
         } else if (piece.size() == 1) {
-          out.push_back(byte_rank_[static_cast<unsigned char>(piece[0])]);
+          *w++ = byte_rank_[static_cast<unsigned char>(piece[0])];
         } else {
+          out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
+          w = ids;
           encode_piece(piece, cache, out);
         }
-        pos = ends[k];
       }
+      out.insert(out.end(), ids, w);
     }
   });
 }

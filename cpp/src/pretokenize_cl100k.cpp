@@ -124,6 +124,11 @@ size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_
 
 void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
+size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+  if (pos > text.size()) scan::throw_position("next_piece_ends", pos, text.size(), false);
+  return scan::fill_piece_ends(text, pos, ends, max, scan_piece);
+}
+
 // Why the rule below is right. Cutting at p is safe iff (a) the scan of the whole text has a
 // boundary at p (the scan being memoryless, the pieces after p are then those of text[p:]) and
 // (b) the scan of text[:p] reproduces the pieces before p. A piece's extent depends on the text it

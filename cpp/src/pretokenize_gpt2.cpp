@@ -2,6 +2,7 @@
 // pattern; character classes come from the generated Unicode tables.
 #include "llmprep/pretokenize_gpt2.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -92,6 +93,84 @@ inline size_t scan_piece(const unsigned char* s, size_t n, size_t pos) {
 size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_piece_end(text, pos, scan_piece); }
 
 void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
+
+namespace {
+
+// The piece starts among the 64 bytes at s + pos (pos a piece start, 64 bytes readable), as a bit
+// mask over offsets 1..61 (bit i: a piece starts at pos + i), or 0 if that cannot be decided from
+// ASCII bytes alone. The rules are the scanner's, stated per position with x, y, z the classes of
+// bytes i-1, i, i+1 (W: whitespace, SP: U+0020, otherwise letter, digit or other):
+//   y non-space, x non-space:   a start iff the classes differ ("ab" no, "a." yes);
+//   y non-space, x whitespace:  a start iff x is not U+0020 (" a" is one piece, "\na" is two);
+//   y whitespace, x non-space:  always (no piece carries a non-space into whitespace);
+//   y whitespace, x whitespace: iff z is non-space (\s+(?!\S) gives back the run's last character).
+// Then contractions: "'" that starts a piece followed by s t d m (or ll ve re) makes a piece of those
+// 2 (3) bytes: no start inside it, a start after it. Bit i depends on bytes i-1..i+1 and on
+// contractions starting at i-3..i-1 (bytes up to i+1), hence the trusted range: bits 1..61, and only
+// up to two bytes before the first byte >= 0x80 (its class needs the Unicode table; U+00A0 is a space). A whitespace
+// run that reaches the end of the text (\s++$) is never inside a block: the caller only takes blocks that end before
+// the text does, and the rules give no start inside a run not followed by a non-space.
+inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
+  const scan::BlockMasks m = scan::block_masks(s + pos);
+  non_ascii = m.non_ascii;
+  int trusted = 61;  // the last trusted bit
+  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
+  if (trusted < 1) return 0;
+  const uint64_t w = m.whitespace, nw = ~w;
+  const uint64_t other = ~(m.letter | m.digit | w | m.non_ascii);
+  const uint64_t same = (m.letter & (m.letter << 1)) | (m.digit & (m.digit << 1)) | (other & (other << 1));
+  uint64_t starts =
+      (nw & (w << 1) & ~(m.space << 1)) | (nw & (nw << 1) & ~same) | (w & (nw << 1)) | (w & (w << 1) & (nw >> 1));
+  starts |= 1;  // pos itself (the shifts above see no byte before it)
+  // Quotes at bits 0..60: one at 61 only changes bits past the trusted range (and 61 + 3 would
+  // shift by 64).
+  for (uint64_t quotes = m.apostrophe & starts & scan::bits_below(61); quotes != 0; quotes &= quotes - 1) {
+    const int c = scan::trailing_zeros(quotes);
+    const unsigned char c1 = s[pos + size_t(c) + 1], c2 = s[pos + size_t(c) + 2];
+    int length = 0;
+    if (c1 == 's' || c1 == 't' || c1 == 'd' || c1 == 'm') {
+      length = 2;
+    } else if ((c1 == 'l' && c2 == 'l') || (c1 == 'v' && c2 == 'e') || (c1 == 'r' && c2 == 'e')) {
+      length = 3;
+    }
+    if (length == 0) continue;
+    starts &= ~(uint64_t(1) << (c + 1));  // the letter after "'" (c + 2 is a letter too for length 3)
+    starts |= uint64_t(1) << (c + length);
+  }
+  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+}
+
+}  // namespace
+
+size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+  const size_t n = text.size();
+  if (pos > n) scan::throw_position("next_piece_ends", pos, n, false);
+  const unsigned char* s = bytes_of(text);
+  size_t k = 0;
+  size_t scalar_end = pos;  // pieces that start before this go through the scalar scan
+  while (k < max && pos < n) {
+    // Blocks of 64 bytes while the text lasts: the piece starts of mostly-ASCII text come from bit
+    // masks (no branch per byte or per piece); the last start of a block begins the next one.
+    if (pos >= scalar_end && n - pos > 64) {
+      uint64_t non_ascii = 0;
+      uint64_t starts = block_starts(s, pos, non_ascii);
+      if (starts != 0) {
+        const size_t base = pos;
+        for (; starts != 0 && k < max; starts &= starts - 1) {
+          pos = base + size_t(scan::trailing_zeros(starts));
+          ends[k++] = pos;
+        }
+        continue;
+      }
+      // Undecided: scan past the block's non-ASCII bytes (one block test per 64 bytes of CJK text,
+      // not one per piece), or else one piece (longer than a block).
+      scalar_end = pos + (non_ascii != 0 ? size_t(scan::highest_bit(non_ascii)) + 1 : 1);
+    }
+    pos = scan_piece(s, n, pos);
+    ends[k++] = pos;
+  }
+  return k;
+}
 
 // Why the rule below is right. Write P(t) for the pieces of t. Cutting at p is safe iff
 //   (a) the scan of the whole text has a boundary at p (then, the scan being memoryless, the pieces

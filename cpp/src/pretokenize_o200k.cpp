@@ -194,6 +194,11 @@ size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_
 
 void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
+size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+  if (pos > text.size()) scan::throw_position("next_piece_ends", pos, text.size(), false);
+  return scan::fill_piece_ends(text, pos, ends, max, scan_piece);
+}
+
 // Why the rule below is right (see cl100k's is_safe_cut for the two conditions (a) and (b)). w, x
 // are the code points before p, y, z those from p on.
 //   x, y not ws. y in X: x in X may be inside one letter part (or x = "'" before a contraction's

@@ -12,6 +12,10 @@
 #if defined(_MSC_VER)
 #include <intrin.h>
 #endif
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define LLMPREP_SCAN_SSE2 1
+#endif
 
 #include "llmprep/unicode_tables.hpp"
 #include "llmprep/utf8.hpp"
@@ -114,6 +118,16 @@ inline int trailing_zeros(uint64_t x) {  // x != 0
   return static_cast<int>(index);
 #else
   return __builtin_ctzll(x);
+#endif
+}
+
+inline int highest_bit(uint64_t x) {  // x != 0
+#if defined(_MSC_VER) && !defined(__clang__)
+  unsigned long index = 0;
+  _BitScanReverse64(&index, x);
+  return static_cast<int>(index);
+#else
+  return 63 - __builtin_clzll(x);
 #endif
 }
 
@@ -235,6 +249,70 @@ inline void append_piece_ends(std::string_view text, std::vector<size_t>& ends, 
     pos = scan_piece(s, n, pos);
     ends.push_back(pos);
   }
+}
+
+// Classes of 64 consecutive bytes as bit masks (bit i: byte i), for the block scanners: which bytes
+// are ASCII letters, digits, U+0020, ASCII whitespace (\t..\r and U+0020), "'", and bytes >= 0x80
+// (not classified here: a scanner trusts its masks only before the first of them). SSE2 is part of
+// every x86-64, so this needs no run-time dispatch; elsewhere a table loop gives the same masks.
+struct BlockMasks {
+  uint64_t letter, digit, space, whitespace, apostrophe, non_ascii;
+};
+
+inline BlockMasks block_masks(const unsigned char* p) {
+  BlockMasks m{};
+#if defined(LLMPREP_SCAN_SSE2)
+  // Signed byte compares: bytes >= 0x80 are negative and fail every "greater than" test below.
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * chunk));
+    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    const __m128i letter =
+        _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    const __m128i digit =
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    const __m128i controls =
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)));
+    const __m128i apostrophe = _mm_cmpeq_epi8(v, _mm_set1_epi8('\''));
+    const int shift = 16 * chunk;
+    m.letter |= uint64_t(uint16_t(_mm_movemask_epi8(letter))) << shift;
+    m.digit |= uint64_t(uint16_t(_mm_movemask_epi8(digit))) << shift;
+    m.space |= uint64_t(uint16_t(_mm_movemask_epi8(space))) << shift;
+    m.whitespace |= uint64_t(uint16_t(_mm_movemask_epi8(_mm_or_si128(space, controls)))) << shift;
+    m.apostrophe |= uint64_t(uint16_t(_mm_movemask_epi8(apostrophe))) << shift;
+    m.non_ascii |= uint64_t(uint16_t(_mm_movemask_epi8(v))) << shift;
+  }
+#else
+  for (int i = 0; i < 64; ++i) {
+    const unsigned char b = p[i];
+    const uint64_t bit = uint64_t(1) << i;
+    const uint8_t c = byte_class(b);
+    if (c == kLetter) m.letter |= bit;
+    if (c == kNumber) m.digit |= bit;
+    if (b == ' ') m.space |= bit;
+    if (c == kSpace || (b >= 0x09 && b <= 0x0D)) m.whitespace |= bit;
+    if (b == '\'') m.apostrophe |= bit;
+    if (c == kNonAscii) m.non_ascii |= bit;
+  }
+#endif
+  return m;
+}
+
+// The bits below bit `i` (i <= 64).
+inline uint64_t bits_below(int i) { return i >= 64 ? ~uint64_t(0) : (uint64_t(1) << i) - 1; }
+
+// next_piece_ends: up to `max` piece ends from `pos` (a piece start) into ends[], one call per batch
+// so that the encoder's loop pays one out-of-line call per batch, not per piece.
+template <class ScanPiece>
+inline size_t fill_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max, ScanPiece scan_piece) {
+  const unsigned char* s = bytes_of(text);
+  const size_t n = text.size();
+  size_t k = 0;
+  while (k < max && pos < n) {
+    pos = scan_piece(s, n, pos);
+    ends[k++] = pos;
+  }
+  return k;
 }
 
 // next_safe_cut: the first p' >= p where the rule allows a cut, or the text's size.

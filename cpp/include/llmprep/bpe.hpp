@@ -141,10 +141,17 @@ class BpeEncoder {
   // tasks in order (see parallel_tasks_ordered).
   void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
                  const std::function<void(int64_t, int64_t)>& consume) const;
-  // A piece of 2..PieceTable::kMaxPieceBytes bytes with its probe: the cache(s), else the rank table
-  // or the merge, whose result is then cached.
-  void encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
-                     std::vector<uint32_t>& out) const;
+  // A piece of 2..PieceTable::kMaxPieceBytes bytes with its probe: the thread's cache (inline, in
+  // bpe_text.cpp's loop), else encode_uncached: the caller's cache in a parallel call, the rank
+  // table or the merge, whose result is then cached. Writes the ids at dst (room for
+  // piece.size() + PieceTable::kInlineIds) and returns their end.
+  inline uint32_t* encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                                 uint32_t* dst) const;
+  uint32_t* encode_uncached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
+                            uint32_t* dst) const;
+  // tiktoken's quadratic merge of a short piece (< 128 bytes) into tok (room for n ids); returns the
+  // number of ids.
+  size_t merge_small(const unsigned char* p, size_t n, uint32_t* tok) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;

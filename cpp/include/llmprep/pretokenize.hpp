@@ -27,16 +27,25 @@ const char* pattern_regex(Pattern pattern);
 // The per-pattern functions as a type, for templates (see visit_pattern).
 struct Gpt2Scanner {
   static size_t next_piece_end(std::string_view text, size_t pos) { return gpt2::next_piece_end(text, pos); }
+  static size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+    return gpt2::next_piece_ends(text, pos, ends, max);
+  }
   static bool is_safe_cut(std::string_view text, size_t p) { return gpt2::is_safe_cut(text, p); }
   static size_t next_safe_cut(std::string_view text, size_t p) { return gpt2::next_safe_cut(text, p); }
 };
 struct Cl100kScanner {
   static size_t next_piece_end(std::string_view text, size_t pos) { return cl100k::next_piece_end(text, pos); }
+  static size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+    return cl100k::next_piece_ends(text, pos, ends, max);
+  }
   static bool is_safe_cut(std::string_view text, size_t p) { return cl100k::is_safe_cut(text, p); }
   static size_t next_safe_cut(std::string_view text, size_t p) { return cl100k::next_safe_cut(text, p); }
 };
 struct O200kScanner {
   static size_t next_piece_end(std::string_view text, size_t pos) { return o200k::next_piece_end(text, pos); }
+  static size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
+    return o200k::next_piece_ends(text, pos, ends, max);
+  }
   static bool is_safe_cut(std::string_view text, size_t p) { return o200k::is_safe_cut(text, p); }
   static size_t next_safe_cut(std::string_view text, size_t p) { return o200k::next_safe_cut(text, p); }
 };

@@ -20,6 +20,10 @@ size_t next_piece_end(std::string_view text, size_t pos);
 // Appends the end offset of every piece of `text` to `ends`.
 void piece_ends(std::string_view text, std::vector<size_t>& ends);
 
+// The ends of up to `max` consecutive pieces starting at byte `pos` (a piece start, pos <= size),
+// written to ends[0..k); returns k (0 only when pos == text.size()). The encoder's batch loop.
+size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max);
+
 // True if cutting `text` at byte p cannot change its pieces: pieces(text) == pieces(text[:p]) +
 // pieces(text[p:]). Looks at no more than two code points on each side of p; conservative (some real
 // boundaries report false, never the reverse). p == 0 and p == text.size() are trivially safe; a p

@@ -22,6 +22,10 @@ size_t next_piece_end(std::string_view text, size_t pos);
 // Appends the end offset of every piece of `text` to `ends` (convenience over next_piece_end).
 void piece_ends(std::string_view text, std::vector<size_t>& ends);
 
+// The ends of up to `max` consecutive pieces starting at byte `pos` (a piece start, pos <= size),
+// written to ends[0..k); returns k (0 only when pos == text.size()). The encoder's batch loop.
+size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max);
+
 // True if cutting `text` at byte p cannot change its pieces, i.e. pieces(text) ==
 // pieces(text[:p]) + pieces(text[p:]). Looks at no more than two code points on each side of p.
 // Conservative: a few real boundaries report false (after a letter followed by a letter, after
