@@ -90,44 +90,51 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint3
 }
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const {
-  // One dispatch per text: the loop calls the pattern's scanner directly, once per batch of pieces.
-  // A batch goes in two passes: the first hashes each cacheable piece and prefetches its cache line,
-  // so that the second pass's lookups (mostly misses in L1/L2 on text with many distinct words)
-  // overlap instead of waiting one after another. Ids go to a stack buffer, appended to `out` once
-  // per batch: no capacity check per id.
+  // One dispatch per text: the loop calls the pattern's scanner directly, once per chunk of pieces.
+  // A chunk goes in two passes: the first hashes every piece and prefetches its cache line, so that
+  // the second pass's lookups (mostly misses in L1/L2 on text with many distinct words) overlap
+  // instead of waiting one after another. Both passes avoid branches on the piece's length, which
+  // varies from piece to piece and was mispredicted often: the hash reads two words and masks them,
+  // and single-byte pieces go through the cache like the rest (a line in L1) instead of a separate
+  // branch. Ids go to a stack buffer, appended to `out` when nearly full: no capacity check per id.
   visit_pattern(pattern_, [&](auto scanner) {
     using Scanner = decltype(scanner);
-    constexpr size_t kBatch = 32;
+    constexpr size_t kChunk = 128;
     constexpr size_t kMax = PieceTable::kMaxPieceBytes;
-    size_t ends[kBatch];
-    BytesMap::Probe probes[kBatch];
+    constexpr size_t kBuffer = 2048;
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    size_t ends[kChunk];
+    BytesMap::Probe probes[kChunk];
     // A piece of n <= kMax bytes has at most n ids; a cache hit writes kInlineIds slots.
-    uint32_t ids[kBatch * kMax + PieceTable::kInlineIds];
+    uint32_t ids[kBuffer + kMax + PieceTable::kInlineIds];
+    uint32_t* w = ids;
     size_t pos = 0;
     while (pos < text.size()) {
-      const size_t n = Scanner::next_piece_ends(text, pos, ends, kBatch);
+      const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
+      // Pieces that end 16 bytes or more before the text does are hashed from two plain loads.
+      const size_t padded_end = text.size() >= 16 ? text.size() - 16 : 0;
       for (size_t k = 0, at = pos; k < n; at = ends[k++]) {
-        const size_t len = ends[k] - at;
-        if (len >= 2 && len <= kMax) {
-          probes[k] = BytesMap::probe(text.substr(at, len));
-          cache.table.prefetch(probes[k]);
-        }
+        // A longer piece skips the cache: its probe only has to be cheap (no pass over a 1 MB piece).
+        const size_t len = std::min(ends[k] - at, kMax);
+        probes[k] = at <= padded_end ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
+        cache.table.prefetch(probes[k]);
       }
-      uint32_t* w = ids;
       for (size_t k = 0; k < n; pos = ends[k++]) {
-        const std::string_view piece = text.substr(pos, ends[k] - pos);
-        if (piece.size() >= 2 && piece.size() <= kMax) {
+        if (w >= ids + kBuffer) {
+          out.insert(out.end(), ids, w);
+          w = ids;
+        }
+        const std::string_view piece(text.data() + pos, ends[k] - pos);
+        if (piece.size() <= kMax) {
           w = encode_cached(piece, probes[k], cache, w);
-        } else if (piece.size() == 1) {
-          *w++ = byte_rank_[static_cast<unsigned char>(piece[0])];
         } else {
           out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
           w = ids;
           encode_piece(piece, cache, out);
         }
       }
-      out.insert(out.end(), ids, w);
     }
+    out.insert(out.end(), ids, w);
   });
 }
 

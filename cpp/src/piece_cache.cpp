@@ -106,7 +106,7 @@ void PieceTable::evict() noexcept {
 }
 
 void PieceTable::place(const Entry& e, uint64_t hash) noexcept {
-  size_t i = hash & mask_;
+  size_t i = home(hash);
   while (entries_[i].k1 != 0) i = (i + 1) & mask_;
   entries_[i] = e;
 }

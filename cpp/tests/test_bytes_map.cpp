@@ -3,6 +3,7 @@
 // of find_with_slack at the very end of a buffer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -69,6 +70,24 @@ TEST_CASE("BytesMap: find_with_slack reads at most 8 bytes from the key, even at
   const ExactBuffer buf(std::string("abXXXXXX"));
   CHECK(map.find_with_slack(buf.view().substr(0, 2)) == 7);
   CHECK(map.find_with_slack(buf.view().substr(0, 3)) == BytesMap::kMissing);
+}
+
+TEST_CASE("BytesMap: probe_padded gives probe's words and hash for every key length 0..80") {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    const std::string bytes = llmprep_test::random_bytes(rng, 96);
+    for (size_t len = 0; len <= 80; ++len) {
+      // The key at the start of a buffer with 16 or more readable bytes after it begins.
+      const ExactBuffer buffer(std::string_view(bytes).substr(0, std::max<size_t>(len, 16)));
+      const auto* p = reinterpret_cast<const unsigned char*>(buffer.view().data());
+      const BytesMap::Probe want = BytesMap::probe(buffer.view().substr(0, len));
+      const BytesMap::Probe got = BytesMap::probe_padded(p, len);
+      INFO("length " << len);
+      CHECK(got.w0 == want.w0);
+      CHECK(got.w1 == want.w1);
+      CHECK(got.hash == want.hash);
+    }
+  }
 }
 
 TEST_CASE("BytesMap: clear empties the map and it can be filled again") {

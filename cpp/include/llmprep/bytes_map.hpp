@@ -54,14 +54,25 @@ inline void key_words(const unsigned char* p, size_t len, uint64_t& w0, uint64_t
   }
 }
 
+// key_words without a branch on the length, for a key with at least 16 readable bytes from p (a piece
+// inside a larger text): two loads and two masks. Same words as key_words.
+inline void key_words_padded(const unsigned char* p, size_t len, uint64_t& w0, uint64_t& w1) noexcept {
+  // kKeep[n]: the low n bytes of a word (n = 0..8).
+  static constexpr uint64_t kKeep[9] = {
+      0,    0xFFull, 0xFFFFull, 0xFFFFFFull, 0xFFFFFFFFull, 0xFFFFFFFFFFull, 0xFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFull,
+      ~0ull};
+  const size_t first = len < 8 ? len : 8;
+  const size_t second = len < 8 ? 0 : (len < 16 ? len - 8 : 8);
+  w0 = load64(p) & kKeep[first];
+  w1 = load64(p + 8) & kKeep[second];
+}
+
 // One multiply for keys up to 8 bytes (nearly every piece): the product's high half depends on
 // every input bit, and folding it down gives the table index (low bits) that mixing too.
 inline uint64_t hash_key(const unsigned char* p, size_t len, uint64_t w0, uint64_t w1) noexcept {
-  uint64_t x = w0 ^ (uint64_t(len) << 57);
-  if (len > 8) {
-    x ^= w1 * 0xC2B2AE3D27D4EB4Full;
-    for (size_t i = 16; i < len; ++i) x = (x ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
-  }
+  // w1 is 0 for keys up to 8 bytes, so its term needs no branch on the length.
+  uint64_t x = w0 ^ (uint64_t(len) << 57) ^ (w1 * 0xC2B2AE3D27D4EB4Full);
+  for (size_t i = 16; i < len; ++i) x = (x ^ p[i]) * 0x100000001B3ull;  // rare: keys > 16 bytes
   uint64_t h = x * 0x9E3779B97F4A7C15ull;
   h ^= h >> 32;
   return h;
@@ -89,6 +100,14 @@ class BytesMap {
     Probe probe;
     bytes_map_detail::key_words(p, key.size(), probe.w0, probe.w1);
     probe.hash = bytes_map_detail::hash_key(p, key.size(), probe.w0, probe.w1);
+    return probe;
+  }
+  // probe() for a key with at least 16 readable bytes from p (a piece inside a larger text): the
+  // same probe without a branch on the key's length.
+  static Probe probe_padded(const unsigned char* p, size_t len) noexcept {
+    Probe probe;
+    bytes_map_detail::key_words_padded(p, len, probe.w0, probe.w1);
+    probe.hash = bytes_map_detail::hash_key(p, len, probe.w0, probe.w1);
     return probe;
   }
 

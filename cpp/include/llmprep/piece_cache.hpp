@@ -72,7 +72,7 @@ class PieceTable {
   // Starts loading the line `probe` will hit first (a hint; harmless if the table changes meanwhile).
   void prefetch(const BytesMap::Probe& probe) const noexcept {
 #if defined(__GNUC__) || defined(__clang__)
-    if (entries_ != nullptr) __builtin_prefetch(entries_ + (probe.hash & mask_));
+    if (entries_ != nullptr) __builtin_prefetch(entries_ + home(probe.hash));
 #else
     (void)probe;
 #endif
@@ -129,23 +129,27 @@ class PieceTable {
   };
   static_assert(sizeof(Entry) == kEntryBytes, "two entries per cache line");
 
+  // Probes start at an even slot, so a key and its neighbour share one 64-byte line: a lookup of a
+  // key displaced by one slot (the common collision) reads no second line.
+  size_t home(uint64_t hash) const noexcept { return size_t(hash) & mask_ & ~size_t(1); }
   // The entry holding `piece`, or nullptr: one probe sequence, shared by find and find_into.
   const Entry* lookup(std::string_view piece, const BytesMap::Probe& probe) const noexcept {
     if (entries_ == nullptr) return nullptr;
     const uint64_t k0 = probe.w0;
     const uint64_t k1 = key1(probe, piece.size());
-    for (size_t i = probe.hash & mask_;; i = (i + 1) & mask_) {
+    for (size_t i = home(probe.hash);; i = (i + 1) & mask_) {
       const Entry& e = entries_[i];
       if (e.k1 == k1 && e.k0 == k0) {
         // A key longer than the inline bytes also compares its tail (kept in the arena).
-        if (piece.size() <= kInlineKeyBytes || std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes,
-                                                           piece.size() - kInlineKeyBytes) == 0) {
-          return &e;
-        }
+        if (piece.size() <= kInlineKeyBytes || tail_matches(e, piece)) return &e;
       } else if (e.k1 == 0) {
         return nullptr;
       }
     }
+  }
+  // Whether a spilled entry's key tail (bytes 15.. in the arena) equals the piece's.
+  bool tail_matches(const Entry& e, std::string_view piece) const noexcept {
+    return std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes, piece.size() - kInlineKeyBytes) == 0;
   }
   static size_t inline_count(const Entry& e) noexcept {
     return size_t(1) + (e.v[1] != kNoId) + (e.v[2] != kNoId) + (e.v[3] != kNoId);
