@@ -2,6 +2,7 @@
 // cl100k pattern; character classes come from the generated Unicode tables.
 #include "llmprep/pretokenize_cl100k.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -124,9 +125,73 @@ size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_
 
 void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
+namespace {
+
+// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask over offsets
+// 1..61, or 0 if they cannot be decided from ASCII bytes alone (see scan::block_piece_ends). The
+// scanner's alternatives restated per position i, with x, y the classes of bytes i-1, i (L letter,
+// D digit, O other, W whitespace, NL \r or \n, SP U+0020):
+//   y L:  a start unless x is L, or x leads y's run: x is W but not NL (the last character of a
+//         whitespace run always starts a piece), or x is an O that starts a piece;
+//   y D:  a start where a digit run starts, and every third digit after (\p{N}{1,3}+);
+//   y O:  a start unless x is O (one run) or SP (" ?" leads the run);
+//   an O starts a piece unless the byte before it is O or SP (the same rule, one byte earlier);
+//   y W:  NL right after an O run (through any NL run) is absorbed by it ([\r\n]*+): no start;
+//         after a non-space (or after absorbed NLs) a start; inside a whitespace run a start only
+//         before its last character when a non-space follows (\s+(?!\S)), and after its last NL
+//         (\s*[\r\n] ends there) when what follows that NL is plain whitespace up to a non-space.
+// Then contractions: "'" that starts a piece followed by s t d m (or ll ve re) in either case is a
+// piece of 2 (3) bytes: a start after it (none inside it: the letter after "'" has "'" as its lead).
+// Trusted: bits 1..61 (bit i depends on bytes up to i+1, contractions up to i+2), and only up to two
+// bytes before the first byte >= 0x80 (its class needs the Unicode table; U+017F folds to "s"), and
+// before any NL whose following whitespace reaches the block's end.
+inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
+  const scan::BlockMasks m = scan::block_masks(s + pos);
+  non_ascii = m.non_ascii;
+  int trusted = 61;  // the last trusted bit
+  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
+  if (trusted < 1) return 0;
+  const uint64_t L = m.letter, D = m.digit, W = m.whitespace, NL = m.crlf, SP = m.space;
+  const uint64_t O = ~(L | D | W | m.non_ascii);
+  const uint64_t plain = W & ~NL;
+  const uint64_t o_starts = O & ~(O << 1) & ~(SP << 1);
+  // NL runs entered right after an O: the carry of (NL + seed) runs through each seeded run.
+  const uint64_t absorbed_seeds = (O << 1) & NL;
+  const uint64_t absorbed = ((NL + absorbed_seeds) ^ NL) & NL;
+  uint64_t digit_starts = D & ~(D << 1);
+  for (const uint64_t three = D & (D << 1) & (D << 2);;) {  // each start's third digit on starts again
+    const uint64_t more = digit_starts | ((digit_starts << 3) & three);
+    if (more == digit_starts) break;
+    digit_starts = more;
+  }
+  uint64_t starts = (L & ~(L << 1) & ~(plain << 1) & ~(o_starts << 1)) | digit_starts | o_starts;
+  starts |= W & ~absorbed & (~(W << 1) | (absorbed << 1));  // run starts, and the byte after absorbed NLs
+  starts |= plain & (W << 1) & ~(W >> 1);                   // \s+(?!\S): the run's last character
+  // \s*[\r\n] ends after a run's last NL: for each NL followed by plain whitespace, that NL is the
+  // last when the plain run ends at a non-space. Rare in prose (lines indented after a break).
+  for (uint64_t seeds = (NL << 1) & plain; seeds != 0; seeds &= seeds - 1) {
+    const int at = scan::trailing_zeros(seeds);
+    const uint64_t rest = ~plain & ~scan::bits_below(at);  // bytes from `at` on that end the plain run
+    const int end = rest == 0 ? 64 : scan::trailing_zeros(rest);
+    if (end >= 64 || ((m.non_ascii >> end) & 1) != 0) {  // decided beyond the block, or by a non-ASCII byte
+      trusted = std::min(trusted, at - 1);
+      break;
+    }
+    if (((NL >> end) & 1) == 0) starts |= uint64_t(1) << at;
+  }
+  starts |= 1;  // pos itself (the shifts above see no byte before it)
+  for (uint64_t quotes = m.apostrophe & starts & scan::bits_below(61); quotes != 0; quotes &= quotes - 1) {
+    const size_t c = pos + size_t(scan::trailing_zeros(quotes));
+    const size_t end = scan::contraction_end(s, pos + 64, c);
+    if (end != c) starts |= uint64_t(1) << (end - pos);
+  }
+  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+}
+
+}  // namespace
+
 size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
-  if (pos > text.size()) scan::throw_position("next_piece_ends", pos, text.size(), false);
-  return scan::fill_piece_ends(text, pos, ends, max, scan_piece);
+  return scan::block_piece_ends(text, pos, ends, max, block_starts, scan_piece);
 }
 
 // Why the rule below is right. Cutting at p is safe iff (a) the scan of the whole text has a

@@ -143,33 +143,7 @@ inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_a
 }  // namespace
 
 size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
-  const size_t n = text.size();
-  if (pos > n) scan::throw_position("next_piece_ends", pos, n, false);
-  const unsigned char* s = bytes_of(text);
-  size_t k = 0;
-  size_t scalar_end = pos;  // pieces that start before this go through the scalar scan
-  while (k < max && pos < n) {
-    // Blocks of 64 bytes while the text lasts: the piece starts of mostly-ASCII text come from bit
-    // masks (no branch per byte or per piece); the last start of a block begins the next one.
-    if (pos >= scalar_end && n - pos > 64) {
-      uint64_t non_ascii = 0;
-      uint64_t starts = block_starts(s, pos, non_ascii);
-      if (starts != 0) {
-        const size_t base = pos;
-        for (; starts != 0 && k < max; starts &= starts - 1) {
-          pos = base + size_t(scan::trailing_zeros(starts));
-          ends[k++] = pos;
-        }
-        continue;
-      }
-      // Undecided: scan past the block's non-ASCII bytes (one block test per 64 bytes of CJK text,
-      // not one per piece), or else one piece (longer than a block).
-      scalar_end = pos + (non_ascii != 0 ? size_t(scan::highest_bit(non_ascii)) + 1 : 1);
-    }
-    pos = scan_piece(s, n, pos);
-    ends[k++] = pos;
-  }
-  return k;
+  return scan::block_piece_ends(text, pos, ends, max, block_starts, scan_piece);
 }
 
 // Why the rule below is right. Write P(t) for the pieces of t. Cutting at p is safe iff

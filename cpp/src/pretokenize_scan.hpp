@@ -252,11 +252,11 @@ inline void append_piece_ends(std::string_view text, std::vector<size_t>& ends, 
 }
 
 // Classes of 64 consecutive bytes as bit masks (bit i: byte i), for the block scanners: which bytes
-// are ASCII letters, digits, U+0020, ASCII whitespace (\t..\r and U+0020), "'", and bytes >= 0x80
+// are ASCII letters, digits, U+0020, ASCII whitespace (\t..\r and U+0020), \r or \n, "'", and bytes >= 0x80
 // (not classified here: a scanner trusts its masks only before the first of them). SSE2 is part of
 // every x86-64, so this needs no run-time dispatch; elsewhere a table loop gives the same masks.
 struct BlockMasks {
-  uint64_t letter, digit, space, whitespace, apostrophe, non_ascii;
+  uint64_t letter, digit, space, whitespace, crlf, apostrophe, non_ascii;
 };
 
 inline BlockMasks block_masks(const unsigned char* p) {
@@ -274,11 +274,13 @@ inline BlockMasks block_masks(const unsigned char* p) {
     const __m128i controls =
         _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x0E)));
     const __m128i apostrophe = _mm_cmpeq_epi8(v, _mm_set1_epi8('\''));
+    const __m128i crlf = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
     const int shift = 16 * chunk;
     m.letter |= uint64_t(uint16_t(_mm_movemask_epi8(letter))) << shift;
     m.digit |= uint64_t(uint16_t(_mm_movemask_epi8(digit))) << shift;
     m.space |= uint64_t(uint16_t(_mm_movemask_epi8(space))) << shift;
     m.whitespace |= uint64_t(uint16_t(_mm_movemask_epi8(_mm_or_si128(space, controls)))) << shift;
+    m.crlf |= uint64_t(uint16_t(_mm_movemask_epi8(crlf))) << shift;
     m.apostrophe |= uint64_t(uint16_t(_mm_movemask_epi8(apostrophe))) << shift;
     m.non_ascii |= uint64_t(uint16_t(_mm_movemask_epi8(v))) << shift;
   }
@@ -291,6 +293,7 @@ inline BlockMasks block_masks(const unsigned char* p) {
     if (c == kNumber) m.digit |= bit;
     if (b == ' ') m.space |= bit;
     if (c == kSpace || (b >= 0x09 && b <= 0x0D)) m.whitespace |= bit;
+    if (b == '\r' || b == '\n') m.crlf |= bit;
     if (b == '\'') m.apostrophe |= bit;
     if (c == kNonAscii) m.non_ascii |= bit;
   }
@@ -300,6 +303,42 @@ inline BlockMasks block_masks(const unsigned char* p) {
 
 // The bits below bit `i` (i <= 64).
 inline uint64_t bits_below(int i) { return i >= 64 ? ~uint64_t(0) : (uint64_t(1) << i) - 1; }
+
+// next_piece_ends for a pattern with a block rule: `block_starts(s, pos, non_ascii)` gives the piece
+// starts among the 64 bytes at s + pos as a mask over offsets 1..61 (0: undecided, with the block's
+// non-ASCII mask in non_ascii), `scan_piece` the scalar rule for the rest.
+template <class BlockStarts, class ScanPiece>
+inline size_t block_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max, BlockStarts block_starts,
+                               ScanPiece scan_piece) {
+  const size_t n = text.size();
+  if (pos > n) throw_position("next_piece_ends", pos, n, false);
+  const unsigned char* s = bytes_of(text);
+  size_t k = 0;
+  size_t scalar_end = pos;  // pieces that start before this go through the scalar scan
+  while (k < max && pos < n) {
+    // Blocks of 64 bytes while the text lasts (a block never holds the text's end, so no rule sees
+    // a run reaching it): the piece starts of mostly-ASCII text come from bit masks, with no branch
+    // per byte or per piece; the last start of a block begins the next one.
+    if (pos >= scalar_end && n - pos > 64) {
+      uint64_t non_ascii = 0;
+      uint64_t starts = block_starts(s, pos, non_ascii);
+      if (starts != 0) {
+        const size_t base = pos;
+        for (; starts != 0 && k < max; starts &= starts - 1) {
+          pos = base + size_t(trailing_zeros(starts));
+          ends[k++] = pos;
+        }
+        continue;
+      }
+      // Undecided: scan past the block's non-ASCII bytes (one block test per 64 bytes of CJK text,
+      // not one per piece), or else one piece (longer than a block).
+      scalar_end = pos + (non_ascii != 0 ? size_t(highest_bit(non_ascii)) + 1 : 1);
+    }
+    pos = scan_piece(s, n, pos);
+    ends[k++] = pos;
+  }
+  return k;
+}
 
 // next_piece_ends: up to `max` piece ends from `pos` (a piece start) into ends[], one call per batch
 // so that the encoder's loop pays one out-of-line call per batch, not per piece.
