@@ -90,7 +90,31 @@ def test_long_pieces_fall_back_to_the_scalar_scan(pattern: str) -> None:
             assert_blocks_match_scalar("ab " + char * size + " cd" * 30, pattern)
 
 
+# Small alphabets that make one rule fire many times per block: contractions chained after letters
+# (o200k attaches them: "s'd" + "'s"), "/" and newlines after punctuation (o200k's [\r\n/]* tail),
+# newlines inside whitespace runs, digit triples, case changes.
+FOCUSED_ALPHABETS = [
+    "abAB'sdlrvetm ",
+    " \n\r\t'sx.9/",
+    "\n/!x ",
+    " \n\t!x/",
+    "123 4.\n",
+    "aB '\n1",
+]
+
+
+@pytest.mark.parametrize("alphabet", FOCUSED_ALPHABETS)
+def test_focused_alphabets_match_scalar(pattern: str, alphabet: str) -> None:
+    rng = random.Random(alphabet)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60, 260))) for _ in range(1500)]
+    for text in texts:
+        assert_blocks_match_scalar(text, pattern)
+    cases.pieces_match(texts[:40], pattern)
+
+
 @given(st.text(st.sampled_from(RULE_ALPHABET), min_size=60, max_size=400))
+@example("x s'd's'd 'dBsl'dlAA Bd" * 4)
+@example("!\n\n/\n/!/!/ \n! \n/\n\t\n x" * 4)
 @example("'s" * 40 + " \n\n x" * 20)
 @example(" " * 63 + "x" + " " * 64 + "\n" * 65 + "y")
 def test_random_rule_text_matches_scalar_and_tiktoken(pattern: str, text: str) -> None:

@@ -155,30 +155,9 @@ inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_a
   const uint64_t O = ~(L | D | W | m.non_ascii);
   const uint64_t plain = W & ~NL;
   const uint64_t o_starts = O & ~(O << 1) & ~(SP << 1);
-  // NL runs entered right after an O: the carry of (NL + seed) runs through each seeded run.
-  const uint64_t absorbed_seeds = (O << 1) & NL;
-  const uint64_t absorbed = ((NL + absorbed_seeds) ^ NL) & NL;
-  uint64_t digit_starts = D & ~(D << 1);
-  for (const uint64_t three = D & (D << 1) & (D << 2);;) {  // each start's third digit on starts again
-    const uint64_t more = digit_starts | ((digit_starts << 3) & three);
-    if (more == digit_starts) break;
-    digit_starts = more;
-  }
-  uint64_t starts = (L & ~(L << 1) & ~(plain << 1) & ~(o_starts << 1)) | digit_starts | o_starts;
-  starts |= W & ~absorbed & (~(W << 1) | (absorbed << 1));  // run starts, and the byte after absorbed NLs
-  starts |= plain & (W << 1) & ~(W >> 1);                   // \s+(?!\S): the run's last character
-  // \s*[\r\n] ends after a run's last NL: for each NL followed by plain whitespace, that NL is the
-  // last when the plain run ends at a non-space. Rare in prose (lines indented after a break).
-  for (uint64_t seeds = (NL << 1) & plain; seeds != 0; seeds &= seeds - 1) {
-    const int at = scan::trailing_zeros(seeds);
-    const uint64_t rest = ~plain & ~scan::bits_below(at);  // bytes from `at` on that end the plain run
-    const int end = rest == 0 ? 64 : scan::trailing_zeros(rest);
-    if (end >= 64 || ((m.non_ascii >> end) & 1) != 0) {  // decided beyond the block, or by a non-ASCII byte
-      trusted = std::min(trusted, at - 1);
-      break;
-    }
-    if (((NL >> end) & 1) == 0) starts |= uint64_t(1) << at;
-  }
+  const uint64_t absorbed = scan::absorbed_tail(O, NL, NL);
+  uint64_t starts = (L & ~(L << 1) & ~(plain << 1) & ~(o_starts << 1)) | scan::digit_triple_starts(D) | o_starts;
+  starts |= scan::newline_whitespace_starts(W, NL, absorbed, m.non_ascii, trusted);
   starts |= 1;  // pos itself (the shifts above see no byte before it)
   for (uint64_t quotes = m.apostrophe & starts & scan::bits_below(61); quotes != 0; quotes &= quotes - 1) {
     const size_t c = pos + size_t(scan::trailing_zeros(quotes));

@@ -2,6 +2,7 @@
 // o200k pattern (o200k_harmony uses the same); character classes come from the generated tables.
 #include "llmprep/pretokenize_o200k.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -194,9 +195,61 @@ size_t next_piece_end(std::string_view text, size_t pos) { return scan::checked_
 
 void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append_piece_ends(text, ends, scan_piece); }
 
+namespace {
+
+// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask over offsets
+// 1..61, or 0 if they cannot be decided from ASCII bytes alone (see scan::block_piece_ends). For
+// ASCII text the alternatives reduce to rules per position i, with x, y the classes of bytes i-1, i
+// (u upper case, l lower case, D digit, O other, W whitespace, NL \r or \n, SP U+0020):
+//   letters: a start where a letter run starts, unless x leads it (x is W but not NL, or an O that
+//         starts a piece: the P? of B1/B2), and inside a run where x is l and y is u (U* L+ ends at
+//         the last l: "Hello" + "World"; "HELLOworld" and "ABC" stay whole);
+//   digits: runs cut into threes (B3);
+//   other: a start unless x is an O of the same run or SP (" ?" of B4); the run's tail [\r\n/]*
+//         (NL first) is absorbed, so an O after an absorbed "/" starts a new piece;
+//   whitespace: as cl100k's (B5-B7; scan::newline_whitespace_starts).
+// Then contractions, which o200k attaches to the letters before them (C?): "'" right after a letter
+// followed by s t d m (or ll ve re) in either case joins the letter piece; the next start is after it.
+// Trusted: as cl100k's (bits 1..61, two bytes before the first byte >= 0x80: marks, Lo letters and
+// U+017F need the Unicode table).
+inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
+  const scan::BlockMasks m = scan::block_masks(s + pos);
+  non_ascii = m.non_ascii;
+  int trusted = 61;  // the last trusted bit
+  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
+  if (trusted < 1) return 0;
+  const uint64_t L = m.letter, U = m.upper, D = m.digit, W = m.whitespace, NL = m.crlf, SP = m.space;
+  const uint64_t lower = L & ~U;
+  const uint64_t O = ~(L | D | W | m.non_ascii);
+  const uint64_t plain = W & ~NL;
+  const uint64_t absorbed = scan::absorbed_tail(O, NL, NL | m.slash);
+  const uint64_t run_o = O & ~absorbed;
+  const uint64_t o_starts = run_o & ~(run_o << 1) & ~(SP << 1);
+  uint64_t starts = (L & ~(L << 1) & ~(plain << 1) & ~(o_starts << 1)) | (U & (lower << 1));
+  starts |= scan::digit_triple_starts(D) | o_starts;
+  starts |= scan::newline_whitespace_starts(W, NL, absorbed, m.non_ascii, trusted);
+  starts |= 1;  // pos itself (the shifts above see no byte before it)
+  // Every trusted quote, bit 61 included: a contraction removes the start at its "'" (unlike GPT-2's
+  // and cl100k's, where a quote at 61 only moves starts past the trusted range).
+  // A quote right after a contraction's letters starts a piece of its own ("s'd" + "'s").
+  int previous_after = -1;
+  for (uint64_t quotes = m.apostrophe & (L << 1) & scan::bits_below(62); quotes != 0; quotes &= quotes - 1) {
+    const int c = scan::trailing_zeros(quotes);
+    if (c == previous_after) continue;
+    const size_t end = scan::contraction_end(s, pos + 64, pos + size_t(c));
+    if (end == pos + size_t(c)) continue;
+    const int after = int(end - pos);  // <= 64
+    previous_after = after;
+    starts &= ~(scan::bits_below(after) & ~scan::bits_below(c));
+    if (after < 64) starts |= uint64_t(1) << after;
+  }
+  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+}
+
+}  // namespace
+
 size_t next_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max) {
-  if (pos > text.size()) scan::throw_position("next_piece_ends", pos, text.size(), false);
-  return scan::fill_piece_ends(text, pos, ends, max, scan_piece);
+  return scan::block_piece_ends(text, pos, ends, max, block_starts, scan_piece);
 }
 
 // Why the rule below is right (see cl100k's is_safe_cut for the two conditions (a) and (b)). w, x

@@ -252,11 +252,12 @@ inline void append_piece_ends(std::string_view text, std::vector<size_t>& ends, 
 }
 
 // Classes of 64 consecutive bytes as bit masks (bit i: byte i), for the block scanners: which bytes
-// are ASCII letters, digits, U+0020, ASCII whitespace (\t..\r and U+0020), \r or \n, "'", and bytes >= 0x80
+// are ASCII letters (and which of them upper case), digits, U+0020, ASCII whitespace (\t..\r and U+0020),
+// \r or \n, "'", "/", and bytes >= 0x80
 // (not classified here: a scanner trusts its masks only before the first of them). SSE2 is part of
 // every x86-64, so this needs no run-time dispatch; elsewhere a table loop gives the same masks.
 struct BlockMasks {
-  uint64_t letter, digit, space, whitespace, crlf, apostrophe, non_ascii;
+  uint64_t letter, upper, digit, space, whitespace, crlf, apostrophe, slash, non_ascii;
 };
 
 inline BlockMasks block_masks(const unsigned char* p) {
@@ -268,6 +269,8 @@ inline BlockMasks block_masks(const unsigned char* p) {
     const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
     const __m128i letter =
         _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    const __m128i upper =
+        _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
     const __m128i digit =
         _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
     const __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
@@ -277,11 +280,13 @@ inline BlockMasks block_masks(const unsigned char* p) {
     const __m128i crlf = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
     const int shift = 16 * chunk;
     m.letter |= uint64_t(uint16_t(_mm_movemask_epi8(letter))) << shift;
+    m.upper |= uint64_t(uint16_t(_mm_movemask_epi8(upper))) << shift;
     m.digit |= uint64_t(uint16_t(_mm_movemask_epi8(digit))) << shift;
     m.space |= uint64_t(uint16_t(_mm_movemask_epi8(space))) << shift;
     m.whitespace |= uint64_t(uint16_t(_mm_movemask_epi8(_mm_or_si128(space, controls)))) << shift;
     m.crlf |= uint64_t(uint16_t(_mm_movemask_epi8(crlf))) << shift;
     m.apostrophe |= uint64_t(uint16_t(_mm_movemask_epi8(apostrophe))) << shift;
+    m.slash |= uint64_t(uint16_t(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/'))))) << shift;
     m.non_ascii |= uint64_t(uint16_t(_mm_movemask_epi8(v))) << shift;
   }
 #else
@@ -290,11 +295,13 @@ inline BlockMasks block_masks(const unsigned char* p) {
     const uint64_t bit = uint64_t(1) << i;
     const uint8_t c = byte_class(b);
     if (c == kLetter) m.letter |= bit;
+    if (b >= 'A' && b <= 'Z') m.upper |= bit;
     if (c == kNumber) m.digit |= bit;
     if (b == ' ') m.space |= bit;
     if (c == kSpace || (b >= 0x09 && b <= 0x0D)) m.whitespace |= bit;
     if (b == '\r' || b == '\n') m.crlf |= bit;
     if (b == '\'') m.apostrophe |= bit;
+    if (b == '/') m.slash |= bit;
     if (c == kNonAscii) m.non_ascii |= bit;
   }
 #endif
@@ -303,6 +310,56 @@ inline BlockMasks block_masks(const unsigned char* p) {
 
 // The bits below bit `i` (i <= 64).
 inline uint64_t bits_below(int i) { return i >= 64 ? ~uint64_t(0) : (uint64_t(1) << i) - 1; }
+
+// Block rules shared by cl100k_base and o200k_base (masks as in BlockMasks; bit 0 is a piece start).
+
+// Digit runs cut into threes (\p{N}{1,3}): a start where a run starts and every third digit after.
+inline uint64_t digit_triple_starts(uint64_t digit) {
+  uint64_t starts = digit & ~(digit << 1);
+  for (const uint64_t three = digit & (digit << 1) & (digit << 2);;) {
+    const uint64_t more = starts | ((starts << 3) & three);
+    if (more == starts) return starts;
+    starts = more;
+  }
+}
+
+// The bytes of `tail` absorbed into an "other" piece (cl100k: [\r\n]*+, o200k: [\r\n/]*): those
+// reached from a newline right after an "other" byte through tail bytes only. A prefix fill in six
+// steps (log2 64), as o200k's tail overlaps "other" ("/"), so a run of tail bytes may hold several
+// entry points and no single carry can mark it.
+inline uint64_t absorbed_tail(uint64_t other, uint64_t newline, uint64_t tail) {
+  uint64_t reached = (other << 1) & newline;
+  uint64_t through = tail;  // bit i: tail bytes at i and the 2^k - 1 bytes before it
+  for (int shift = 1; shift < 64; shift *= 2) {
+    reached |= through & (reached << shift);
+    through &= through << shift;
+  }
+  return reached;
+}
+
+// Starts among whitespace for \s*[\r\n] (a run holding a newline ends after its last one), \s+(?!\S)
+// (a run before a non-space gives back its last character) and \s: run starts and the byte after
+// absorbed newlines, the last character of a run when it is not a newline, and the byte after a
+// run's last newline when plain whitespace follows it up to a non-space. Lowers `trusted` where that
+// is decided beyond the block or by a non-ASCII byte.
+inline uint64_t newline_whitespace_starts(uint64_t ws, uint64_t newline, uint64_t absorbed, uint64_t non_ascii,
+                                          int& trusted) {
+  const uint64_t plain = ws & ~newline;
+  uint64_t starts = ws & ~absorbed & (~(ws << 1) | (absorbed << 1));
+  starts |= plain & (ws << 1) & ~(ws >> 1);
+  // Rare in prose (lines indented after a break): one step per newline followed by plain whitespace.
+  for (uint64_t seeds = (newline << 1) & plain; seeds != 0; seeds &= seeds - 1) {
+    const int at = trailing_zeros(seeds);
+    const uint64_t rest = ~plain & ~bits_below(at);  // bytes from `at` on that end the plain run
+    const int end = rest == 0 ? 64 : trailing_zeros(rest);
+    if (end >= 64 || ((non_ascii >> end) & 1) != 0) {
+      if (at - 1 < trusted) trusted = at - 1;
+      break;
+    }
+    if (((newline >> end) & 1) == 0) starts |= uint64_t(1) << at;
+  }
+  return starts;
+}
 
 // next_piece_ends for a pattern with a block rule: `block_starts(s, pos, non_ascii)` gives the piece
 // starts among the 64 bytes at s + pos as a mask over offsets 1..61 (0: undecided, with the block's
