@@ -127,8 +127,8 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append
 
 namespace {
 
-// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask over offsets
-// 1..61, or 0 if they cannot be decided from ASCII bytes alone (see scan::block_piece_ends). The
+// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask (bit i: a piece
+// starts at pos + i; scan::block_piece_ends keeps the trusted bits). The
 // scanner's alternatives restated per position i, with x, y the classes of bytes i-1, i (L letter,
 // D digit, O other, W whitespace, NL \r or \n, SP U+0020):
 //   y L:  a start unless x is L, or x leads y's run: x is W but not NL (the last character of a
@@ -145,12 +145,7 @@ namespace {
 // Trusted: bits 1..61 (bit i depends on bytes up to i+1, contractions up to i+2), and only up to two
 // bytes before the first byte >= 0x80 (its class needs the Unicode table; U+017F folds to "s"), and
 // before any NL whose following whitespace reaches the block's end.
-inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
-  const scan::BlockMasks m = scan::block_masks(s + pos);
-  non_ascii = m.non_ascii;
-  int trusted = 61;  // the last trusted bit
-  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
-  if (trusted < 1) return 0;
+inline uint64_t block_starts(const unsigned char* s, size_t pos, const scan::BlockMasks& m, int& trusted) {
   const uint64_t L = m.letter, D = m.digit, W = m.whitespace, NL = m.crlf, SP = m.space;
   const uint64_t O = ~(L | D | W | m.non_ascii);
   const uint64_t plain = W & ~NL;
@@ -164,7 +159,7 @@ inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_a
     const size_t end = scan::contraction_end(s, pos + 64, c);
     if (end != c) starts |= uint64_t(1) << (end - pos);
   }
-  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+  return starts;
 }
 
 }  // namespace

@@ -96,9 +96,9 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append
 
 namespace {
 
-// The piece starts among the 64 bytes at s + pos (pos a piece start, 64 bytes readable), as a bit
-// mask over offsets 1..61 (bit i: a piece starts at pos + i), or 0 if that cannot be decided from
-// ASCII bytes alone. The rules are the scanner's, stated per position with x, y, z the classes of
+// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask (bit i: a piece
+// starts at pos + i; scan::block_piece_ends keeps the trusted bits and finds the masks). The rules
+// are the scanner's, stated per position with x, y, z the classes of
 // bytes i-1, i, i+1 (W: whitespace, SP: U+0020, otherwise letter, digit or other):
 //   y non-space, x non-space:   a start iff the classes differ ("ab" no, "a." yes);
 //   y non-space, x whitespace:  a start iff x is not U+0020 (" a" is one piece, "\na" is two);
@@ -107,15 +107,10 @@ namespace {
 // Then contractions: "'" that starts a piece followed by s t d m (or ll ve re) makes a piece of those
 // 2 (3) bytes: no start inside it, a start after it. Bit i depends on bytes i-1..i+1 and on
 // contractions starting at i-3..i-1 (bytes up to i+1), hence the trusted range: bits 1..61, and only
-// up to two bytes before the first byte >= 0x80 (its class needs the Unicode table; U+00A0 is a space). A whitespace
-// run that reaches the end of the text (\s++$) is never inside a block: the caller only takes blocks that end before
-// the text does, and the rules give no start inside a run not followed by a non-space.
-inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
-  const scan::BlockMasks m = scan::block_masks(s + pos);
-  non_ascii = m.non_ascii;
-  int trusted = 61;  // the last trusted bit
-  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
-  if (trusted < 1) return 0;
+// up to two bytes before the first byte >= 0x80 (its class needs the Unicode table; U+00A0 is a
+// space). A whitespace run that reaches the end of the text (\s++$) is never inside a block: the caller only takes
+// blocks that end before the text does, and the rules give no start inside a run not followed by a non-space.
+inline uint64_t block_starts(const unsigned char* s, size_t pos, const scan::BlockMasks& m, int& /*trusted*/) {
   const uint64_t w = m.whitespace, nw = ~w;
   const uint64_t other = ~(m.letter | m.digit | w | m.non_ascii);
   const uint64_t same = (m.letter & (m.letter << 1)) | (m.digit & (m.digit << 1)) | (other & (other << 1));
@@ -137,7 +132,7 @@ inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_a
     starts &= ~(uint64_t(1) << (c + 1));  // the letter after "'" (c + 2 is a letter too for length 3)
     starts |= uint64_t(1) << (c + length);
   }
-  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+  return starts;
 }
 
 }  // namespace

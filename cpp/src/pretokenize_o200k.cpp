@@ -197,8 +197,8 @@ void piece_ends(std::string_view text, std::vector<size_t>& ends) { scan::append
 
 namespace {
 
-// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask over offsets
-// 1..61, or 0 if they cannot be decided from ASCII bytes alone (see scan::block_piece_ends). For
+// The piece starts among the 64 bytes at s + pos (pos a piece start), as a bit mask (bit i: a piece
+// starts at pos + i; scan::block_piece_ends keeps the trusted bits). For
 // ASCII text the alternatives reduce to rules per position i, with x, y the classes of bytes i-1, i
 // (u upper case, l lower case, D digit, O other, W whitespace, NL \r or \n, SP U+0020):
 //   letters: a start where a letter run starts, unless x leads it (x is W but not NL, or an O that
@@ -212,12 +212,7 @@ namespace {
 // followed by s t d m (or ll ve re) in either case joins the letter piece; the next start is after it.
 // Trusted: as cl100k's (bits 1..61, two bytes before the first byte >= 0x80: marks, Lo letters and
 // U+017F need the Unicode table).
-inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_ascii) {
-  const scan::BlockMasks m = scan::block_masks(s + pos);
-  non_ascii = m.non_ascii;
-  int trusted = 61;  // the last trusted bit
-  if (m.non_ascii != 0) trusted = std::min(trusted, scan::trailing_zeros(m.non_ascii) - 2);
-  if (trusted < 1) return 0;
+inline uint64_t block_starts(const unsigned char* s, size_t pos, const scan::BlockMasks& m, int& trusted) {
   const uint64_t L = m.letter, U = m.upper, D = m.digit, W = m.whitespace, NL = m.crlf, SP = m.space;
   const uint64_t lower = L & ~U;
   const uint64_t O = ~(L | D | W | m.non_ascii);
@@ -243,7 +238,7 @@ inline uint64_t block_starts(const unsigned char* s, size_t pos, uint64_t& non_a
     starts &= ~(scan::bits_below(after) & ~scan::bits_below(c));
     if (after < 64) starts |= uint64_t(1) << after;
   }
-  return starts & scan::bits_below(trusted + 1) & ~uint64_t(1);
+  return starts;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // Internal to the core library (not installed, not part of the API).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -361,9 +362,11 @@ inline uint64_t newline_whitespace_starts(uint64_t ws, uint64_t newline, uint64_
   return starts;
 }
 
-// next_piece_ends for a pattern with a block rule: `block_starts(s, pos, non_ascii)` gives the piece
-// starts among the 64 bytes at s + pos as a mask over offsets 1..61 (0: undecided, with the block's
-// non-ASCII mask in non_ascii), `scan_piece` the scalar rule for the rest.
+// next_piece_ends for a pattern with a block rule: `block_starts(s, pos, masks, trusted)` gives the
+// piece starts among the 64 bytes at s + pos (a piece start) as a bit mask, reading the bytes' masks
+// and lowering `trusted` (the last bit it may decide, at most 61 and at most two bytes before the
+// first byte >= 0x80, whose class needs the Unicode table) where a rule cannot be decided in the
+// block; `scan_piece` is the scalar rule for everything else.
 template <class BlockStarts, class ScanPiece>
 inline size_t block_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max, BlockStarts block_starts,
                                ScanPiece scan_piece) {
@@ -377,8 +380,11 @@ inline size_t block_piece_ends(std::string_view text, size_t pos, size_t* ends, 
     // a run reaching it): the piece starts of mostly-ASCII text come from bit masks, with no branch
     // per byte or per piece; the last start of a block begins the next one.
     if (pos >= scalar_end && n - pos > 64) {
-      uint64_t non_ascii = 0;
-      uint64_t starts = block_starts(s, pos, non_ascii);
+      const BlockMasks masks = block_masks(s + pos);
+      int trusted = 61;
+      if (masks.non_ascii != 0) trusted = std::min(trusted, trailing_zeros(masks.non_ascii) - 2);
+      uint64_t starts = trusted < 1 ? 0 : block_starts(s, pos, masks, trusted);
+      starts &= bits_below(trusted + 1) & ~uint64_t(1);  // bit 0 is pos itself
       if (starts != 0) {
         const size_t base = pos;
         for (; starts != 0 && k < max; starts &= starts - 1) {
@@ -389,7 +395,7 @@ inline size_t block_piece_ends(std::string_view text, size_t pos, size_t* ends, 
       }
       // Undecided: scan past the block's non-ASCII bytes (one block test per 64 bytes of CJK text,
       // not one per piece), or else one piece (longer than a block).
-      scalar_end = pos + (non_ascii != 0 ? size_t(highest_bit(non_ascii)) + 1 : 1);
+      scalar_end = pos + (masks.non_ascii != 0 ? size_t(highest_bit(masks.non_ascii)) + 1 : 1);
     }
     pos = scan_piece(s, n, pos);
     ends[k++] = pos;
