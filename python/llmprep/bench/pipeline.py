@@ -23,6 +23,7 @@ import numpy as np
 from llmprep.bench.corpora import Corpus
 from llmprep.bench.exactness import first_difference
 from llmprep.bench.timing import summarize
+from llmprep.tokens import narrowest_id_dtype
 
 __all__ = ["SCRIPT", "TOKENIZE", "run_child", "run_pipeline"]
 
@@ -128,7 +129,7 @@ def _one_step(
 ) -> list[dict[str, Any]]:
     import llmprep
 
-    dtype = "uint16" if llmprep.get_encoding(encoding).n_vocab <= 1 << 16 else "uint32"
+    dtype = narrowest_id_dtype(vocab_size=llmprep.get_encoding(encoding).n_vocab).name
     base_out, ours_out = tmp / "script.bin", tmp / "ours.tok"
     commands = {
         "script": (
