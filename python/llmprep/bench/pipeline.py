@@ -110,7 +110,7 @@ def run_pipeline(
         for i, corpus in enumerate(corpora):
             if corpus.path is not None and corpus.truncated_from is None:
                 paths.append(corpus.path)
-            else:  # generated, or cut by --quick: the same text the other suites measured
+            else:  # generated, or cut by --quick or --max-mb: the same text the other suites measured
                 path = Path(tmp) / f"{i:03d}-{Path(corpus.name).stem}.txt"
                 path.write_bytes(corpus.text.encode("utf-8"))
                 paths.append(str(path))
