@@ -83,7 +83,8 @@ logdir="$root/$build/logs"
 llmprep_sanitizer_env "$mode" "$logdir" python
 export PYTHONMALLOC=malloc
 # The tests then know they run on a sanitizer build after the plain run (tests/conftest.py, SANITIZER):
-# exhaustive tests on fixed inputs run llmprep's side only, and property tests try fewer examples (the
+# exhaustive tests on fixed inputs run llmprep's side only (every-code-point ones on a sample: every 7th
+# and every boundary code point), and property tests try fewer examples (the
 # plain run tries LLMPREP_HYPOTHESIS_EXAMPLES, default 200; the fuzzers search random inputs here).
 export LLMPREP_SANITIZER="$mode"
 export LLMPREP_HYPOTHESIS_EXAMPLES="${LLMPREP_SANITIZER_HYPOTHESIS_EXAMPLES:-50}"

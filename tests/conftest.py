@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -39,6 +41,37 @@ SANITIZER = os.environ.get("LLMPREP_SANITIZER", "")
 def plain_run_only(reason: str) -> pytest.MarkDecorator:
     """Skips a test under a sanitizer (see SANITIZER) whose C++ part another test there runs."""
     return pytest.mark.skipif(bool(SANITIZER), reason=f"plain run only: {reason}")
+
+
+# Under a sanitizer the every-code-point tests check a deterministic sample: every SANITIZER_STRIDE-th
+# code point plus every boundary one (ASCII, both ends of each UTF-8 length, the surrogates' neighbours,
+# every whitespace character, both sides of each change of character class). The plain run compared
+# every code point with the reference; what the sanitizer looks for (a read past a buffer, a bad table
+# index) depends on a code point's class, UTF-8 length and neighbours, which the sample keeps whole.
+SANITIZER_STRIDE = 7
+
+
+def code_points_to_check(code_points: np.ndarray, hard: Iterable[int] = ()) -> np.ndarray:
+    """``code_points`` (an int array), or under a sanitizer the sample described above (in order) and
+    the test's own ``hard`` cases."""
+    if not SANITIZER:
+        return code_points
+    from llmprep._core import _testing
+
+    fine = _testing.unicode_fine_class_table()
+    changes = np.flatnonzero(fine[1:] != fine[:-1])
+    spaces = [cp for cp in range(0x3001) if chr(cp).isspace()]
+    edges = [0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFF, 0x10000, 0x10FFFF, *range(128), *spaces, *hard]
+    keep = (code_points % SANITIZER_STRIDE == 0) | np.isin(code_points, np.concatenate([edges, changes, changes + 1]))
+    return code_points[keep]
+
+
+def sanitizer_examples(count: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Under a sanitizer, a property test tries ``count`` examples (the plain run keeps the profile's);
+    for tests whose cost is Python (or the reference) while their C++ calls run in other tests too."""
+    if not SANITIZER:
+        return lambda test: test
+    return settings(max_examples=count)
 
 
 # tiktoken must never reach for the network in tests: point it at the shared cache.

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SANITIZER
 from llmprep import cli
-from llmprep.bench import peers, timing
-from llmprep.bench.corpora import generated_sample, split_documents
+from llmprep.bench import machine, peers, timing
+from llmprep.bench.corpora import Corpus, first_part, generated_sample, split_documents
 from llmprep.bench.exactness import first_difference
 
 
@@ -96,9 +97,10 @@ def test_absent_peers_are_rows_saying_so(tmp_path, corpus, monkeypatch) -> None:
 @pytest.mark.parametrize(("module", "tool"), [("gigatoken", "gigatoken"), ("tokenizers", "HF tokenizers")])
 def test_installed_peers_are_checked_and_timed(tmp_path, corpus, module, tool) -> None:
     pytest.importorskip(module)
-    results = bench(tmp_path, str(corpus), "--threads", "1,2", "--suites", "tokenizers")
+    # "all", not 2: gigatoken runs on all cores or one, so it is timed at 2 threads only on 2 cores.
+    results = bench(tmp_path, str(corpus), "--threads", "1,all", "--suites", "tokenizers")
     rows = [r for r in results["tokenizers"] if r["tool"] == tool]
-    assert {r["threads"] for r in rows if r["status"] == "timed"} == {1, 2}
+    assert {r["threads"] for r in rows if r["status"] == "timed"} == {1, machine.all_cores()}
     assert all(r["status"] == "timed" for r in rows)
     assert any(c["peer"] == tool for c in results["comparisons"])
     check_arithmetic(results)
@@ -195,14 +197,20 @@ def test_no_matplotlib_means_no_plots_and_a_note(tmp_path, corpus, monkeypatch) 
     assert any("no plots" in n and "llmprep[bench]" in n for n in results["notes"])
 
 
+# Under a sanitizer the generated sample is 50 KB (--max-mb), not --quick's 300 KB: these tests check which
+# corpora and notes the bench picks (Python); the encoders' C++ runs on generated text in the tests above.
+SAMPLE_ARGS, SAMPLE_NAME = (["--max-mb", "0.05"], "generated-50KB") if SANITIZER else ([], "generated-300KB")
+
+
 def test_without_corpus_uses_the_story_and_a_generated_sample(tmp_path, verdict_path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "the-verdict.txt").write_bytes(verdict_path.read_bytes())
     monkeypatch.setenv("LLMPREP_CACHE_DIR", str(cache))
-    results = bench(tmp_path, "--threads", "1", "--suites", "tokenizers")
+    results = bench(tmp_path, "--threads", "1", "--suites", "tokenizers", *SAMPLE_ARGS)
     names = [c["name"] for c in results["corpora"]]
-    assert names == ["the-verdict.txt", "generated-300KB"]
+    assert names == ["the-verdict.txt", SAMPLE_NAME]
+    assert results["corpora"][0]["truncated_from_bytes"] is None
     assert "the chapter's story" in results["corpora"][0]["origin"]
     assert "generated" in results["corpora"][1]["origin"]
     assert any("no corpus given" in n for n in results["notes"])
@@ -211,8 +219,8 @@ def test_without_corpus_uses_the_story_and_a_generated_sample(tmp_path, verdict_
 def test_without_corpus_or_network_the_sample_alone_and_a_note(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LLMPREP_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("LLMPREP_STORY_URL", "file:///nonexistent/the-verdict.txt")
-    results = bench(tmp_path, "--threads", "1", "--suites", "tokenizers", "--encodings", "simple")
-    assert [c["name"] for c in results["corpora"]] == ["generated-300KB"]
+    results = bench(tmp_path, "--threads", "1", "--suites", "tokenizers", "--encodings", "simple", *SAMPLE_ARGS)
+    assert [c["name"] for c in results["corpora"]] == [SAMPLE_NAME]
     assert any("story is not available" in n for n in results["notes"])
 
 
@@ -225,6 +233,9 @@ def test_without_corpus_or_network_the_sample_alone_and_a_note(tmp_path, monkeyp
         (["--threads", "1,two"], "--threads takes positive thread counts or 'all'"),
         (["--suites", "speed"], "unknown suite 'speed'"),
         (["--repeats", "0"], "--repeats must be >= 1"),
+        (["--max-mb", "0"], "--max-mb must be a size in MB of at least one byte"),
+        (["--max-mb", "-2"], "--max-mb must be a size in MB of at least one byte"),
+        (["--max-mb", "nan"], "--max-mb must be a size in MB of at least one byte"),
     ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, capsys, args, message) -> None:
@@ -286,3 +297,47 @@ def test_doctests(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_max_mb_is_parsed_and_not_a_number_is_argparses_error(capsys) -> None:
+    parser = cli._parser()
+    assert parser.parse_args(["bench", "--max-mb", "0.5"]).max_mb == 0.5
+    assert parser.parse_args(["bench"]).max_mb is None
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["bench", "--max-mb", "lots"])
+    assert exit_info.value.code == 2 and "invalid float value: 'lots'" in capsys.readouterr().err
+
+
+def test_first_part_ends_at_a_line_end_within_the_limit() -> None:
+    lines = [f"line {i} caf\u00e9 \u6771\u4eac\n" for i in range(200)]
+    corpus = Corpus("c.txt", "".join(lines), "file")
+    ends = [len("".join(lines[: i + 1]).encode()) for i in range(200)]
+    for limit in (ends[0], ends[0] + 1, ends[10] - 1, ends[10], ends[150] + 7):
+        cut = first_part(corpus, limit)
+        assert cut.nbytes == max(e for e in ends if e <= limit)  # the longest run of whole lines that fits
+        assert corpus.text.startswith(cut.text) and cut.text.endswith("\n")
+        assert (cut.truncated_from, cut.name, cut.origin) == (corpus.nbytes, "c.txt", "file")
+    assert first_part(corpus, corpus.nbytes) is corpus and first_part(corpus, None) is corpus
+    # No line end in the first part: cut after the last whole character (never inside one's UTF-8 bytes).
+    one_line = Corpus("x", "\u6771" * 100, "file")
+    assert first_part(one_line, 10).text == "\u6771" * 3
+
+
+def test_max_mb_cuts_each_corpus_and_results_record_it(tmp_path, corpus) -> None:
+    results = bench(tmp_path, str(corpus), "--threads", "1", "--suites", "tokenizers", "--max-mb", "0.01")
+    (c,) = results["corpora"]
+    data = corpus.read_bytes()
+    assert c["truncated_from_bytes"] == len(data) and 9_000 < c["bytes"] <= 10_000
+    assert data[: c["bytes"]].endswith(b"\n")  # whole lines
+    assert results["settings"]["max_bytes"] == 10_000
+    assert "--max-mb 0.01" in results["command"]
+    assert any(n.startswith("--max-mb 0.01: tiny.txt measured on its first") for n in results["notes"])
+    assert {r["bytes"] for r in results["tokenizers"]} == {c["bytes"]}
+    md = (tmp_path / "out" / "results.md").read_text(encoding="utf-8")
+    assert f"{c['bytes']:,} (first part of {len(data):,} bytes)" in md
+
+
+def test_quick_keeps_its_300_kb_cut(tmp_path, corpus) -> None:
+    results = bench(tmp_path, str(corpus), "--threads", "1", "--suites", "tokenizers", "--encodings", "simple")
+    assert results["settings"]["max_bytes"] == 300_000 and results["settings"]["quick"] is True
+    assert results["corpora"][0]["truncated_from_bytes"] is None  # the tiny corpus fits whole

@@ -117,3 +117,15 @@ def test_a_named_pipe_is_an_input(tmp_path, tiktoken_gpt2) -> None:
         writer.join(timeout=60)
     assert stats.bytes == len(text)
     assert llmprep.open_tokens(tmp_path / "o.tok").tokens.tolist() == tiktoken_gpt2.encode_ordinary(text) + [50256]
+
+
+def test_file_dtype_is_the_narrowest_unless_forced() -> None:
+    from llmprep.corpus import check_options, file_dtype
+
+    gpt2 = get_chunk_encoder("gpt2")
+    assert file_dtype(gpt2, "auto", eot=True) == "uint16"  # its largest id, 50256, fits
+    assert file_dtype(gpt2, "uint32", eot=True) == "uint32"
+    assert file_dtype(get_chunk_encoder("cl100k_base"), "auto", eot=True) == "uint32"
+    for bad in ("int64", "uint8", "nonsense"):
+        with pytest.raises(ValueError, match=f"token files hold uint16 or uint32 ids, not {bad}"):
+            check_options("strict", bad)

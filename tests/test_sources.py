@@ -40,8 +40,48 @@ def test_checks_raise_type_error_for_kinds_and_value_error_for_values() -> None:
 
 
 def test_id_dtype_is_uint16_exactly_below_65536() -> None:
-    assert sources.id_dtype(0) == sources.id_dtype(65535) == np.uint16
-    assert sources.id_dtype(65536) == sources.id_dtype(2**32 - 1) == np.uint32
+    narrowest = tokens.narrowest_id_dtype
+    assert narrowest(max_id=0) == narrowest(max_id=65535) == np.uint16
+    assert narrowest(max_id=65536) == narrowest(max_id=2**32 - 1) == np.uint32
+    # vocab_size counts ids 0 .. vocab_size - 1: 65,536 of them still fit uint16.
+    assert narrowest(vocab_size=0) == narrowest(vocab_size=1) == narrowest(vocab_size=65536) == np.uint16
+    assert narrowest(vocab_size=65537) == narrowest(vocab_size=2**32) == np.uint32
+    assert narrowest(vocab_size=np.int64(50257)) == np.uint16
+
+
+def test_id_dtype_names_an_id_no_token_file_holds() -> None:
+    narrowest = tokens.narrowest_id_dtype
+    with pytest.raises(ValueError, match="0 to 2..32 - 1; got id 4294967296"):
+        narrowest(max_id=2**32)
+    with pytest.raises(ValueError, match="0 to 2..32 - 1; the vocabulary has 4294967296"):
+        narrowest(vocab_size=2**32 + 1)
+    with pytest.raises(ValueError, match="must be >= 0; got id -1"):
+        narrowest(max_id=-1)
+    with pytest.raises(ValueError, match="vocab_size must be >= 0, not -1"):
+        narrowest(vocab_size=-1)
+    for bad in ({}, {"vocab_size": 3, "max_id": 2}):
+        with pytest.raises(TypeError, match="exactly one of vocab_size= and max_id="):
+            narrowest(**bad)
+    with pytest.raises(TypeError):
+        narrowest(max_id=1.5)
+
+
+def test_check_id_dtype_accepts_only_what_token_files_hold() -> None:
+    for good, name in (("uint16", "uint16"), (np.uint32, "uint32"), (">u2", "uint16"), (np.dtype("<u4"), "uint32")):
+        resolved = tokens.check_id_dtype(good)
+        assert resolved.name == name and resolved.byteorder in "<="
+    for bad in ("int64", np.int32, "uint8", "uint64", "float32", "nonsense", None):
+        with pytest.raises(ValueError, match="token files hold uint16 or uint32 ids, not"):
+            tokens.check_id_dtype(bad)
+
+
+def test_encoded_ids_above_uint32_are_an_error_not_a_wrap() -> None:
+    class Huge:
+        def encode(self, text: str) -> list[int]:
+            return [1, 2**32 + 5]
+
+    with pytest.raises(ValueError, match="got id 4294967301"):
+        sources.encode_text("x", Huge())
 
 
 def test_windows_accepts_a_thread_count(verdict_ids) -> None:
@@ -106,7 +146,7 @@ def test_o200k_by_name(verdict_text) -> None:
     dataset = GPTDataset(verdict_text, "o200k_base", max_length=8, stride=8)
     expected = tiktoken.get_encoding("o200k_base").encode(verdict_text, allowed_special={"<|endoftext|>"})
     assert dataset.tokens.tolist() == expected
-    assert dataset.tokens.dtype == sources.id_dtype(max(expected))
+    assert dataset.tokens.dtype == tokens.narrowest_id_dtype(max_id=max(expected))
 
 
 def test_a_simple_tokenizer(verdict_text) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 from llmprep import _core
 from llmprep._inputs import open_input
 from llmprep.encoding.registry import ENCODING_NAMES, native_pattern_of
-from llmprep.tokens import TokenFileHeader, TokenFileWriter
+from llmprep.tokens import TokenFileHeader, TokenFileWriter, check_id_dtype, narrowest_id_dtype
 
 __all__ = [
     "ChunkEncoder",
@@ -149,12 +149,14 @@ class _SimpleEncoder:
         self._vocab_path = vocab_path
         self.name = "simple"
         ids = self._tok.vocab.values()
-        self.vocab_size = (max(ids) + 1) if ids else 0
-        if ids and (min(ids) < 0 or max(ids) >= 1 << 32):
-            bad = min(ids) if min(ids) < 0 else max(ids)
-            raise ValueError(f"{vocab_path}: token files hold ids from 0 to 2**32 - 1; the vocabulary has {bad}")
+        self.vocab_size = max(ids, default=-1) + 1
+        if min(ids, default=0) < 0:
+            raise ValueError(f"{vocab_path}: token files hold ids from 0 to 2**32 - 1; the vocabulary has {min(ids)}")
+        try:
+            self._dtype = narrowest_id_dtype(vocab_size=self.vocab_size).name
+        except ValueError as e:
+            raise ValueError(f"{vocab_path}: {e}") from None
         self.eot_token = self._tok.vocab.get("<|endoftext|>")
-        self._dtype = "uint16" if self.vocab_size <= 1 << 16 else "uint32"
 
     def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
         try:
@@ -760,20 +762,22 @@ def check_options(errors: str, dtype: str) -> None:
     """
     if errors not in ("strict", "replace"):
         raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
-    if dtype not in ("auto", "uint16", "uint32"):
-        raise ValueError(f"dtype must be auto, uint16 or uint32, not {dtype!r}")
+    if dtype != "auto":
+        check_id_dtype(dtype)
 
 
 def file_dtype(encoder: ChunkEncoder, dtype: str, eot: bool) -> str:
     """The token file's dtype for ``dtype`` (``"auto"`` or a forced one); checks that ``eot`` has an id.
 
     Raises:
-        ValueError: ``eot`` with a vocabulary that has no ``<|endoftext|>``.
+        ValueError: ``eot`` with a vocabulary that has no ``<|endoftext|>``; a forced dtype other than
+            uint16/uint32.
     """
     if eot and encoder.eot_token is None:
         raise ValueError(f"the {encoder.name} vocabulary has no <|endoftext|> token: add it, or pass --no-eot")
-    # uint16 when every id of the vocabulary fits (GPT-2's largest, 50256, does): half the disk and I/O.
-    return dtype if dtype != "auto" else ("uint16" if encoder.vocab_size <= 1 << 16 else "uint32")
+    chosen = narrowest_id_dtype(vocab_size=encoder.vocab_size) if dtype == "auto" else check_id_dtype(dtype)
+    name: str = chosen.name  # numpy's stubs type it Any for Python 3.10
+    return name
 
 
 def plan_inputs(

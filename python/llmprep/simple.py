@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from llmprep import _core
+from llmprep.tokens import MAX_TOKEN_ID, narrowest_id_dtype
 
 __all__ = ["CHAPTER_PATTERN", "DEFAULT_SPECIALS", "UNK_TOKEN", "SimpleTokenizer"]
 
@@ -39,18 +40,14 @@ def _check_text(text: object, name: str = "text") -> str:
 
 
 def _id_dtype(ids: Iterable[int]) -> np.dtype:
-    """The narrowest id dtype that holds every id: uint16, else uint32, else int64."""
+    """The narrowest id dtype that holds every id: uint16, else uint32 (as token storage), else int64."""
     values = list(ids)
-    if not values:
-        return np.dtype(np.uint16)
-    low, high = min(values), max(values)
+    low, high = min(values, default=0), max(values, default=-1)
     if low < -(2**63) or high >= 2**63:
         raise ValueError(f"vocabulary ids must fit in 64 bits; got ids from {low} to {high}")
-    # uint16 when every id < 65536 (the usual case: ids are 0..len-1), as token storage elsewhere.
-    if low >= 0 and high < 2**16:
-        return np.dtype(np.uint16)
-    if low >= 0 and high < 2**32:
-        return np.dtype(np.uint32)
+    if low >= 0 and high <= MAX_TOKEN_ID:
+        return narrowest_id_dtype(vocab_size=high + 1)
+    # A user's vocabulary may hold ids no token file can (negative, or above 2**32 - 1): int64 holds them.
     return np.dtype(np.int64)
 
 

@@ -21,7 +21,8 @@ A folder of shards is read in the order of its ``manifest.json`` when it has one
 (names relative to the folder; `write_shard_manifest` writes it), else its token files in name order.
 
 The argument checks every data module uses live here too: `positive_int` (sizes), `check_num_threads`
-(thread counts), `token_dtype` (storage dtypes) and `id_dtype` (the narrowest dtype for ids).
+(thread counts) and `token_dtype` (dtypes the kernels read); the narrowest dtype for ids is
+`llmprep.tokens.narrowest_id_dtype`, next to the token files that store them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ __all__ = [
     "check_num_threads",
     "default_tokenizer",
     "encode_text",
-    "id_dtype",
     "open_shards",
     "open_source",
     "positive_int",
@@ -133,26 +133,15 @@ def token_dtype(dtype: Any) -> np.dtype[Any]:
     return resolved
 
 
-def id_dtype(max_id: int) -> np.dtype[Any]:
-    """The narrowest dtype for token ids whose largest is ``max_id``.
-
-    >>> id_dtype(50256), id_dtype(200018)
-    (dtype('uint16'), dtype('uint32'))
-    """
-    # uint16 when every id fits (all of GPT-2's do): half of uint32's memory, a quarter of int64's.
-    chosen: np.dtype[Any] = np.dtype(np.uint16) if max_id < 1 << 16 else np.dtype(np.uint32)
-    return chosen
-
-
 def _narrow_ids(ids: np.ndarray, what: str) -> np.ndarray:
-    """Integer ids from a tokenizer, checked and stored in `id_dtype` (a copy unless already narrow)."""
+    """Integer ids from a tokenizer, checked and stored in the narrowest id dtype (a copy unless already narrow)."""
     if ids.size == 0:
-        return np.zeros(0, dtype=np.uint16)
+        return np.zeros(0, dtype=token_files.narrowest_id_dtype(vocab_size=0))
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{what} returned {ids.dtype} values; token ids must be integers")
     if ids.dtype.kind == "i" and int(ids.min()) < 0:
         raise ValueError(f"{what} returned a negative token id; ids must be >= 0")
-    return ids.astype(id_dtype(int(ids.max())), copy=False)
+    return ids.astype(token_files.narrowest_id_dtype(max_id=int(ids.max())), copy=False)
 
 
 def _check_token_array(tokens: np.ndarray, what: str) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import os
 import struct
 import zlib
@@ -43,7 +44,9 @@ __all__ = [
     "TokenFileError",
     "TokenFileHeader",
     "TokenFileWriter",
+    "check_id_dtype",
     "merge_token_files",
+    "narrowest_id_dtype",
     "open_tokens",
     "read_header",
     "verify_tokens",
@@ -61,7 +64,9 @@ _HEADER = struct.Struct("<8sIIQQQqQQ64sQQI")
 #: costs 4 bytes per MiB.
 CHECKSUM_BLOCK_BYTES = 1 << 20
 _CRC_AT = HEADER_SIZE - 4
-_DTYPES: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_DTYPES: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}  # by itemsize
+#: The largest id any token file (and any tiktoken rank) holds: uint32's.
+MAX_TOKEN_ID = 2**32 - 1
 _COPY_TOKENS = 1 << 22  # ids per block when copying (merge): bounded memory, large sequential I/O
 RAW_SIDECAR_SUFFIX = ".json"
 
@@ -146,12 +151,65 @@ def _blocks_of(nbytes: int, block_bytes: int) -> int:
     return 0 if block_bytes <= 0 else (nbytes + block_bytes - 1) // block_bytes
 
 
-def _token_dtype(dtype: Any) -> np.dtype:
-    resolved = np.dtype(dtype)
-    if resolved not in (np.dtype(np.uint16), np.dtype(np.uint32)):
-        raise ValueError(f"token files hold uint16 or uint32 ids, not {resolved}")
-    little: np.dtype = resolved.newbyteorder("<")
-    return little
+def narrowest_id_dtype(*, vocab_size: int | None = None, max_id: int | None = None) -> np.dtype[Any]:
+    """The dtype token ids are stored in: uint16 when every id is below 65,536, else uint32.
+
+    The one place this policy lives (token files, `llmprep tokenize --dtype auto`, arrays of encoded
+    text, `SimpleTokenizer.encode_to_numpy`). Give exactly one of the two bounds.
+
+    Args:
+        vocab_size: The ids are 0 .. vocab_size - 1 (0: there are none, and uint16 holds them).
+        max_id: The largest id; the caller has checked that none is negative.
+
+    Returns:
+        ``dtype('<u2')`` or ``dtype('<u4')`` (little-endian, as token files store ids).
+
+    Raises:
+        TypeError: Not exactly one of ``vocab_size`` and ``max_id``, or not an integer.
+        ValueError: A negative bound, or an id above 2**32 - 1 (the message names it).
+
+    >>> narrowest_id_dtype(vocab_size=50257).name, narrowest_id_dtype(max_id=65536).name
+    ('uint16', 'uint32')
+    """
+    if vocab_size is not None and max_id is None:
+        count = operator.index(vocab_size)
+        if count < 0:
+            raise ValueError(f"vocab_size must be >= 0, not {count}")
+        largest, what = count - 1, "the vocabulary has"
+    elif max_id is not None and vocab_size is None:
+        largest, what = operator.index(max_id), "got id"
+        if largest < 0:
+            raise ValueError(f"token ids must be >= 0; got id {largest}")
+    else:
+        raise TypeError("narrowest_id_dtype takes exactly one of vocab_size= and max_id=")
+    if largest > MAX_TOKEN_ID:
+        raise ValueError(f"token files hold ids from 0 to 2**32 - 1; {what} {largest}")
+    # uint16 when every id fits (GPT-2's largest, 50,256, does): half of uint32's memory and I/O.
+    return _DTYPES[2] if largest < 1 << 16 else _DTYPES[4]
+
+
+def check_id_dtype(dtype: Any) -> np.dtype[Any]:
+    """Checks a dtype asked for token ids on disk: uint16 or uint32 (made little-endian, as files store them).
+
+    Args:
+        dtype: Anything numpy reads as a dtype (``"uint16"``, ``np.uint32``, ...).
+
+    Returns:
+        ``dtype('<u2')`` or ``dtype('<u4')``.
+
+    Raises:
+        ValueError: Any other dtype, or something that is not one.
+
+    >>> check_id_dtype("uint16").name
+    'uint16'
+    """
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.kind != "u" or resolved.itemsize not in _DTYPES:
+        raise ValueError(f"token files hold uint16 or uint32 ids, not {dtype if resolved is None else resolved}")
+    return _DTYPES[resolved.itemsize]
 
 
 def _check_encoding_name(name: str) -> str:
@@ -461,7 +519,7 @@ def _read_raw_sidecar(path: Path) -> tuple[TokenFileHeader, np.ndarray | None]:
     checksums = None
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        dtype = _token_dtype(meta["dtype"])
+        dtype = check_id_dtype(meta["dtype"])
         n_tokens = int(meta["n_tokens"])
         block_bytes = int(meta.get("checksum_block_bytes", 0))
         header = TokenFileHeader(
@@ -553,7 +611,7 @@ class TokenFileWriter:
         if format not in ("llmprep", "raw"):
             raise ValueError(f"format must be 'llmprep' or 'raw', not {format!r}")
         self.path = Path(path)
-        self.dtype = _token_dtype(dtype)
+        self.dtype = check_id_dtype(dtype)
         self.encoding = _check_encoding_name(encoding)
         self.vocab_size = int(vocab_size)
         self.eot_token = eot_token

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Corpus", "default_corpora", "load_corpora"]
+__all__ = ["QUICK_BYTES", "Corpus", "default_corpora", "first_part", "load_corpora"]
 
-#: --quick keeps this many bytes of each corpus (cut at a line end), so that a run takes under a minute.
+#: --quick keeps this many bytes of each corpus (cut at a line end), so that a run takes under a minute
+#: (--max-mb N keeps N MB instead).
 QUICK_BYTES = 300_000
 #: Documents for the batch calls: the corpus cut at line ends into pieces of about this size.
 DOCUMENT_BYTES = 65_536
@@ -72,16 +73,20 @@ def split_documents(text: str, size: int) -> list[str]:
     return docs
 
 
-def _truncate(text: str, limit: int) -> str:
-    if len(text.encode("utf-8")) <= limit:
-        return text
-    head = text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+def first_part(corpus: Corpus, max_bytes: int | None) -> Corpus:
+    """The corpus, or its first ``max_bytes`` UTF-8 bytes cut after the last line end in them (``--quick``,
+    ``--max-mb``): whole lines, so whole documents; a text with no line end there is cut after a whole
+    character. A cut corpus records its full size in ``truncated_from`` (the reports say "first part of")."""
+    if max_bytes is None or corpus.nbytes <= max_bytes:
+        return corpus
+    head = corpus.text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
     cut = head.rfind("\n")
-    return head[: cut + 1] if cut > 0 else head
+    text = head[: cut + 1] if cut > 0 else head
+    return Corpus(corpus.name, text, corpus.origin, corpus.path, truncated_from=corpus.nbytes)
 
 
-def load_corpora(paths: list[str], quick: bool = False) -> list[Corpus]:
-    """The user's corpus files, read as UTF-8 (``--quick``: the first ~300 KB of each).
+def load_corpora(paths: list[str], max_bytes: int | None = None) -> list[Corpus]:
+    """The user's corpus files, read as UTF-8 (with ``max_bytes``: the first part of each, see `first_part`).
 
     Raises:
         FileNotFoundError: a path is missing or is not a file.
@@ -101,16 +106,8 @@ def load_corpora(paths: list[str], quick: bool = False) -> list[Corpus]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:  # two files of one name in different folders stay apart in the tables
             name = f"{name} ({seen[name]})"
-        corpora.append(_maybe_quick(Corpus(name, text, "file", path=os.path.abspath(path)), quick))
+        corpora.append(first_part(Corpus(name, text, "file", path=os.path.abspath(path)), max_bytes))
     return corpora
-
-
-def _maybe_quick(corpus: Corpus, quick: bool) -> Corpus:
-    if quick:
-        text = _truncate(corpus.text, QUICK_BYTES)
-        if len(text) < len(corpus.text):
-            return Corpus(corpus.name, text, corpus.origin, corpus.path, truncated_from=corpus.nbytes)
-    return corpus
 
 
 _COMMON = (
@@ -155,19 +152,20 @@ def generated_sample(nbytes: int, seed: int = 0) -> str:
     return "".join(out)
 
 
-def default_corpora(quick: bool = False) -> tuple[list[Corpus], list[str]]:
+def default_corpora(max_bytes: int | None = None) -> tuple[list[Corpus], list[str]]:
     """The chapter's story (from llmprep's cache, downloaded there once if missing) and a generated
-    sample, with notes saying what was used and what was not available."""
+    sample (of ``max_bytes`` when that is less than `SAMPLE_BYTES`; the story cut by `first_part`),
+    with notes saying what was used and what was not available."""
     from llmprep.demo import cache_dir, load_story
 
     notes = []
     corpora = []
     try:
         story, origin = load_story(None)
-        corpora.append(Corpus("the-verdict.txt", story, f"the chapter's story: {origin}"))
+        corpora.append(first_part(Corpus("the-verdict.txt", story, f"the chapter's story: {origin}"), max_bytes))
     except OSError as e:
         notes.append(f"the chapter's story is not available ({e}); put a copy at {cache_dir() / 'the-verdict.txt'}")
-    size = QUICK_BYTES if quick else SAMPLE_BYTES
+    size = SAMPLE_BYTES if max_bytes is None else min(SAMPLE_BYTES, max_bytes)
     corpora.append(
         Corpus(
             f"generated-{size // 1000}KB",

@@ -23,6 +23,7 @@ import numpy as np
 from llmprep.bench.corpora import Corpus
 from llmprep.bench.exactness import first_difference
 from llmprep.bench.timing import summarize
+from llmprep.tokens import narrowest_id_dtype
 
 __all__ = ["SCRIPT", "TOKENIZE", "run_child", "run_pipeline"]
 
@@ -109,7 +110,7 @@ def run_pipeline(
         for i, corpus in enumerate(corpora):
             if corpus.path is not None and corpus.truncated_from is None:
                 paths.append(corpus.path)
-            else:  # generated, or cut by --quick: the same text the other suites measured
+            else:  # generated, or cut by --quick or --max-mb: the same text the other suites measured
                 path = Path(tmp) / f"{i:03d}-{Path(corpus.name).stem}.txt"
                 path.write_bytes(corpus.text.encode("utf-8"))
                 paths.append(str(path))
@@ -128,7 +129,7 @@ def _one_step(
 ) -> list[dict[str, Any]]:
     import llmprep
 
-    dtype = "uint16" if llmprep.get_encoding(encoding).n_vocab <= 1 << 16 else "uint32"
+    dtype = narrowest_id_dtype(vocab_size=llmprep.get_encoding(encoding).n_vocab).name
     base_out, ours_out = tmp / "script.bin", tmp / "ours.tok"
     commands = {
         "script": (
