@@ -141,7 +141,7 @@ class BpeEncoder {
   // tasks in order (see parallel_tasks_ordered).
   void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
                  const std::function<void(int64_t, int64_t)>& consume) const;
-  // A piece of 2..PieceTable::kMaxPieceBytes bytes with its probe: the thread's cache (inline, in
+  // A piece of 1..PieceTable::kMaxPieceBytes bytes with its probe: the thread's cache (inline, in
   // bpe_text.cpp's loop), else encode_uncached: the caller's cache in a parallel call, the rank
   // table or the merge, whose result is then cached. Writes the ids at dst (room for
   // piece.size() + PieceTable::kInlineIds) and returns their end.
