@@ -111,12 +111,13 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
     size_t pos = 0;
     while (pos < text.size()) {
       const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
-      // Pieces that end 16 bytes or more before the text does are hashed from two plain loads.
-      const size_t padded_end = text.size() >= 16 ? text.size() - 16 : 0;
       for (size_t k = 0, at = pos; k < n; at = ends[k++]) {
         // A longer piece skips the cache: its probe only has to be cheap (no pass over a 1 MB piece).
         const size_t len = std::min(ends[k] - at, kMax);
-        probes[k] = at <= padded_end ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
+        // A piece with 16 readable bytes from its start (not in the text's last 16) is hashed from two
+        // plain loads.
+        probes[k] =
+            at + 16 <= text.size() ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
         cache.table.prefetch(probes[k]);
       }
       for (size_t k = 0; k < n; pos = ends[k++]) {

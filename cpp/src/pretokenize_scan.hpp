@@ -309,8 +309,8 @@ inline BlockMasks block_masks(const unsigned char* p) {
   return m;
 }
 
-// The bits below bit `i` (i <= 64).
-inline uint64_t bits_below(int i) { return i >= 64 ? ~uint64_t(0) : (uint64_t(1) << i) - 1; }
+// The bits below bit `i` (none for i <= 0, all for i >= 64).
+inline uint64_t bits_below(int i) { return i <= 0 ? 0 : i >= 64 ? ~uint64_t(0) : (uint64_t(1) << i) - 1; }
 
 // Block rules shared by cl100k_base and o200k_base (masks as in BlockMasks; bit 0 is a piece start).
 
