@@ -299,7 +299,7 @@ inline BlockMasks block_masks(const unsigned char* p) {
     if (b >= 'A' && b <= 'Z') m.upper |= bit;
     if (c == kNumber) m.digit |= bit;
     if (b == ' ') m.space |= bit;
-    if (c == kSpace || (b >= 0x09 && b <= 0x0D)) m.whitespace |= bit;
+    if (c == kSpace) m.whitespace |= bit;  // \t..\r and U+0020
     if (b == '\r' || b == '\n') m.crlf |= bit;
     if (b == '\'') m.apostrophe |= bit;
     if (b == '/') m.slash |= bit;
@@ -397,20 +397,6 @@ inline size_t block_piece_ends(std::string_view text, size_t pos, size_t* ends, 
       // not one per piece), or else one piece (longer than a block).
       scalar_end = pos + (masks.non_ascii != 0 ? size_t(highest_bit(masks.non_ascii)) + 1 : 1);
     }
-    pos = scan_piece(s, n, pos);
-    ends[k++] = pos;
-  }
-  return k;
-}
-
-// next_piece_ends: up to `max` piece ends from `pos` (a piece start) into ends[], one call per batch
-// so that the encoder's loop pays one out-of-line call per batch, not per piece.
-template <class ScanPiece>
-inline size_t fill_piece_ends(std::string_view text, size_t pos, size_t* ends, size_t max, ScanPiece scan_piece) {
-  const unsigned char* s = bytes_of(text);
-  const size_t n = text.size();
-  size_t k = 0;
-  while (k < max && pos < n) {
     pos = scan_piece(s, n, pos);
     ends[k++] = pos;
   }
