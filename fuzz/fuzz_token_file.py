@@ -64,7 +64,9 @@ def test_one_input(data: bytes) -> None:
             check(str(path) in str(e), f"the error names the file: {e}")
             return
         feature("ok", raw, tf.dtype.itemsize, min(tf.n_documents, 8), min(tf.n_tokens, 8))
-        _check_file(tf, content, raw)
+        # Raw ids that happen to be a whole valid token file (magic, header, CRC) open as that token
+        # file: the header wins over the sidecar. Only then may `raw` differ from the mode bit.
+        _check_file(tf, content, raw if not content.startswith(tokens.MAGIC) else tf.raw)
         del tf
     finally:
         path.unlink()
