@@ -2,7 +2,7 @@
 
 Pieces come from the `regex` module running tiktoken's pattern (fine for this: the merge, not the
 pre-tokenizer, is under test here) and from hypothesis, including long pieces of arbitrary bytes that
-take the bucketed merge path and pieces that are not UTF-8 at all.
+take the long-piece merge path and pieces that are not UTF-8 at all.
 """
 
 from __future__ import annotations
@@ -100,6 +100,18 @@ def test_long_random_pieces_match_tiktoken(core, tiktoken_gpt2, seed: int) -> No
     alphabet = [b"a", b"b", b"e", b"t", b"h", b" ", b"-", b"x", b"\xe2\x80\x94"]
     piece = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(8_200, 14_000)))
     assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_pieces_where_fixed_chunks_fail_match_tiktoken(core, tiktoken_gpt2, seed: int) -> None:
+    # Random digits (every pair of digits is a GPT-2 token) merge across nearly every fixed 4 KiB
+    # boundary, so these pieces take merge_groups: ~512-byte chunks ending at a guessed token
+    # boundary, regrouped where the boundary check fails. Lengths around the group size too.
+    rng = random.Random(seed)
+    alphabets = ["0123456789", "01", "abcdefghijklmnopqrstuvwxyz", "ab"]
+    for size in (8_192, 8_193 + rng.randrange(1_000), 30_000 + rng.randrange(30_000)):
+        piece = "".join(rng.choice(alphabets[seed]) for _ in range(size)).encode()
+        assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece]), size
 
 
 @pytest.mark.parametrize("alphabet", ["abcdefghijklmnopqrstuvwxyz", "etaoin shr", "0123456789", "-=_.,;:!?*#/+"])

@@ -8,6 +8,8 @@ exception types. tiktoken reads the same offline cache (r50k/p50k rebuilt; see _
 
 from __future__ import annotations
 
+import random
+import string
 from collections.abc import Iterator
 
 import llmprep
@@ -225,6 +227,12 @@ def test_worst_cases_match_tiktoken(name) -> None:
     for unit in ["x", "7", " ", "\n", "-", "é", "'s", " \n", "A"]:
         text = unit * 200_000
         assert ours.encode_to_numpy(text).tolist() == ref.encode_ordinary(text), repr(unit)
+    # Random letters in one piece: nearly every pair of letters is a token, so the long-piece merge
+    # regroups its chunks (merge_groups); cased letters split into pieces at case changes (o200k).
+    rng = random.Random(name)
+    for alphabet in (string.ascii_lowercase, string.ascii_letters, "ab"):
+        text = "".join(rng.choice(alphabet) for _ in range(100_000))
+        assert ours.encode_to_numpy(text).tolist() == ref.encode_ordinary(text), alphabet
 
 
 @pytest.mark.slow

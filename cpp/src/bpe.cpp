@@ -8,9 +8,10 @@
 // * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
 //   every part during a tiktoken-style merge is itself a token.
 // * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
-//   are adjacent in no token, then merged in 4 KiB chunks by per-rank buckets, each chunk boundary
-//   confirmed by replaying both merge logs (else the span is merged whole), repeated chunks reused:
-//   linear in the piece length.
+//   are adjacent in no token, then merged in 4 KiB chunks through a binary heap, each chunk boundary
+//   confirmed by replaying both merge logs, repeated chunks reused; where a boundary fails (random
+//   digits or letters), in ~512-byte chunks that end at a likely token boundary, regrouped where
+//   the check fails (merge_groups): O(n log chunk) in the piece length.
 // * The piece cache is thread_local (no locks), fetched once per text; in a parallel call every
 //   thread also reads the calling thread's cache, frozen for the call, so new workers do not start cold.
 #include "llmprep/bpe.hpp"
@@ -23,10 +24,6 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-#endif
-
 #include "bpe_cached.hpp"
 #include "llmprep/errors.hpp"
 #include "llmprep/piece_cache.hpp"
@@ -35,24 +32,16 @@ namespace llmprep {
 
 namespace {
 
-constexpr size_t kLargePiece = 128;       // pieces this long or longer use the bucket merge
+constexpr size_t kLargePiece = 128;       // pieces this long or longer use the long-piece merge
+constexpr size_t kChunk = 4096;           // the long-piece merge's chunk size
+constexpr size_t kGroupChunk = 512;       // ... and merge_groups' (a smaller heap)
 constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
 constexpr uint32_t kDead = 0xFFFFFFFEu;   // part absorbed by its left neighbour
-constexpr uint32_t kLogFirst = 1u << 30;  // merge_buckets log: this merge changed the first part
+constexpr uint32_t kLogFirst = 1u << 30;  // merge_heap log: this merge changed the first part
 constexpr uint32_t kLogLast = 1u << 31;   // ... the last part
 constexpr uint32_t kLogRank = (1u << 30) - 1;
 
 std::atomic<uint64_t> next_instance_id{1};
-
-inline unsigned count_trailing_zeros(uint64_t x) noexcept {  // x != 0
-#if defined(_MSC_VER) && !defined(__clang__)
-  unsigned long index;
-  _BitScanForward64(&index, x);
-  return unsigned(index);
-#else
-  return unsigned(__builtin_ctzll(x));
-#endif
-}
 
 }  // namespace
 
@@ -60,75 +49,49 @@ namespace {
 
 thread_local PieceCache tls_cache;
 
-// Per-thread buckets for merge_large, one per rank, kept between calls (every bucket is empty
-// again when a merge finishes, so nothing needs clearing).
-struct LongMergeScratch {
-  std::vector<std::vector<uint32_t>> buckets;  // positions waiting, by pair rank
-  std::vector<uint8_t> unsorted;               // bucket filled out of position order
-  std::vector<uint64_t> bits;                  // bit r: bucket r is non-empty
-  std::vector<uint64_t> summary;               // bit w: bits[w] != 0
-  std::vector<uint32_t> work;                  // the bucket being merged
-  size_t lowest = 0;                           // no non-empty bucket below this
+}  // namespace
 
-  void prepare(size_t ranks) {
-    if (buckets.size() >= ranks) return;
-    buckets.resize(ranks);
-    unsorted.resize(ranks, 0);
-    bits.resize((ranks + 63) / 64, 0);
-    summary.resize((bits.size() + 63) / 64, 0);
+// Removes and returns the least key of a min-heap. The hole left at the root goes down to a leaf
+// along the lesser children, chosen without a branch (which child is less is a coin toss, and
+// std::pop_heap's mispredicted branch per level was most of merge_heap's time on random digits);
+// the last key then goes up from there, usually not far.
+inline uint64_t pop_min(std::vector<uint64_t>& heap) noexcept {
+  const uint64_t top = heap.front();
+  const uint64_t last = heap.back();
+  heap.pop_back();
+  const size_t n = heap.size();
+  if (n == 0) return top;
+  uint64_t* h = heap.data();
+  size_t hole = 0;
+  for (size_t child = 1; child < n; child = 2 * hole + 1) {
+    if (child + 1 < n) child += size_t(h[child + 1] < h[child]);
+    h[hole] = h[child];
+    hole = child;
   }
-  void push(uint32_t rank, uint32_t pos) {
-    std::vector<uint32_t>& b = buckets[rank];
-    if (b.empty()) {
-      bits[rank >> 6] |= uint64_t(1) << (rank & 63);
-      summary[rank >> 12] |= uint64_t(1) << ((rank >> 6) & 63);
-    } else if (pos < b.back()) {
-      unsorted[rank] = 1;
-    }
-    b.push_back(pos);
-    if (rank < lowest) lowest = rank;
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 2;
+    if (h[parent] <= last) break;
+    h[hole] = h[parent];
+    hole = parent;
   }
-  // Moves the lowest non-empty bucket, in position order, into `work`; kNone when all are empty.
-  uint32_t take_lowest() {
-    size_t w = lowest >> 6;
-    uint64_t word = w < bits.size() ? bits[w] & (~uint64_t(0) << (lowest & 63)) : 0;
-    if (word == 0) {
-      // Next non-empty word after w, through the summary.
-      size_t s = (w + 1) >> 6;
-      uint64_t sw = s < summary.size() ? summary[s] & (~uint64_t(0) << ((w + 1) & 63)) : 0;
-      while (sw == 0) {
-        if (++s >= summary.size()) {
-          lowest = 0;
-          return kNone;
-        }
-        sw = summary[s];
-      }
-      w = s * 64 + size_t(count_trailing_zeros(sw));
-      word = bits[w];
-    }
-    const uint32_t rank = uint32_t(w * 64 + size_t(count_trailing_zeros(word)));
-    lowest = rank;
-    work.swap(buckets[rank]);
-    bits[w] &= ~(uint64_t(1) << (rank & 63));
-    if (bits[w] == 0) summary[w >> 6] &= ~(uint64_t(1) << (w & 63));
-    if (unsorted[rank]) {
-      std::sort(work.begin(), work.end());
-      unsorted[rank] = 0;
-    }
-    return rank;
-  }
-  // Returns work[from..] (still sorted) to bucket `rank`, which is empty while it is being merged.
-  void put_back(uint32_t rank, size_t from) {
-    if (from >= work.size()) return;
-    buckets[rank].assign(work.begin() + std::ptrdiff_t(from), work.end());
-    bits[rank >> 6] |= uint64_t(1) << (rank & 63);
-    summary[rank >> 12] |= uint64_t(1) << ((rank >> 6) & 63);
-    if (rank < lowest) lowest = rank;
-  }
+  h[hole] = last;
+  return top;
+}
+
+// Per-thread arrays of merge_heap, kept between calls (a chunk's fit in L1/L2), fetched once per piece.
+struct LongMerge {
+  struct Part {
+    uint32_t tok;
+    uint32_t pr;  // rank of this part + the next one; kNone; or kDead once absorbed
+    uint32_t prev;
+    uint32_t next;
+  };
+  std::vector<Part> parts;     // merge_heap's parts
+  std::vector<uint64_t> heap;  // (rank << 32 | position), a min-heap through std::greater
 };
 
-thread_local LongMergeScratch tls_long_scratch;
-
+namespace {
+thread_local LongMerge tls_long_merge;
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -311,81 +274,54 @@ size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) 
   return m;
 }
 
-// The same merge order for long pieces, in time linear in practice. Pairs wait in one bucket per
-// rank; the lowest non-empty bucket (found through a two-level bitmap) is taken whole, sorted by
-// position if it was filled out of order, and merged left to right, which is exactly the
-// (rank, position) order of tiktoken's scan. Entries go stale when a neighbour merges; an entry is
-// used only if its rank still matches its part's current pair rank (the pair at a position only
-// ever grows, and different byte strings have different ranks, so a stale entry never matches).
-// A merge that creates a pair ranked below the current bucket interrupts it: the rest goes back.
-// With `log`, every merge is recorded in order as its rank plus kLogFirst / kLogLast when it
-// changed the first / last part (whose token then is that rank): what merge_large needs to check
+// The same merge order for long pieces, in O(n log n): every pair waits in a binary min-heap keyed
+// by (rank << 32 | position), which is exactly tiktoken's (lowest rank, leftmost) choice. Entries
+// go stale when a neighbour merges; an entry is used only if its rank still matches its part's
+// current pair rank (the pair at a position only ever grows, and different byte strings have
+// different ranks, so a stale entry never matches). Callers pass chunks of at most a few KiB, so
+// the parts and the heap stay in L1/L2 (per-rank buckets, tried before, touched a cold vector per
+// rank). With `log`, every merge is recorded in order as its rank plus kLogFirst / kLogLast when
+// it changed the first / last part (whose token then is that rank): what crosses() needs to check
 // that two neighbouring chunks never merge across their boundary.
-void BpeEncoder::merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out,
-                               std::vector<uint32_t>* log) const {
+void BpeEncoder::merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
+                            std::vector<uint32_t>* log) const {
   if (n > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
-  LongMergeScratch& scratch = tls_long_scratch;
-  scratch.prepare(size_t(max_token_value_) + 1);
-  struct Part {
-    uint32_t tok;
-    uint32_t pr;  // rank of this part + the next one; kNone; or kDead once absorbed
-    uint32_t prev;
-    uint32_t next;
-  };
+  using Part = LongMerge::Part;
+  std::vector<Part>& parts = m.parts;
+  std::vector<uint64_t>& heap = m.heap;
   const uint32_t end = uint32_t(n);
-  // Long pieces are runs: the same pair comes up again and again, so a one-entry memo per call
-  // site skips most hash lookups.
-  struct Memo {
-    uint32_t a = kNone, b = kNone, rank = kNone;
-  };
-  Memo fill_memo, right_memo, left_memo;
-  auto pair_rank = [this](Memo& memo, uint32_t a, uint32_t b) {
-    if (a != memo.a || b != memo.b) memo = Memo{a, b, pairs_.find(a, b)};
-    return memo.rank;
-  };
-  // Not a std::vector: value-initialising 16 bytes per input byte only to overwrite them is waste.
-  std::unique_ptr<Part[]> parts(new Part[n]);
+  parts.resize(n);
+  heap.clear();
   for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
   for (uint32_t i = 0; i + 1 < end; ++i) {
-    parts[i].pr = pair_rank(fill_memo, parts[i].tok, parts[i + 1].tok);
-    if (parts[i].pr != kNone) scratch.push(parts[i].pr, i);
+    parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
+    if (parts[i].pr != kNone) heap.push_back(uint64_t(parts[i].pr) << 32 | i);
   }
-  std::vector<uint32_t>& work = scratch.work;
-  for (uint32_t rank = scratch.take_lowest(); rank != kNone; rank = scratch.take_lowest()) {
-    for (size_t k = 0; k < work.size(); ++k) {
-      const uint32_t i = work[k];
-      Part& part = parts[i];
-      if (part.pr != rank) continue;  // stale
-      const uint32_t j = part.next;
-      part.tok = rank;
-      part.next = parts[j].next;
-      parts[j].pr = kDead;
-      if (log != nullptr) log->push_back(rank | (i == 0 ? kLogFirst : 0) | (part.next == end ? kLogLast : 0));
-      bool lowered = false;
-      if (part.next < end) {
-        parts[part.next].prev = i;
-        part.pr = pair_rank(right_memo, rank, parts[part.next].tok);
-        if (part.pr != kNone) {
-          scratch.push(part.pr, i);
-          lowered = part.pr < rank;
-        }
-      } else {
-        part.pr = kNone;
-      }
-      if (i != 0) {
-        Part& left = parts[part.prev];
-        left.pr = pair_rank(left_memo, left.tok, rank);
-        if (left.pr != kNone) {
-          scratch.push(left.pr, part.prev);
-          lowered = lowered || left.pr < rank;
-        }
-      }
-      if (lowered) {
-        scratch.put_back(rank, k + 1);
-        break;
-      }
+  std::make_heap(heap.begin(), heap.end(), std::greater<uint64_t>());
+  auto push = [&](uint32_t rank, uint32_t pos) {
+    heap.push_back(uint64_t(rank) << 32 | pos);
+    std::push_heap(heap.begin(), heap.end(), std::greater<uint64_t>());
+  };
+  while (!heap.empty()) {
+    const uint64_t top = pop_min(heap);
+    const uint32_t rank = uint32_t(top >> 32);
+    const uint32_t i = uint32_t(top);
+    Part& part = parts[i];
+    if (part.pr != rank) continue;  // stale
+    const uint32_t j = part.next;
+    part.tok = rank;
+    part.next = parts[j].next;
+    parts[j].pr = kDead;
+    if (log != nullptr) log->push_back(rank | (i == 0 ? kLogFirst : 0) | (part.next == end ? kLogLast : 0));
+    // Both lookups before either push: they are independent, so their cache misses overlap.
+    part.pr = part.next < end ? pairs_.find(rank, parts[part.next].tok) : kNone;
+    const uint32_t left_pr = i != 0 ? pairs_.find(parts[part.prev].tok, rank) : kNone;
+    if (part.next < end) parts[part.next].prev = i;
+    if (part.pr != kNone) push(part.pr, i);
+    if (i != 0) {
+      parts[part.prev].pr = left_pr;
+      if (left_pr != kNone) push(left_pr, part.prev);
     }
-    work.clear();
   }
   for (uint32_t i = 0; i < end; i = parts[i].next) out.push_back(parts[i].tok);
 }
@@ -425,32 +361,33 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
 // exactly as they would inside the whole piece. (A long run of random letters falls apart into
 // spans of a few bytes; runs of one character have no such cut.) Short spans take merge_small.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  LongMerge& m = tls_long_merge;
   size_t start = 0;
   for (size_t c = 1; c < n; ++c) {
     if (!bigram_in_token(p[c - 1], p[c])) {
-      merge_span(p + start, c - start, out);
+      merge_span(m, p + start, c - start, out);
       start = c;
     }
   }
-  merge_span(p + start, n - start, out);
+  merge_span(m, p + start, n - start, out);
 }
 
 // One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
 // log; crosses() then replays both logs at each boundary to confirm that the pair across it would
-// never have been merged; if it would, the span is merged whole. Chunks start at multiples of
+// never have been merged; at the first boundary where it would, merge_groups takes the whole span
+// over (it chooses its boundaries instead of trusting fixed ones). Chunks start at multiples of
 // kChunk, a power of two, which lines up with the pairwise merging of runs, so the check passes on
 // runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
 // previous three reuses its tokens and log, and a boundary between two such repeats reuses the
 // earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
-void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
-  constexpr size_t kChunk = 4096;
+void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kRing = 4;  // the current chunk and the three before it
   if (n < kLargePiece) {
     merge_small(p, n, out);
     return;
   }
   if (n < 2 * kChunk) {
-    merge_buckets(p, n, out, nullptr);
+    merge_heap(m, p, n, out, nullptr);
     return;
   }
   struct Chunk {
@@ -486,7 +423,7 @@ void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32
       chunk.log = earlier.log;
     } else {
       chunk.log = std::make_shared<std::vector<uint32_t>>();
-      merge_buckets(p + begin, size, out, chunk.log.get());
+      merge_heap(m, p + begin, size, out, chunk.log.get());
     }
     chunk.out_count = out.size() - chunk.out_begin;
     if (k > 0) {
@@ -495,11 +432,65 @@ void BpeEncoder::merge_span(const unsigned char* p, size_t n, std::vector<uint32
       const bool seen = chunk.repeats != 0 && left.repeats == chunk.repeats;
       if (!seen && crosses(*left.log, byte_rank_[p[begin - 1]], *chunk.log, byte_rank_[p[begin]])) {
         out.resize(before);
-        merge_buckets(p, n, out, nullptr);
+        merge_groups(m, p, n, out);
         return;
       }
     }
     if (size != kChunk) break;
+  }
+}
+
+// A token boundary near `at` (0 < at < n): the one closest to it among the boundaries of the 64
+// bytes around it merged on their own. Near the middle of such a window the merges seldom depend
+// on bytes outside it, so this is almost always a boundary of the whole span too; merge_groups
+// checks that (crosses) rather than assuming it.
+size_t BpeEncoder::boundary_near(const unsigned char* p, size_t n, size_t at) const {
+  constexpr size_t kReach = 16;
+  const size_t begin = at - std::min(at, kReach);
+  const size_t end = std::min(n, at + kReach);
+  uint32_t tok[kLargePiece];
+  const size_t count = merge_small(p + begin, end - begin, tok);
+  size_t best = at, best_distance = ~size_t(0);
+  size_t pos = begin;
+  for (size_t t = 0; t + 1 < count; ++t) {
+    pos += size_t(decode_offset_[tok[t] + 1] - decode_offset_[tok[t]]);
+    const size_t distance = pos > at ? pos - at : at - pos;
+    if (distance < best_distance) {
+      best = pos;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// A long span whose fixed 4 KiB chunks merge across a boundary (random digits or letters, where
+// nearly every pair of neighbours forms a token). Chunks of about kChunk bytes end at
+// boundary_near's guess; each is merged with a log, and crosses() confirms the boundary with the
+// group before it. Where it does not, the two are merged again as one group, which is then checked
+// against the group before it in turn; so the result is exactly the whole span's merge, and the
+// time linear unless the guesses keep failing.
+void BpeEncoder::merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  struct Group {
+    size_t begin, end, out_begin;
+    std::vector<uint32_t> log;
+  };
+  std::vector<Group> groups;
+  for (size_t begin = 0; begin < n;) {
+    const size_t end = n - begin < 2 * kGroupChunk ? n : boundary_near(p, n, begin + kGroupChunk);
+    Group group{begin, end, out.size(), {}};
+    merge_heap(m, p + begin, end - begin, out, &group.log);
+    while (!groups.empty()) {
+      const Group& left = groups.back();
+      if (!crosses(left.log, byte_rank_[p[group.begin - 1]], group.log, byte_rank_[p[group.begin]])) break;
+      group.begin = left.begin;
+      group.out_begin = left.out_begin;
+      groups.pop_back();
+      out.resize(group.out_begin);
+      group.log.clear();
+      merge_heap(m, p + group.begin, group.end - group.begin, out, &group.log);
+    }
+    groups.push_back(std::move(group));
+    begin = end;
   }
 }
 

@@ -1,5 +1,5 @@
-// The BPE merge (short pieces: the quadratic scan; long pieces: cuts, 4 KiB chunks, bucket merge,
-// boundary checks, reuse of repeated chunks) against the plainest quadratic reference merge,
+// The BPE merge (short pieces: the quadratic scan; long pieces: cuts, 4 KiB chunks, heap merge,
+// boundary checks, reuse of repeated chunks, regrouped chunks) against the plainest quadratic reference merge,
 // on synthetic vocabularies whose tokens are random concatenations of earlier tokens.
 #include <doctest/doctest.h>
 
@@ -101,8 +101,9 @@ TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
     const llmprep::BpeEncoder enc(vocab, {});
     std::mt19937_64 rng(c.seed * 31);
     const std::string alphabet = c.alphabet;
-    // Short pieces (the scan), around kLargePiece (128), and long ones that span several 4 KiB chunks.
-    for (size_t n : {1, 2, 3, 5, 17, 64, 127, 128, 129, 200, 1000, 4095, 4096, 4097, 9000}) {
+    // Short pieces (the scan), around kLargePiece (128), long ones that span several 4 KiB chunks,
+    // and one whose fixed chunks merge across their boundaries, so merge_groups regroups it.
+    for (size_t n : {1, 2, 3, 5, 17, 64, 127, 128, 129, 200, 1000, 4095, 4096, 4097, 9000, 17000}) {
       check_piece(enc, ranks, llmprep_test::random_bytes(rng, n, alphabet));
     }
     // Repetition (equal chunks reuse their tokens and boundary verdicts), and a byte that never

@@ -59,6 +59,8 @@ std::pair<size_t, size_t> find_first_needle(std::string_view text, const std::ve
 struct EncodeSegment;
 // The calling thread's cache of merge results (defined in bpe.cpp).
 struct PieceCache;
+// A long piece's merge arrays (defined in bpe.cpp).
+struct LongMerge;
 
 class BpeEncoder {
  public:
@@ -154,8 +156,11 @@ class BpeEncoder {
   size_t merge_small(const unsigned char* p, size_t n, uint32_t* tok) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
-  void merge_span(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
-  void merge_buckets(const unsigned char* p, size_t n, std::vector<uint32_t>& out, std::vector<uint32_t>* log) const;
+  void merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  void merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  size_t boundary_near(const unsigned char* p, size_t n, size_t at) const;
+  void merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
+                  std::vector<uint32_t>* log) const;
   bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
                uint32_t right_first) const;
   void split_special(std::string_view text, const std::vector<uint32_t>& allowed,
