@@ -77,6 +77,9 @@ LONG_PIECES = {
     # Repeated chunks are reused, with their boundary checks: periods of 1, 2 and 3 chunks.
     "period-3-bytes": b"abc" * 7_000,
     "three-byte-char": "中".encode() * 7_000,
+    # Fixed chunks end before a character's first byte: whole characters per chunk, so they repeat.
+    "three-byte-char-long": "中".encode() * 30_000,
+    "four-byte-char-long": "😀".encode() * 9_000 + "é".encode() * 5_000,
     "run-between-others": b"q" * 5 + b"x" * 30_000 + b"=" + b"x" * 9_000 + b"qq",
     "run-of-a-digit": b"7" * 30_001,
     "mixed-period": (b"-" * 4_096 + b"=" * 4_096) * 4 + b"-" * 100,

@@ -32,7 +32,8 @@ namespace llmprep {
 
 namespace {
 
-constexpr size_t kLargePiece = 128;       // pieces this long or longer use the long-piece merge
+constexpr size_t kLargePiece = 128;       // merge_small's limit
+constexpr size_t kHeapSpan = 32;          // pieces and spans this long or longer use merge_heap
 constexpr size_t kChunk = 4096;           // the long-piece merge's chunk size
 constexpr size_t kGroupChunk = 512;       // ... and merge_groups' (a smaller heap)
 constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
@@ -187,6 +188,11 @@ BpeEncoder::BpeEncoder(const std::vector<std::pair<std::string, uint32_t>>& merg
   }
   pairs_.build(pairs);
 
+  byte_pair_rank_.assign(65536, kNone);
+  for (const auto& [bytes, rank] : mergeable) {
+    if (bytes.size() == 2)
+      byte_pair_rank_[size_t(static_cast<unsigned char>(bytes[0])) << 8 | static_cast<unsigned char>(bytes[1])] = rank;
+  }
   bigrams_.assign(65536 / 64, 0);
   for (const auto& entry : mergeable) {
     const std::string& bytes = entry.first;
@@ -251,7 +257,7 @@ size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) 
   uint32_t pr[kLargePiece];  // pr[i]: rank of tok[i] + tok[i + 1], kNone if not a token
   size_t m = n;
   for (size_t i = 0; i < m; ++i) tok[i] = byte_rank_[p[i]];
-  for (size_t i = 0; i + 1 < m; ++i) pr[i] = pairs_.find(tok[i], tok[i + 1]);
+  for (size_t i = 0; i + 1 < m; ++i) pr[i] = byte_pair_rank_[size_t(p[i]) << 8 | p[i + 1]];
   while (m > 1) {
     uint32_t best = kNone;
     size_t at = 0;
@@ -294,7 +300,7 @@ void BpeEncoder::merge_heap(LongMerge& m, const unsigned char* p, size_t n, std:
   heap.clear();
   for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
   for (uint32_t i = 0; i + 1 < end; ++i) {
-    parts[i].pr = pairs_.find(parts[i].tok, parts[i + 1].tok);
+    parts[i].pr = byte_pair_rank_[size_t(p[i]) << 8 | p[i + 1]];
     if (parts[i].pr != kNone) heap.push_back(uint64_t(parts[i].pr) << 32 | i);
   }
   std::make_heap(heap.begin(), heap.end(), std::greater<uint64_t>());
@@ -375,14 +381,14 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
 // One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
 // log; crosses() then replays both logs at each boundary to confirm that the pair across it would
 // never have been merged; at the first boundary where it would, merge_groups takes the whole span
-// over (it chooses its boundaries instead of trusting fixed ones). Chunks start at multiples of
-// kChunk, a power of two, which lines up with the pairwise merging of runs, so the check passes on
-// runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
+// over (it chooses its boundaries instead of trusting fixed ones). In ASCII, chunks start at
+// multiples of kChunk, a power of two, which lines up with the pairwise merging of runs, so the
+// check passes on runs of one character. Runs also repeat whole chunks: a chunk with the same bytes as one of the
 // previous three reuses its tokens and log, and a boundary between two such repeats reuses the
 // earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
 void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   constexpr size_t kRing = 4;  // the current chunk and the three before it
-  if (n < kLargePiece) {
+  if (n < kHeapSpan) {
     merge_small(p, n, out);
     return;
   }
@@ -401,9 +407,13 @@ void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std:
   Chunk ring[kRing];
   const size_t before = out.size();
   size_t k = 0;
-  for (size_t begin = 0; begin < n; begin += kChunk, ++k) {
-    // The last chunk takes the remainder rather than leaving a short one.
-    const size_t size = n - begin < 2 * kChunk ? n - begin : kChunk;
+  for (size_t begin = 0, size = 0; begin < n; begin += size, ++k) {
+    // The last chunk takes the remainder rather than leaving a short one. Others end before a
+    // character's first byte: a run of a multi-byte character then has no boundary inside one
+    // (its bytes always merge there), and its chunks hold whole characters, so they repeat.
+    size_t end = n - begin < 2 * kChunk ? n : begin + kChunk;
+    for (size_t back = 0; back < 3 && end < n && (p[end] & 0xC0) == 0x80; ++back) --end;
+    size = end - begin;
     Chunk& chunk = ring[k % kRing];
     chunk.begin = begin;
     chunk.size = size;
@@ -436,7 +446,6 @@ void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std:
         return;
       }
     }
-    if (size != kChunk) break;
   }
 }
 
@@ -464,7 +473,7 @@ size_t BpeEncoder::boundary_near(const unsigned char* p, size_t n, size_t at) co
 }
 
 // A long span whose fixed 4 KiB chunks merge across a boundary (random digits or letters, where
-// nearly every pair of neighbours forms a token). Chunks of about kChunk bytes end at
+// nearly every pair of neighbours forms a token). Chunks of about kGroupChunk bytes end at
 // boundary_near's guess; each is merged with a log, and crosses() confirms the boundary with the
 // group before it. Where it does not, the two are merged again as one group, which is then checked
 // against the group before it in turn; so the result is exactly the whole span's merge, and the
@@ -496,7 +505,7 @@ void BpeEncoder::merge_groups(LongMerge& m, const unsigned char* p, size_t n, st
 
 void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out) const {
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
-  if (piece.size() < kLargePiece) {
+  if (piece.size() < kHeapSpan) {
     merge_small(p, piece.size(), out);
   } else {
     merge_large(p, piece.size(), out);

@@ -179,6 +179,9 @@ class BpeEncoder {
   // Bit (a << 8 | b): bytes a, b stand next to each other in some token. When they do not, no
   // merge can ever join them, so a long piece can be cut between them.
   std::vector<uint64_t> bigrams_;
+  // The rank of every two-byte token by its bytes (a << 8 | b), else kMissing: a merge's first
+  // lookups are all byte + byte, and this table is 256 KiB where the pair table is 2-8 MiB.
+  std::vector<uint32_t> byte_pair_rank_;
   bool bigram_in_token(unsigned char a, unsigned char b) const noexcept {
     const unsigned key = (unsigned(a) << 8) | b;
     return (bigrams_[key >> 6] >> (key & 63)) & 1;
