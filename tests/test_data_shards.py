@@ -204,6 +204,24 @@ def test_workers_map_the_shards_themselves(tmp_path, context, workers) -> None:
     assert_same_batches(list(dataset_loader), reference)
 
 
+@pytest.mark.filterwarnings(_FORK_WITH_THREADS)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_maps_again_what_the_parent_mapped(tmp_path) -> None:
+    # The parent's table of mapped shards is dropped in the child by an os.register_at_fork hook
+    # (its lock may have been held by a parent thread); the child maps what it reads itself.
+    paths, merged = make_shards(tmp_path / "f", LAYOUTS["ragged"], seed=9)
+    dataset = GPTDataset(paths, max_length=12, stride=6)
+    expected = [t.tolist() for t in dataset[len(dataset) // 2]]
+    assert dataset.source.n_mapped > 0
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        ok = dataset.source.n_mapped == 0 and [t.tolist() for t in dataset[len(dataset) // 2]] == expected
+        os._exit(0 if ok and dataset.source.n_mapped > 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert dataset.source.n_mapped > 0, "the parent keeps its table"
+
+
 # ----------------------------------------------------------------------------------------------
 # Laziness and scale.
 

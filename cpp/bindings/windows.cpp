@@ -133,10 +133,12 @@ class PyTokenParts {
     const auto* parts = reinterpret_cast<const Token* const*>(parts_->map_windows(spec, index, count));
     if (wide) {
       gather_windows_parts<Token, int64_t>(parts, parts_->part_ends(), parts_->n_parts(), spec, index, count,
-                                           static_cast<int64_t*>(in), static_cast<int64_t*>(tg), num_threads);
+                                           static_cast<int64_t*>(in), static_cast<int64_t*>(tg), num_threads,
+                                           &parts_->index());
     } else {
       gather_windows_parts<Token, int32_t>(parts, parts_->part_ends(), parts_->n_parts(), spec, index, count,
-                                           static_cast<int32_t*>(in), static_cast<int32_t*>(tg), num_threads);
+                                           static_cast<int32_t*>(in), static_cast<int32_t*>(tg), num_threads,
+                                           &parts_->index());
     }
   }
 

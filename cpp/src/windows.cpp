@@ -77,6 +77,12 @@ template <class Out, class Token>
   throw std::logic_error("throw_bad_id called on a window without a bad id");
 }
 
+// dst[k] = src[k] for k < n (none when n <= 0), widened or narrowed to Out; vectorized.
+template <class Token, class Out>
+inline void convert_ids(const Token* __restrict src, int64_t n, Out* __restrict dst) {
+  for (int64_t k = 0; k < n; ++k) dst[k] = static_cast<Out>(src[k]);
+}
+
 template <class Token, class Out>
 inline void copy_window(const Token* tokens, int64_t start, int64_t max_length, Out* input_row, Out* target_row,
                         int64_t position_shift = 0) {
@@ -113,7 +119,7 @@ void check_window_indices(const WindowSpec& spec, const int64_t* windows, int64_
 
 // The part holding sequence position `pos` (< the last end): the first part whose end is past it,
 // which skips empty parts.
-int64_t part_of(const int64_t* part_ends, int64_t n_parts, int64_t pos) {
+int64_t upper_part(const int64_t* part_ends, int64_t n_parts, int64_t pos) {
   return std::upper_bound(part_ends, part_ends + n_parts, pos) - part_ends;
 }
 
@@ -180,7 +186,11 @@ void gather_window_range(const Token* tokens, const WindowSpec& spec, int64_t fi
 
 template <class Token, class Out>
 void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, int64_t n_parts, const WindowSpec& spec,
-                          const int64_t* windows, int64_t count, Out* inputs, Out* targets, int num_threads) {
+                          const int64_t* windows, int64_t count, Out* inputs, Out* targets, int num_threads,
+                          const PartIndex* index) {
+  const auto find_part = [&](int64_t pos) {
+    return index != nullptr ? index->part_of(pos) : upper_part(part_ends, n_parts, pos);
+  };
   check_spec(spec);
   check_parts(part_ends, n_parts, spec);
   check_window_indices(spec, windows, count);
@@ -188,7 +198,7 @@ void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, i
   const int64_t stride = spec.stride;
   for (int64_t r = 0; r < count; ++r) {  // every part a window touches must be there before any copy
     const int64_t start = windows[r] * stride;
-    for (int64_t p = part_of(part_ends, n_parts, start); p < n_parts; ++p) {
+    for (int64_t p = find_part(start); p < n_parts; ++p) {
       if (part_ends[p] > (p > 0 ? part_ends[p - 1] : 0) && parts[p] == nullptr) {
         throw std::invalid_argument("part " + std::to_string(p) + " is needed but not mapped");
       }
@@ -199,13 +209,31 @@ void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, i
     std::vector<Token> spanning;  // a window that spans parts, assembled
     for (int64_t r = begin; r < end; ++r) {
       const int64_t start = windows[r] * stride;
-      int64_t p = part_of(part_ends, n_parts, start);
+      int64_t p = find_part(start);
       const int64_t part_begin = p > 0 ? part_ends[p - 1] : 0;
       const Token* src;
       int64_t src_start;
       if (start + length + 1 <= part_ends[p]) {  // inside one part: straight from its memory
         src = parts[p];
         src_start = start - part_begin;
+      } else if constexpr (!needs_id_check<Token, Out>()) {
+        // Spanning parts, ids that always fit: each part's piece goes straight into both rows, with
+        // no assembled copy in between.
+        Out* input_row = inputs + r * length;
+        Out* target_row = targets + r * length;
+        for (int64_t at = start; at < start + length + 1; ++p) {
+          const int64_t from = p > 0 ? part_ends[p - 1] : 0;
+          const int64_t stop = std::min(part_ends[p], start + length + 1);
+          if (stop <= at) continue;                     // an empty part
+          const Token* piece = parts[p] + (at - from);  // window offsets [j0, j1) of this part
+          const int64_t j0 = at - start;
+          const int64_t j1 = stop - start;
+          const int64_t t0 = std::max<int64_t>(j0, 1);  // targets start one token in
+          convert_ids(piece, std::min(j1, length) - j0, input_row + j0);
+          convert_ids(piece + (t0 - j0), j1 - t0, target_row + (t0 - 1));
+          at = stop;
+        }
+        continue;
       } else {
         spanning.resize(static_cast<size_t>(length + 1));
         int64_t at = start;
@@ -233,7 +261,7 @@ void copy_parts_range(const Token* const* parts, const int64_t* part_ends, int64
                             " are out of range: the sequence has " + std::to_string(part_ends[n_parts - 1]));
   }
   int64_t at = start;
-  for (int64_t p = start < stop ? part_of(part_ends, n_parts, start) : n_parts; at < stop; ++p) {
+  for (int64_t p = start < stop ? upper_part(part_ends, n_parts, start) : n_parts; at < stop; ++p) {
     const int64_t from = p > 0 ? part_ends[p - 1] : 0;
     const int64_t until = std::min(part_ends[p], stop);
     if (until > at) {
@@ -242,6 +270,30 @@ void copy_parts_range(const Token* const* parts, const int64_t* part_ends, int64
       at = until;
     }
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// PartIndex
+
+PartIndex::PartIndex(const int64_t* part_ends, int64_t n_parts) : ends_(part_ends), n_parts_(n_parts) {
+  const int64_t n_tokens = part_ends[n_parts - 1];
+  // About two buckets per part, at most 2^22 (32 MiB of index for the largest sets).
+  const int64_t want = std::min<int64_t>(2 * n_parts, int64_t(1) << 22);
+  while (shift_ < 62 && (n_tokens >> shift_) >= want) ++shift_;
+  const int64_t buckets = (n_tokens >> shift_) + 1;
+  first_.resize(static_cast<size_t>(buckets) + 1);
+  for (int64_t b = 0; b < buckets; ++b) {
+    first_[static_cast<size_t>(b)] = upper_part(part_ends, n_parts, std::min(b << shift_, n_tokens - 1));
+  }
+  first_[static_cast<size_t>(buckets)] = n_parts - 1;
+}
+
+int64_t PartIndex::part_of(int64_t pos) const noexcept {
+  const size_t b = static_cast<size_t>(pos >> shift_);
+  // The answer lies in [first_[b], first_[b + 1]] (parts are ordered); usually they are equal.
+  const int64_t lo = first_[b];
+  const int64_t hi = first_[b + 1];
+  return std::upper_bound(ends_ + lo, ends_ + hi, pos) - ends_;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -266,6 +318,7 @@ TokenParts::TokenParts(std::vector<PartFile> files, std::vector<int64_t> part_en
   }
   pointers_.assign(ends_.size(), nullptr);
   mappings_.resize(ends_.size());
+  index_ = PartIndex(ends_.data(), n_parts());
 }
 
 TokenParts::~TokenParts() {
@@ -340,7 +393,7 @@ const void* const* TokenParts::map_windows(const WindowSpec& spec, const int64_t
   const std::lock_guard<std::mutex> lock(mutex_);
   for (int64_t r = 0; r < count; ++r) {
     const int64_t start = windows[r] * spec.stride;
-    map_parts_in(part_of(ends_.data(), n_parts(), start), start + spec.max_length + 1);
+    map_parts_in(index_.part_of(start), start + spec.max_length + 1);
   }
   return pointers_.data();
 }
@@ -352,7 +405,7 @@ const void* const* TokenParts::map_range(int64_t start, int64_t stop) {
   }
   if (start == stop || n_mapped_.load(std::memory_order_acquire) == n_nonempty_) return pointers_.data();
   const std::lock_guard<std::mutex> lock(mutex_);
-  return map_parts_in(part_of(ends_.data(), n_parts(), start), stop);
+  return map_parts_in(index_.part_of(start), stop);
 }
 
 const void* const* TokenParts::map_parts_in(int64_t first_part, int64_t stop) {
@@ -368,7 +421,7 @@ const void* const* TokenParts::map_parts_in(int64_t first_part, int64_t stop) {
   template void gather_windows<Token, Out>(const Token*, const WindowSpec&, const int64_t*, int64_t, Out*, Out*, int); \
   template void gather_window_range<Token, Out>(const Token*, const WindowSpec&, int64_t, int64_t, Out*, Out*, int);   \
   template void gather_windows_parts<Token, Out>(const Token* const*, const int64_t*, int64_t, const WindowSpec&,      \
-                                                 const int64_t*, int64_t, Out*, Out*, int);
+                                                 const int64_t*, int64_t, Out*, Out*, int, const PartIndex*);
 
 LLMPREP_INSTANTIATE_WINDOWS(uint16_t, int64_t)
 LLMPREP_INSTANTIATE_WINDOWS(uint32_t, int64_t)

@@ -4,6 +4,7 @@
 // TokenParts against files written here.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -152,6 +153,18 @@ TEST_CASE_TEMPLATE("gathers over parts equal gathers over the concatenation", To
                                     tg.data(), 1);
       CHECK(in == want_in);
       CHECK(tg == want_tg);
+      // The same through a PartIndex, and into int32 rows (the spanning windows' direct copy).
+      const llmprep::PartIndex index(ends.data(), int64_t(ends.size()));
+      std::fill(in.begin(), in.end(), -1);
+      llmprep::gather_windows_parts(parts.data(), ends.data(), int64_t(ends.size()), spec, picks.data(), k, in.data(),
+                                    tg.data(), 1, &index);
+      CHECK(in == want_in);
+      CHECK(tg == want_tg);
+      std::vector<int32_t> in32(want_in.size()), tg32(want_in.size());
+      llmprep::gather_windows_parts(parts.data(), ends.data(), int64_t(ends.size()), spec, picks.data(), k, in32.data(),
+                                    tg32.data(), 1, &index);
+      CHECK(std::equal(in32.begin(), in32.end(), want_in.begin()));
+      CHECK(std::equal(tg32.begin(), tg32.end(), want_tg.begin()));
     }
     const int64_t a = int64_t(rng() % uint64_t(n + 1));
     const int64_t b = a + int64_t(rng() % uint64_t(n - a + 1));
@@ -160,6 +173,30 @@ TEST_CASE_TEMPLATE("gathers over parts equal gathers over the concatenation", To
     CHECK(range == std::vector<Token>(whole.begin() + a, whole.begin() + b));
     CHECK_THROWS_AS(llmprep::copy_parts_range(parts.data(), ends.data(), int64_t(ends.size()), 0, n + 1, range.data()),
                     std::out_of_range);
+  }
+}
+
+TEST_CASE("PartIndex finds the part of every position as a binary search does") {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 300; ++round) {
+    // Parts of very different sizes (empty ones, one-token ones, long ones) so that buckets hold
+    // many part ends, none, or fall inside one part.
+    std::vector<int64_t> ends;
+    int64_t end = 0;
+    const int64_t n_parts = 1 + int64_t(rng() % 60);
+    for (int64_t p = 0; p < n_parts; ++p) {
+      const uint64_t kind = rng() % 4;
+      end += kind == 0 ? 0 : kind == 1 ? 1 : kind == 2 ? int64_t(rng() % 10) : int64_t(rng() % 5000);
+      ends.push_back(end);
+    }
+    if (ends.back() == 0) ends.back() = 1;
+    const llmprep::PartIndex index(ends.data(), int64_t(ends.size()));
+    for (int64_t pos = 0; pos < ends.back(); pos += 1 + int64_t(rng() % 7)) {
+      const int64_t want = std::upper_bound(ends.begin(), ends.end(), pos) - ends.begin();
+      REQUIRE(index.part_of(pos) == want);
+    }
+    REQUIRE(index.part_of(ends.back() - 1) ==
+            std::upper_bound(ends.begin(), ends.end(), ends.back() - 1) - ends.begin());
   }
 }
 

@@ -32,6 +32,7 @@ import json
 import operator
 import os
 import sys
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -470,7 +471,6 @@ class ShardSet(TokenSource):
         self.n_tokens = int(self._ends[-1])
         self._offsets: np.ndarray | None = None
         self._parts_table: _core.TokenParts | None = None
-        self._table_pid = -1
 
     @property
     def paths(self) -> list[Path]:
@@ -485,7 +485,7 @@ class ShardSet(TokenSource):
     def n_mapped(self) -> int:
         """Shards mapped in this process so far (0 until a window or `read` needs one)."""
         table = self._parts_table
-        return 0 if table is None or self._table_pid != os.getpid() else table.n_mapped
+        return 0 if table is None else table.n_mapped
 
     @property
     def document_offsets(self) -> np.ndarray | None:
@@ -517,11 +517,11 @@ class ShardSet(TokenSource):
     def _table(self) -> _core.TokenParts:
         """This process's table of the shards' files (built anew after a fork; maps nothing yet)."""
         table = self._parts_table
-        if table is None or self._table_pid != os.getpid():
+        if table is None:
             offsets = np.array([p.data_offset for p in self.parts], dtype=np.int64)
             paths = [os.fsencode(p.path) for p in self.parts]
             table = self._parts_table = _core.TokenParts(paths, offsets, self._ends, self.dtype)
-            self._table_pid = os.getpid()
+            _SETS_WITH_TABLES.add(self)
         return table
 
     def gather(
@@ -531,7 +531,7 @@ class ShardSet(TokenSource):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_parts_table=None, _table_pid=-1)
+        state.update(_parts_table=None)
         return state
 
     def materialize(self, max_length: int, stride: int, int32: bool, num_threads: int) -> tuple[np.ndarray, np.ndarray]:
@@ -541,6 +541,23 @@ class ShardSet(TokenSource):
         targets = np.empty((n, max_length), dtype=out_dtype)
         self._table().gather(max_length, stride, np.arange(n, dtype=np.int64), inputs, targets, num_threads)
         return inputs, targets
+
+
+#: Shard sets whose table of mapped files this process built. A forked child drops them (os.fork's
+#: hook, before any of its code runs): a table's lock may have been held by a parent thread that does
+#: not exist there, and the child maps what it needs itself. Checking os.getpid() in every batch
+#: instead cost a system call per batch (a tenth of a small batch's time).
+_SETS_WITH_TABLES: weakref.WeakSet[ShardSet] = weakref.WeakSet()
+
+
+def _drop_tables_after_fork() -> None:
+    for shard_set in list(_SETS_WITH_TABLES):
+        shard_set._parts_table = None
+    _SETS_WITH_TABLES.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_drop_tables_after_fork)
 
 
 # --------------------------------------------------------------------------------------------------
