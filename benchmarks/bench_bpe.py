@@ -1,10 +1,10 @@
 """GPT-2 BPE: llmprep vs tiktoken (and gigatoken, if installed), same process, same input.
 
-    python benchmarks/bench_bpe.py [--repeats 5] [--worst-bytes 1000000]
+    python benchmarks/bench_bpe.py [--repeats 5]
 
-Input: every ../shared/data/*.txt concatenated, plus worst cases (one long run of a letter, a digit,
-a punctuation mark, spaces, newlines). Every encoder's output is checked equal to tiktoken's before
-anything is timed; each timing is the best of --repeats runs after a warm-up.
+Input: every ../shared/data/*.txt concatenated (worst cases, one long piece: bench_worst.py). Every
+encoder's output is checked equal to tiktoken's before anything is timed; each timing is the best of
+--repeats runs after a warm-up.
 Ratios are baseline time / our time (> 1: we are faster).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import random
 import sys
 import threading
 import time
@@ -71,7 +70,6 @@ def two_thread_calibration(repeats: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--worst-bytes", type=int, default=1_000_000)
     args = parser.parse_args()
 
     paths = sorted((SHARED / "data").glob("*.txt"))
@@ -155,30 +153,6 @@ def main() -> int:
         f" (less any serial part, e.g. building the lists under the GIL)"
     )
 
-    print(f"worst cases ({args.worst_bytes / 1e6:.1f} MB each, one thread; 'x normal' = per-byte cost / normal text's)")
-    normal_ns = t_np1 * 1e9 / n_bytes
-    ref_ns = t_ref * 1e9 / n_bytes
-    # Runs of one unit repeat whole chunks, which the encoder reuses; one long piece of random
-    # letters, digits or marks does not, and is the true worst case for the merge.
-    rng = random.Random(0)
-    cases = [("letter x", "x"), ("digit 7", "7"), ("punct -", "-"), ("spaces", " "), ("newlines", "\n"),
-             ("'ab' repeated", "ab"), ("é repeated", "é")]  # fmt: skip
-    for label, alphabet in [("random letters", "abcdefghijklmnopqrstuvwxyz"), ("random digits", "0123456789"),
-                            ("random marks", "-=_.,;:!?*#/+")]:  # fmt: skip
-        cases.append((label, "".join(rng.choice(alphabet) for _ in range(args.worst_bytes))))
-    for label, unit in cases:
-        worst = unit * max(1, args.worst_bytes // len(unit.encode("utf-8")))
-        worst_bytes = len(worst.encode("utf-8"))
-        want = ref.encode_ordinary(worst)
-        require_exact(f"worst case {label}", ours.encode_to_numpy(worst, num_threads=1), want)
-        t_ours = best_of(lambda w=worst: ours.encode_to_numpy(w, num_threads=1), max(1, args.repeats // 2))
-        t_tik = best_of(lambda w=worst: ref.encode_ordinary(w), 1)
-        ours_ns = t_ours * 1e9 / worst_bytes
-        tik_ns = t_tik * 1e9 / worst_bytes
-        print(
-            f"  {label:<16} llmprep {ours_ns:7.1f} ns/B ({ours_ns / normal_ns:4.1f}x normal)"
-            f"   tiktoken {tik_ns:7.1f} ns/B ({tik_ns / ref_ns:4.1f}x its normal)   {t_tik / t_ours:6.1f}x faster"
-        )
     return 0
 
 

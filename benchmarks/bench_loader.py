@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _chapter_ch2 import GPTDatasetV1, IdsTokenizer  # noqa: E402  (the chapter's code, verbatim)
-from _common import SHARED, best_of  # noqa: E402
+from _common import SHARED, best_of, interleaved  # noqa: E402
 from llmprep import _core  # noqa: E402
 from llmprep import tokens as token_files  # noqa: E402
 from llmprep.data import GPTDataset, create_dataloader  # noqa: E402
@@ -108,6 +109,11 @@ def nanogpt_batches(
         yield [x, y]
 
 
+def median_ratio(reference: list[float], ours: list[float]) -> float:
+    """The median over rounds of reference time / our time."""
+    return statistics.median(a / b for a, b in zip(reference, ours))
+
+
 def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, runs: int) -> None:
     chapter_dataset = GPTDatasetV1("unused", IdsTokenizer(ids), max_length, stride)
     chapter = DataLoader(chapter_dataset, batch_size=batch_size, shuffle=True, drop_last=True)
@@ -132,19 +138,25 @@ def throughput(ids: np.ndarray, batch_size: int, max_length: int, stride: int, r
         for _ in iterable:
             pass
 
-    t_chapter = best_of(lambda: drain(chapter), runs)
-    t_ours = best_of(lambda: drain(ours), runs)
-    t_nano = best_of(lambda: drain(nanogpt_batches(ids, order, max_length, stride)), runs)
+    # Alternating rounds, ratios of each round's times, median: the machine's speed drifts more
+    # between two blocks of runs than between neighbouring runs.
+    times = interleaved(
+        {
+            "chapter create_dataloader_v1": lambda: drain(chapter),
+            "nanoGPT torch.stack of slices": lambda: drain(nanogpt_batches(ids, order, max_length, stride)),
+            "llmprep create_dataloader": lambda: drain(ours),
+        },
+        max(runs, 7),
+    )
     print(
         f"DataLoader, batch {batch_size}, L={max_length}, S={stride}: {len(order):,} batches, {tokens:,} tokens/epoch"
     )
-    for name, t in [
-        ("chapter create_dataloader_v1", t_chapter),
-        ("nanoGPT torch.stack of slices", t_nano),
-        ("llmprep create_dataloader", t_ours),
-    ]:
-        print(f"  {name:31s} {tokens / t / 1e6:9.1f} M tokens/s  ({t * 1e3:8.1f} ms/epoch)")
-    print(f"  ratio vs chapter: {t_chapter / t_ours:.1f}x   vs nanoGPT: {t_nano / t_ours:.1f}x")
+    for name, t in times.items():
+        print(f"  {name:31s} {tokens / min(t) / 1e6:9.1f} M tokens/s  ({min(t) * 1e3:8.1f} ms/epoch, best)")
+    ours_t = times["llmprep create_dataloader"]
+    vs_chapter = median_ratio(times["chapter create_dataloader_v1"], ours_t)
+    vs_nano = median_ratio(times["nanoGPT torch.stack of slices"], ours_t)
+    print(f"  ratio vs chapter: {vs_chapter:.1f}x   vs nanoGPT: {vs_nano:.1f}x   (median of the rounds' ratios)")
 
 
 def bandwidth(ids: np.ndarray, max_length: int, stride: int, runs: int) -> None:
@@ -201,14 +213,16 @@ def shard_set(ids: np.ndarray, n_shards: int, runs: int) -> None:
                 for _ in loader:
                     pass
 
-            t_single = best_of(lambda: drain(single), runs)
-            t_sharded = best_of(lambda: drain(sharded), runs)
+            # Alternating rounds, median ratio (as in throughput).
+            times = interleaved({"merged": lambda: drain(single), "shards": lambda: drain(sharded)}, max(runs, 7))
+            singles, shardeds = times["merged"], times["shards"]
+            ratio = median_ratio(singles, shardeds)
             n = len(single)
             print(
                 f"shard set of {n_shards:,} files vs the merged file, batch {batch_size}, L={max_length}, S={stride}:"
             )
-            print(f"  merged file: {n / t_single:10,.0f} batches/s")
-            print(f"  shard set:   {n / t_sharded:10,.0f} batches/s = {t_single / t_sharded:.0%} of the merged file")
+            print(f"  merged file: {n / min(singles):10,.0f} batches/s")
+            print(f"  shard set:   {n / min(shardeds):10,.0f} batches/s = {ratio:.0%} of the merged file (median)")
 
 
 def main() -> None:

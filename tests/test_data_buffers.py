@@ -96,4 +96,4 @@ def test_a_numpy_view_of_a_hand_out_keeps_its_buffer() -> None:
         again[1][:] = -1
     assert row.tolist() == [5] * 10
     del row, again
-    assert np.shares_memory(pool.take((ROWS, LENGTH), np.int64)[0], pool._pairs[0][0]), "free again"
+    assert np.shares_memory(pool.take((ROWS, LENGTH), np.int64)[0], pool._pairs[0]), "free again"

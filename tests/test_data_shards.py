@@ -209,7 +209,7 @@ def test_workers_map_the_shards_themselves(tmp_path, context, workers) -> None:
 def test_a_forked_child_maps_again_what_the_parent_mapped(tmp_path) -> None:
     # The parent's table of mapped shards is dropped in the child by an os.register_at_fork hook
     # (its lock may have been held by a parent thread); the child maps what it reads itself.
-    paths, merged = make_shards(tmp_path / "f", LAYOUTS["ragged"], seed=9)
+    paths, _ = make_shards(tmp_path / "f", LAYOUTS["ragged"], seed=9)
     dataset = GPTDataset(paths, max_length=12, stride=6)
     expected = [t.tolist() for t in dataset[len(dataset) // 2]]
     assert dataset.source.n_mapped > 0

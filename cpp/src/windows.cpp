@@ -77,6 +77,20 @@ template <class Out, class Token>
   throw std::logic_error("throw_bad_id called on a window without a bad id");
 }
 
+// Starts loading a shuffled batch's next window while this one is copied: each window begins at a
+// random place, where the hardware prefetcher has nothing to go on yet.
+template <class Token>
+inline void prefetch_window(const Token* src, int64_t n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* bytes = reinterpret_cast<const char*>(src);
+  const int64_t size = n * static_cast<int64_t>(sizeof(Token));
+  for (int64_t at = 0; at < size; at += 64) __builtin_prefetch(bytes + at);
+#else
+  (void)src;
+  (void)n;
+#endif
+}
+
 // dst[k] = src[k] for k < n (none when n <= 0), widened or narrowed to Out; vectorized.
 template <class Token, class Out>
 inline void convert_ids(const Token* __restrict src, int64_t n, Out* __restrict dst) {
@@ -161,6 +175,7 @@ void gather_windows(const Token* tokens, const WindowSpec& spec, const int64_t* 
   const int64_t stride = spec.stride;
   parallel_for(count, gather_threads(num_threads, count, length), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
+      if (r + 1 < end) prefetch_window(tokens + windows[r + 1] * stride, length + 1);
       copy_window(tokens, windows[r] * stride, length, inputs + r * length, targets + r * length);
     }
   });
@@ -208,6 +223,13 @@ void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, i
   parallel_for(count, gather_threads(num_threads, count, length), [&](int64_t begin, int64_t end) {
     std::vector<Token> spanning;  // a window that spans parts, assembled
     for (int64_t r = begin; r < end; ++r) {
+      if (r + 1 < end) {  // as in gather_windows; a window spanning parts is left to the hardware
+        const int64_t next = windows[r + 1] * stride;
+        const int64_t q = find_part(next);
+        if (next + length + 1 <= part_ends[q]) {
+          prefetch_window(parts[q] + (next - (q > 0 ? part_ends[q - 1] : 0)), length + 1);
+        }
+      }
       const int64_t start = windows[r] * stride;
       int64_t p = find_part(start);
       const int64_t part_begin = p > 0 ? part_ends[p - 1] : 0;
