@@ -61,6 +61,60 @@ def test_jsonl_by_extension_or_content(tmp_path: Path, expected: list[list[int]]
     assert _tokenize([str(path)], tmp_path / "t.tok", input_format="text")[0][:3] != expected[0][:3]
 
 
+def test_one_sniff_gives_format_and_compression(tmp_path: Path) -> None:
+    # sniff_input reads a plain file's head once for both answers; every way in must agree with
+    # the format policy (name, then content) and with the compression magic.
+    from llmprep._inputs import detect_format, sniff_input
+
+    lines = b'{"text": "a"}\n{"text": "b"}\n'
+    cases = {
+        "plain.txt": (b"hello world\n", "text", False),
+        "records.txt": (lines, "jsonl", False),  # by content
+        "records.jsonl": (b"not json at all\n", "jsonl", False),  # by name
+        "records.txt.gz": (gzip.compress(lines), "jsonl", True),  # content, after decompression
+        "plain.gz": (gzip.compress(b"hello\n"), "text", True),
+        "fake.parquet.txt": (b"PAR1 is how this text begins\n", "text", False),  # magic at one end only
+        "empty.txt": (b"", "text", False),
+        "brace.txt": (b"{ not json\n", "text", False),
+    }
+    for name, (body, fmt, compressed) in cases.items():
+        (tmp_path / name).write_bytes(body)
+        assert sniff_input(str(tmp_path / name), "auto") == (fmt, compressed), name
+        assert detect_format(str(tmp_path / name), "auto") == fmt, name
+        assert sniff_input(str(tmp_path / name), "text") == ("text", compressed), name  # forced format
+    (tmp_path / "misnamed.txt.gz").write_bytes(b"plain text named like gzip\n")
+    with pytest.raises(ValueError, match="does not start with its magic"):
+        sniff_input(str(tmp_path / "misnamed.txt.gz"), "auto")
+    assert sniff_input("-", "auto") == ("text", False)
+    if hasattr(os, "mkfifo"):  # a pipe is never opened here: it can be read only once
+        os.mkfifo(tmp_path / "pipe.jsonl")
+        assert sniff_input(str(tmp_path / "pipe.jsonl"), "auto") == ("jsonl", False)
+        os.mkfifo(tmp_path / "pipe")
+        assert sniff_input(str(tmp_path / "pipe"), "auto") == ("text", False)
+
+
+def test_directory_listing_order_and_skips(tmp_path: Path) -> None:
+    # Path order (by parts: "a/b.txt" before "a-b.txt", which string order reverses); hidden
+    # entries, a dangling link and a symbolic link to the output are skipped; a hard link to the
+    # output is another name, listed (and then refused as the output's input by check_output).
+    from llmprep.corpus import _expand_inputs
+
+    corpus = tmp_path / "corpus"
+    (corpus / "a").mkdir(parents=True)
+    (corpus / ".hidden").mkdir()
+    for name in ("a/b.txt", "a-b.txt", "b.txt", ".dot.txt", ".hidden/c.txt", "out.tok"):
+        (corpus / name).write_text("x", encoding="utf-8")
+    (corpus / "dangling.txt").symlink_to(corpus / "missing")
+    (corpus / "to-out.txt").symlink_to(corpus / "out.tok")
+    os.link(corpus / "out.tok", corpus / "hard-out.txt")
+    listed = [
+        Path(s.path).relative_to(corpus).as_posix() for s in _expand_inputs([str(corpus)], None, corpus / "out.tok")
+    ]
+    assert listed == ["a/b.txt", "a-b.txt", "b.txt", "hard-out.txt"]
+    globbed = _expand_inputs([str(corpus)], "b*", corpus / "out.tok")
+    assert [Path(s.path).name for s in globbed] == ["b.txt", "b.txt"]
+
+
 def test_content_sniffing_note_on_the_cli(tmp_path: Path) -> None:
     path = tmp_path / "records.txt"
     path.write_bytes(_jsonl())

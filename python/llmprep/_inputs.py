@@ -29,6 +29,7 @@ __all__ = [
     "open_input",
     "parquet_row_groups",
     "parquet_sizes",
+    "sniff_input",
     "strip_compression_suffix",
 ]
 
@@ -162,38 +163,47 @@ def detect_format(path: str, requested: str, note: Callable[[str], None] | None 
     Raises:
         ValueError: An unknown ``requested`` format, or a Parquet file given as standard input.
     """
+    return sniff_input(path, requested, note)[0]
+
+
+def sniff_input(path: str, requested: str, note: Callable[[str], None] | None = None) -> tuple[str, bool]:
+    """`detect_format`'s answer and whether the input is a compressed file, opening a plain file once
+    (a folder of 20,000 small files spent more time here, at three opens per file, than in BPE)."""
     if requested not in FORMATS:
         raise ValueError(f"input format must be one of {', '.join(FORMATS)}, not {requested!r}")
     if requested == "parquet" and path == "-":
         raise ValueError("Parquet cannot be read from standard input (it needs a seekable file)")
-    if requested != "auto":
-        return requested
     if path == "-":
-        return "text"  # stdin is read once: JSONL on stdin needs --input-format jsonl
-    ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
-    if ext in _JSONL_SUFFIXES:
-        return "jsonl"
-    if ext == ".parquet":
-        return "parquet"
+        return (requested if requested != "auto" else "text"), False  # stdin is read once: JSONL needs the flag
+    by_name: str | None = requested
+    if requested == "auto":
+        ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
+        by_name = "jsonl" if ext in _JSONL_SUFFIXES else "parquet" if ext == ".parquet" else None
     if not os.path.isfile(path):
-        return "text"  # a pipe can be read only once; name the format with --input-format
+        return by_name or "text", False  # a pipe can be read only once; name the format with --input-format
     with open(path, "rb") as f:
+        head = f.read(512)
+        compressed = _compression_of(path, head[:16]) is not None  # the longest magic is 10 bytes
+        if by_name is not None:
+            return by_name, compressed
         # A Parquet file starts and ends with its magic: both, so a text beginning "PAR1" stays text.
-        start = f.read(4)
-        if start == _PARQUET_MAGIC and f.seek(0, os.SEEK_END) >= 12:
+        if head[:4] == _PARQUET_MAGIC and f.seek(0, os.SEEK_END) >= 12:
             f.seek(-4, os.SEEK_END)
             if f.read(4) == _PARQUET_MAGIC:
-                return "parquet"
-    with open_input(path) as stream:
-        # Most inputs are text whose first non-blank byte is not "{": a small read settles it.
-        head = stream.read(512)
-        if head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
-            head += stream.read(_SNIFF_BYTES)
+                return "parquet", compressed
+        if not compressed and head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
+            head += f.read(_SNIFF_BYTES)
+    if compressed:
+        with open_input(path) as stream:  # the JSON sniff reads the decompressed head
+            head = stream.read(512)
+            if head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
+                head += stream.read(_SNIFF_BYTES)
+    # Most inputs are text whose first non-blank byte is not "{": the first 512 bytes settle it.
     if _first_line_is_json_object(head):
         if note is not None:
             note(f"{path}: its first line is a JSON object, so it is read as JSONL (--input-format text to override)")
-        return "jsonl"
-    return "text"
+        return "jsonl", compressed
+    return "text", compressed
 
 
 def _parquet_file(path: str) -> Any:

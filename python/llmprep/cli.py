@@ -201,13 +201,14 @@ def _run_tokenize(args: argparse.Namespace) -> int:
         raise ValueError("--shards is for --ray; one machine's part of a corpus is --shard I/N")
     shard = parse_shard(args.shard) if args.shard else None
     # Inputs and output are checked before any vocabulary is loaded (which may need the network).
-    plan_inputs(
+    planned = plan_inputs(
         args.inputs,
         args.output,
         glob=args.glob,
         input_format=args.input_format,
         overwrite=args.force,
         format=args.format,
+        note=_note,
     )
     if args.workers == 0:
         _core.default_num_threads()  # an invalid LLMPREP_NUM_THREADS is an error now, not after the encoder loads
@@ -264,6 +265,7 @@ def _run_tokenize(args: argparse.Namespace) -> int:
             input_format=args.input_format,
             text_column=args.text_column,
             note=_note,
+            planned=planned,  # planned once, above
         )
     finally:
         bar.close()

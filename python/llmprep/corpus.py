@@ -20,11 +20,13 @@ slower here, but would be with smaller batches.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import itertools
 import json
 import os
 import re
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -249,14 +251,6 @@ class _Source:
         return 1 if self.doc_sizes is None else len(self.doc_sizes)
 
 
-def _is_compressed(path: str) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(16)  # the longest magic (bzip2's stream and block magic) is 10 bytes
-    from llmprep._inputs import _compression_of
-
-    return _compression_of(path, head) is not None
-
-
 def _expand_inputs(
     inputs: Sequence[str],
     glob: str | None,
@@ -268,12 +262,19 @@ def _expand_inputs(
     """The inputs in document order, with their formats. Inside directories, hidden entries and the
     output file itself (and its raw sidecar), or everything in ``output_folder``, are skipped, so
     re-running into the corpus folder is safe. A missing input is an error here, before any
-    vocabulary is loaded."""
-    from llmprep._inputs import detect_format
+    vocabulary is loaded. Each listed file costs one stat and one open (sniff_input): a folder of
+    20,000 small files took longer to plan than to tokenize when each took several of both."""
+    from llmprep._inputs import sniff_input
 
-    skip = set()
+    # The output and its sidecar by (device, inode), to compare each listed file's stat with, and by
+    # resolved path, which decides when the inode matches (a hard link of the output is another
+    # file name, and listed; a symbolic link to it is the output).
+    skip: dict[tuple[int, int], Path] = {}
     if output is not None and os.fspath(output) != "-":
-        skip = {output.resolve(), output.with_name(output.name + ".json").resolve()}
+        for out in (output, output.with_name(output.name + ".json")):
+            with contextlib.suppress(OSError):
+                st = out.stat()
+                skip[(st.st_dev, st.st_ino)] = out.resolve()
     found: list[tuple[str, int | None]] = []
     for item in inputs:
         if item == STDIN:
@@ -281,18 +282,10 @@ def _expand_inputs(
             continue
         path = Path(item)
         if path.is_dir():
-            listed = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (glob is None or fnmatch.fnmatch(p.name, glob))
-                and p.resolve() not in skip
-                and (output_folder is None or not p.resolve().is_relative_to(output_folder.resolve()))
-            )
+            listed = _list_folder(path, glob, skip, output_folder)
             if not listed:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
-            found.extend((str(p), p.stat().st_size) for p in listed)
+            found.extend(listed)
         elif path.is_file():
             found.append((item, path.stat().st_size))
         elif path.exists():  # a named pipe or process substitution, e.g. <(zcat corpus.txt.gz)
@@ -301,10 +294,40 @@ def _expand_inputs(
             raise FileNotFoundError(f"input {item} does not exist")
     sources = []
     for name, size in found:
-        fmt = detect_format(name, input_format, note)
-        compressed = size is not None and _is_compressed(name)
-        sources.append(_Source(name, fmt, size, compressed))
+        fmt, compressed = sniff_input(name, input_format, note)
+        sources.append(_Source(name, fmt, size, compressed and size is not None))
     return sources
+
+
+def _list_folder(
+    path: Path, glob: str | None, skip: dict[tuple[int, int], Path], output_folder: Path | None
+) -> list[tuple[str, int]]:
+    """A folder's files (recursively, in path order) with their sizes: no hidden entries, not the
+    files of ``skip`` ((device, inode) -> resolved path), nothing inside ``output_folder``."""
+    base = len(path.parts)
+    inside = output_folder.resolve() if output_folder is not None else None
+    listed = []
+    for p in path.rglob("*"):
+        if any(part.startswith(".") for part in p.parts[base:]):
+            continue
+        if glob is not None and not fnmatch.fnmatch(p.name, glob):
+            continue
+        try:
+            st = p.stat()
+        except OSError:  # a dangling link, or removed meanwhile: not a file (as is_file() says)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        same = skip.get((st.st_dev, st.st_ino))
+        if same is not None and p.resolve() == same:
+            continue
+        if inside is not None and p.resolve().is_relative_to(inside):
+            continue
+        listed.append((p, st.st_size))
+    # Path order (by parts; case-folded on Windows as pathlib compares), not string order.
+    fold = os.name == "nt"
+    listed.sort(key=lambda entry: tuple(x.lower() for x in entry[0].parts) if fold else entry[0].parts)
+    return [(str(p), size) for p, size in listed]
 
 
 def _document_sizes(source: _Source, jsonl_field: str, text_column: str) -> list[int]:
@@ -479,6 +502,7 @@ def tokenize_corpus(
     input_format: str = "auto",
     text_column: str = "text",
     note: Callable[[str], None] | None = None,
+    planned: list[_Source] | None = None,
 ) -> TokenizeStats:
     """Tokenizes text, JSONL and Parquet files (plain or compressed), directories or stdin into one token file.
 
@@ -512,6 +536,8 @@ def tokenize_corpus(
             ``"parquet"``; compressed inputs (.gz, .bz2, .xz, .zst) are decompressed in any format.
         text_column: The text column of Parquet inputs.
         note: Called with informational messages (an input read as JSONL because of its content).
+        planned: ``plan_inputs``' result for these arguments, when the caller already planned (the CLI
+            does, before loading the vocabulary); else the inputs are planned here.
 
     Returns:
         Counts and timing; ``header`` is the written file's header.
@@ -536,9 +562,11 @@ def tokenize_corpus(
     start_time = time.perf_counter()
     check_options(errors, dtype)
     chosen = file_dtype(encoder, dtype, eot)
-    sources = plan_inputs(
-        inputs, output, glob=glob, input_format=input_format, overwrite=overwrite, format=format, note=note
-    )
+    sources = planned
+    if sources is None:
+        sources = plan_inputs(
+            inputs, output, glob=glob, input_format=input_format, overwrite=overwrite, format=format, note=note
+        )
     num_threads = workers if workers > 0 else _default_threads()
 
     first_doc, last_doc = 0, None
