@@ -8,6 +8,9 @@
 # sanitizers/lsan_at_exit.py checks instead, before the interpreter finalizes (LLMPREP_LSAN_AT_EXIT=1;
 # scripts/sanitize.sh installs it into its venv). WHAT=python-run: the same without leak checking
 # (sanitize.sh --run, e.g. the fuzzers).
+# LLMPREP_ASAN_OPTIONS is appended to ASAN_OPTIONS (a later option wins), e.g.
+# fast_unwind_on_malloc=0 for the whole allocation stack of a leaked Python object (the fast unwinder
+# stops in libpython, often right after the first frames in _core) at about 20 times the run time.
 # log_path writes every report to LOGDIR/<tool>.<pid> as well, so pytest's output capture cannot
 # hide one; llmprep_check_sanitizer_logs fails when any such file exists.
 llmprep_sanitizer_env() {
@@ -32,7 +35,7 @@ llmprep_sanitizer_env() {
   unset LLMPREP_LSAN_AT_EXIT
   case "$mode" in
     asan)
-      export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=$leaks:leak_check_at_exit=$at_exit:strict_string_checks=1:detect_stack_use_after_return=$stack_uar:check_initialization_order=1:log_path=$logdir/asan"
+      export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=$leaks:leak_check_at_exit=$at_exit:strict_string_checks=1:detect_stack_use_after_return=$stack_uar:check_initialization_order=1:log_path=$logdir/asan${LLMPREP_ASAN_OPTIONS:+:$LLMPREP_ASAN_OPTIONS}"
       export LSAN_OPTIONS="suppressions=$root/sanitizers/lsan.supp:print_suppressions=0"
       if [[ "$what" == python ]]; then export LLMPREP_LSAN_AT_EXIT=1; fi
       export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logdir/ubsan"
