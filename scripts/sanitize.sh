@@ -13,8 +13,10 @@
 #
 # The sanitizer runtime is preloaded into the interpreter (LD_PRELOAD), reports go to
 # build/san-<mode>/logs as well as stderr (pytest's capture cannot hide them), and the run FAILS if
-# any report file appears, whatever pytest's exit status. Leak checking is off here (CPython does
-# not free its own objects at exit); the native tests run with it on (scripts/native_tests.sh).
+# any report file appears, whatever pytest's exit status. asan checks for leaks in every Python
+# process of the test run: once, when the program is done but before the interpreter finalizes
+# (sanitizers/lsan_at_exit.py says why and what it cannot see); a leak fails that process (status
+# 23) and leaves a report. --run keeps leak checking off (the fuzzers).
 # PYTHONMALLOC=malloc sends Python's small objects (short str/bytes) through malloc, so that ASan
 # also sees reads past the end of the Python buffers the C++ reads. LLMPREP_SANITIZER=MODE tells the
 # tests where they run (see tests/conftest.py); property tests take LLMPREP_SANITIZER_HYPOTHESIS_EXAMPLES
@@ -62,6 +64,12 @@ import site, sys
 paths = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
 print("\n".join(dict.fromkeys(paths)))
 PY
+# sanitizers/lsan_at_exit.py, imported by every Python process of this venv at start-up: with
+# LLMPREP_LSAN_AT_EXIT=1 (the asan pytest run) it checks for leaks before the interpreter finalizes.
+if [[ "$mode" == asan ]]; then
+  cp sanitizers/lsan_at_exit.py "$site/_llmprep_lsan_at_exit.py"
+  echo "import _llmprep_lsan_at_exit; _llmprep_lsan_at_exit.install()" >"$site/_llmprep_lsan_at_exit.pth"
+fi
 
 # 2. Build and install the sanitized extension (incremental: the build folder is kept).
 echo "sanitize.sh: building llmprep with -fsanitize=$sanitize into $build"
@@ -80,7 +88,9 @@ for lib in "${runtimes[@]}"; do
   preload="$preload $path"
 done
 logdir="$root/$build/logs"
-llmprep_sanitizer_env "$mode" "$logdir" python
+what=python
+[[ "${1:-}" == --run ]] && what=python-run
+llmprep_sanitizer_env "$mode" "$logdir" "$what"
 export PYTHONMALLOC=malloc
 # The tests then know they run on a sanitizer build after the plain run (tests/conftest.py, SANITIZER):
 # exhaustive tests on fixed inputs run llmprep's side only (every-code-point ones on a sample: every 7th
