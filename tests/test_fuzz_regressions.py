@@ -104,8 +104,11 @@ def test_jsonl_record_nested_too_deeply_names_its_line(tmp_path) -> None:
         '{"dtype": "uint16", "n_tokens": 1, "n_documents": 1, "vocab_size": 5, "eot_token": Infinity, "encoding": "x"}',
         '{"dtype": "uint16", "n_tokens": 1, "n_documents": 1e400, "vocab_size": 5, "eot_token": 1, "encoding": "x"}',
         "[" * 100_000,
+        # numpy parses a dtype string with a comma as a record format, through ast.literal_eval:
+        # this escaped as SyntaxError.
+        '{"dtype": ",int32", "n_tokens": 1, "n_documents": 1, "vocab_size": 5, "eot_token": 1, "encoding": "x"}',
     ],
-    ids=["infinity", "1e400", "nested-too-deeply"],
+    ids=["infinity", "1e400", "nested-too-deeply", "dtype-comma-string"],
 )
 def test_raw_sidecar_with_bad_numbers_is_token_file_error(tmp_path, sidecar: str) -> None:
     # fuzz_token_file (raw files): these escaped open_tokens as OverflowError / RecursionError.

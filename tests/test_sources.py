@@ -70,9 +70,13 @@ def test_check_id_dtype_accepts_only_what_token_files_hold() -> None:
     for good, name in (("uint16", "uint16"), (np.uint32, "uint32"), (">u2", "uint16"), (np.dtype("<u4"), "uint32")):
         resolved = tokens.check_id_dtype(good)
         assert resolved.name == name and resolved.byteorder in "<="
-    for bad in ("int64", np.int32, "uint8", "uint64", "float32", "nonsense", None):
+    # ",int32" and "(" make numpy raise SyntaxError / ValueError (record formats); "u2," is a record.
+    for bad in ("int64", np.int32, "uint8", "uint64", "float32", "nonsense", None, ",int32", "(", "u2,"):
         with pytest.raises(ValueError, match="token files hold uint16 or uint32 ids, not"):
             tokens.check_id_dtype(bad)
+    for bad in ("float32", "nonsense", ",int32", "(", "u2,"):  # token_dtype: the in-memory policy
+        with pytest.raises(TypeError, match="dtype"):
+            sources.token_dtype(bad)
 
 
 def test_encoded_ids_above_uint32_are_an_error_not_a_wrap() -> None:

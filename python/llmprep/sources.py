@@ -122,7 +122,7 @@ def token_dtype(dtype: Any) -> np.dtype[Any]:
     """
     try:
         resolved: np.dtype[Any] = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # a comma string goes through ast.literal_eval
         raise TypeError(
             f"dtype {dtype!r} is not a numpy dtype; use np.uint16, np.uint32, np.int32 or np.int64"
         ) from None

@@ -205,7 +205,7 @@ def check_id_dtype(dtype: Any) -> np.dtype[Any]:
     """
     try:
         resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # a comma string goes through ast.literal_eval
         resolved = None
     if resolved is None or resolved.kind != "u" or resolved.itemsize not in _DTYPES:
         raise ValueError(f"token files hold uint16 or uint32 ids, not {dtype if resolved is None else resolved}")
