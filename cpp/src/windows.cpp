@@ -222,16 +222,17 @@ void gather_windows_parts(const Token* const* parts, const int64_t* part_ends, i
   }
   parallel_for(count, gather_threads(num_threads, count, length), [&](int64_t begin, int64_t end) {
     std::vector<Token> spanning;  // a window that spans parts, assembled
+    int64_t next_part = begin < end ? find_part(windows[begin] * stride) : 0;
     for (int64_t r = begin; r < end; ++r) {
+      const int64_t start = windows[r] * stride;
+      int64_t p = next_part;
       if (r + 1 < end) {  // as in gather_windows; a window spanning parts is left to the hardware
         const int64_t next = windows[r + 1] * stride;
-        const int64_t q = find_part(next);
-        if (next + length + 1 <= part_ends[q]) {
-          prefetch_window(parts[q] + (next - (q > 0 ? part_ends[q - 1] : 0)), length + 1);
+        next_part = find_part(next);
+        if (next + length + 1 <= part_ends[next_part]) {
+          prefetch_window(parts[next_part] + (next - (next_part > 0 ? part_ends[next_part - 1] : 0)), length + 1);
         }
       }
-      const int64_t start = windows[r] * stride;
-      int64_t p = find_part(start);
       const int64_t part_begin = p > 0 ? part_ends[p - 1] : 0;
       const Token* src;
       int64_t src_start;
@@ -297,7 +298,7 @@ void copy_parts_range(const Token* const* parts, const int64_t* part_ends, int64
 // ------------------------------------------------------------------------------------------------
 // PartIndex
 
-PartIndex::PartIndex(const int64_t* part_ends, int64_t n_parts) : ends_(part_ends), n_parts_(n_parts) {
+PartIndex::PartIndex(const int64_t* part_ends, int64_t n_parts) : ends_(part_ends) {
   const int64_t n_tokens = part_ends[n_parts - 1];
   // About two buckets per part, at most 2^22 (32 MiB of index for the largest sets).
   const int64_t want = std::min<int64_t>(2 * n_parts, int64_t(1) << 22);

@@ -55,7 +55,6 @@ class PartIndex {
 
  private:
   const int64_t* ends_ = nullptr;
-  int64_t n_parts_ = 0;
   int shift_ = 0;
   std::vector<int64_t> first_;  // first_[b]: the part holding position b << shift_; one more at the end
 };
