@@ -2,7 +2,8 @@
 
 Everything is checked against tiktoken: growth, eviction at a (test-lowered) cap, pieces whose key or
 ids spill out of the 32-byte entry, keys that share their first words, several encoders taking turns
-on one thread, parallel calls (which freeze the caller's cache and merge what was learned afterwards),
+on one thread, parallel calls (which freeze the caller's cache and absorb what every thread learned
+afterwards),
 and tables allocated with and without huge pages.
 """
 
@@ -135,6 +136,27 @@ def test_parallel_equals_serial(refs, text, name, cap) -> None:
     got = enc.encode_batch(docs, [], 2, 4_096)
     assert got == [ref.encode_ordinary(d) for d in docs]
     assert np.array_equal(enc.encode_to_numpy(text, [], 1), expected)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base"])
+def test_parallel_call_passes_on_what_every_thread_learned(refs, text, name) -> None:
+    # The caller ends a parallel call knowing every piece any thread met, as after a serial pass:
+    # pieces only a pool thread encoded are not merged again by the next call's threads.
+    serial = fresh(refs[name])
+    serial.encode_to_numpy(text, [], 1)
+    learned = _testing.piece_cache_stats(serial)["size"]
+    enc = fresh(refs[name])
+    enc.encode_to_numpy(text, [], 2, 16_384)
+    assert _testing.piece_cache_stats(enc)["size"] == learned
+    docs = [text[i : i + 7_000] for i in range(0, len(text), 7_000)]
+    batch = fresh(refs[name])
+    batch.encode_batch(docs, [], 2, 4_096)
+    learned_in_batch = _testing.piece_cache_stats(batch)["size"]  # before another encoder takes the thread
+    # Pieces that a document's end cuts short differ from the whole text's, so compare with the
+    # same documents encoded serially.
+    again = fresh(refs[name])
+    again.encode_batch(docs, [], 1, 0)
+    assert learned_in_batch == _testing.piece_cache_stats(again)["size"]
 
 
 @pytest.mark.parametrize("huge_pages", [False, True])

@@ -515,9 +515,6 @@ void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out)
 PieceCache& BpeEncoder::thread_cache() const {
   PieceCache& cache = tls_cache;
   if (cache.owner != instance_id_) cache.reset(instance_id_);
-  // A pool thread keeps its cache after a parallel call; the caller's cache it read then may be
-  // gone by now (parallel_cache_for_this_thread sets it again for the next call).
-  cache.shared = nullptr;
   return cache;
 }
 
@@ -558,11 +555,11 @@ void BpeEncoder::encode_piece(std::string_view piece, PieceCache& cache, std::ve
 
 uint32_t* BpeEncoder::encode_uncached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
                                       uint32_t* dst) const {
-  // The calling thread's cache missed (encode_cached). The caller's frozen cache next, in a parallel
-  // call; then the rank table, so the rank table is only read for a piece's first occurrence (it
-  // was a third of the time when every piece probed it); then the merge. The result is cached.
-  if (cache.shared != nullptr) {
-    if (uint32_t* end = cache.shared->table.find_into(piece, probe, dst)) return end;
+  // The thread's table missed (encode_cached). In a parallel call, the caller's frozen table next;
+  // then the rank table, so the rank table is only read for a piece's first occurrence (it was a
+  // third of the time when every piece probed it); then the merge. The result is cached.
+  if (cache.frozen != nullptr) {
+    if (uint32_t* end = cache.frozen->find_into(piece, probe, dst)) return end;
   }
   const uint32_t whole = ranks_.find(piece, probe);
   uint32_t* end = dst + 1;
@@ -575,24 +572,36 @@ uint32_t* BpeEncoder::encode_uncached(std::string_view piece, const BytesMap::Pr
   return end;
 }
 
-PieceCache& BpeEncoder::parallel_caches_begin(PieceCache*& caller_new) const {
-  PieceCache& caller = thread_cache();
-  caller_new = new PieceCache();
-  caller_new->owner = instance_id_;
-  caller_new->shared = &caller;
-  return caller;
+namespace {
+
+// Which call's cache a thread is serving (a thread takes part in one parallel call at a time).
+struct CallSlot {
+  uint64_t call = 0;
+  PieceCache* cache = nullptr;
+};
+thread_local CallSlot tls_call;
+std::atomic<uint64_t> next_call_id{1};
+
+}  // namespace
+
+ParallelCaches::ParallelCaches(const BpeEncoder& encoder)
+    : caller_(encoder.thread_cache()), call_(next_call_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+PieceCache& ParallelCaches::for_this_thread() {
+  CallSlot& slot = tls_call;
+  if (slot.call == call_) return *slot.cache;
+  auto cache = std::make_unique<PieceCache>();
+  cache->owner = caller_.owner;
+  cache->frozen = &caller_.table;
+  slot = CallSlot{call_, cache.get()};
+  const std::lock_guard<std::mutex> lock(mutex_);
+  learned_.push_back(std::move(cache));
+  return *learned_.back();
 }
 
-PieceCache& BpeEncoder::parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const {
-  PieceCache& mine = thread_cache();
-  if (&mine == &caller) return caller_new;  // the caller's own cache stays frozen during the call
-  mine.shared = &caller;                    // a worker: its own cache first (kept by pool threads), then the caller's
-  return mine;
-}
-
-void BpeEncoder::parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const {
-  caller.absorb(*caller_new);
-  delete caller_new;
+void ParallelCaches::finish() {
+  for (const auto& cache : learned_) caller_.absorb(*cache);
+  learned_.clear();
 }
 
 }  // namespace llmprep

@@ -2,10 +2,35 @@
 // and bpe_text.cpp's batch loop). Internal to the core library.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
 #include "llmprep/bpe.hpp"
 #include "llmprep/piece_cache.hpp"
 
 namespace llmprep {
+
+// The piece caches of one parallel encoding call (see PieceCache::frozen): the calling thread's
+// cache, frozen for the call and probed first by every thread, and one small cache per thread of the
+// call for the pieces it learns, absorbed into the caller's by finish(). Constructed and finished
+// on the calling thread; dropped without finish() (an exception) the new pieces are forgotten.
+class ParallelCaches {
+ public:
+  explicit ParallelCaches(const BpeEncoder& encoder);
+  ParallelCaches(const ParallelCaches&) = delete;
+  ParallelCaches& operator=(const ParallelCaches&) = delete;
+  // This thread's cache for the call (made on its first task of the call).
+  PieceCache& for_this_thread();
+  void finish();
+
+ private:
+  PieceCache& caller_;
+  const uint64_t call_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PieceCache>> learned_;
+};
 
 inline uint32_t* BpeEncoder::encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
                                            uint32_t* dst) const {

@@ -108,6 +108,7 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
     // A piece of n <= kMax bytes has at most n ids; a cache hit writes kInlineIds slots.
     uint32_t ids[kBuffer + kMax + PieceTable::kInlineIds];
     uint32_t* w = ids;
+    const PieceTable* frozen = cache.frozen;  // a parallel call's second table (see PieceCache)
     size_t pos = 0;
     while (pos < text.size()) {
       const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
@@ -119,6 +120,7 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
         probes[k] =
             at + 16 <= text.size() ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
         cache.table.prefetch(probes[k]);
+        if (frozen != nullptr) frozen->prefetch(probes[k]);
       }
       for (size_t k = 0; k < n; pos = ends[k++]) {
         if (w >= ids + kBuffer) {
@@ -243,36 +245,30 @@ void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
     }
   }
   const int64_t n_units = int64_t(unit_first.size()) - 1;
-  PieceCache* caller_new = nullptr;
-  PieceCache& caller = parallel_caches_begin(caller_new);
-  try {
-    parallel_tasks_ordered(
-        n_units, threads,
-        [&](int64_t u) {
-          PieceCache& cache = parallel_cache_for_this_thread(caller, *caller_new);
-          for (size_t t = unit_first[size_t(u)]; t < unit_first[size_t(u) + 1]; ++t) {
-            const EncodeSegment& task = tasks[t];
-            // Built in a local vector and moved into place: results[t] and results[t + 1] share a
-            // cache line, and appending to them from two threads made every push_back a cache miss
-            // (false sharing: 2 threads did ~40% more CPU work than one).
-            std::vector<uint32_t> result;
-            if (task.special != EncodeSegment::kOrdinary) {
-              result.push_back(task.special);
-            } else {
-              result.reserve(task.text.size() / 4 + 16);
-              encode_ordinary_serial(task.text, cache, result);
-            }
-            results[t] = std::move(result);
+  ParallelCaches caches(*this);
+  parallel_tasks_ordered(
+      n_units, threads,
+      [&](int64_t u) {
+        PieceCache& cache = caches.for_this_thread();
+        for (size_t t = unit_first[size_t(u)]; t < unit_first[size_t(u) + 1]; ++t) {
+          const EncodeSegment& task = tasks[t];
+          // Built in a local vector and moved into place: results[t] and results[t + 1] share a
+          // cache line, and appending to them from two threads made every push_back a cache miss
+          // (false sharing: 2 threads did ~40% more CPU work than one).
+          std::vector<uint32_t> result;
+          if (task.special != EncodeSegment::kOrdinary) {
+            result.push_back(task.special);
+          } else {
+            result.reserve(task.text.size() / 4 + 16);
+            encode_ordinary_serial(task.text, cache, result);
           }
-        },
-        [&](int64_t begin, int64_t end) {
-          consume(int64_t(unit_first[size_t(begin)]), int64_t(unit_first[size_t(end)]));
-        });
-  } catch (...) {
-    parallel_caches_end(caller, caller_new);
-    throw;
-  }
-  parallel_caches_end(caller, caller_new);
+          results[t] = std::move(result);
+        }
+      },
+      [&](int64_t begin, int64_t end) {
+        consume(int64_t(unit_first[size_t(begin)]), int64_t(unit_first[size_t(end)]));
+      });
+  caches.finish();
 }
 
 void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,

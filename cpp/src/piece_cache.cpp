@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -94,6 +95,50 @@ void PieceTable::reset() noexcept {
   id_arena_.shrink_to_fit();
   key_arena_.clear();
   key_arena_.shrink_to_fit();
+}
+
+void PieceTable::swap(PieceTable& other) noexcept {
+  std::swap(entries_, other.entries_);
+  std::swap(mask_, other.mask_);
+  std::swap(size_, other.size_);
+  std::swap(evictions_, other.evictions_);
+  std::swap(spilled_, other.spilled_);
+  std::swap(huge_, other.huge_);
+  id_arena_.swap(other.id_arena_);
+  key_arena_.swap(other.key_arena_);
+}
+
+void PieceTable::insert_missing(const PieceTable& other) {
+  if (other.entries_ == nullptr) return;
+  // Batches of entries: keys rebuilt and hashed, home lines prefetched, then looked up and inserted
+  // (one at a time, each miss waited for, this was most of a parallel call's serial tail on text
+  // full of new pieces).
+  constexpr size_t kBatch = 32;
+  char keys[kBatch][kMaxPieceBytes];
+  std::string_view pieces[kBatch];
+  BytesMap::Probe probes[kBatch];
+  const Entry* entries[kBatch];
+  size_t i = 0;
+  while (i <= other.mask_) {
+    size_t n = 0;
+    for (; i <= other.mask_ && n < kBatch; ++i) {
+      const Entry& e = other.entries_[i];
+      if (e.k1 == 0) continue;
+      pieces[n] = std::string_view(keys[n], other.key_bytes(e, keys[n]));
+      probes[n] = BytesMap::probe(pieces[n]);
+      prefetch(probes[n]);
+      entries[n++] = &e;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      if (lookup(pieces[k], probes[k]) != nullptr) continue;
+      const Entry& e = *entries[k];
+      if (e.v[0] < kSpill) {
+        insert(pieces[k], probes[k], e.v, inline_count(e));
+      } else {
+        insert(pieces[k], probes[k], other.id_arena_.data() + e.v[1], size_t(e.v[2]));
+      }
+    }
+  }
 }
 
 void PieceTable::evict() noexcept {

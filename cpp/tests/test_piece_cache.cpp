@@ -129,7 +129,6 @@ TEST_CASE("PieceTable: at the cap a full table is emptied and refills; it never 
   for (uint32_t i = 0; i < cap_entries * 3; ++i) keys.push_back("k" + std::to_string(i));
   size_t evictions_seen = 0;
   for (uint32_t i = 0; i < keys.size(); ++i) {
-    CHECK(table.has_room() == (table.size() + 1 <= cap_entries * 3 / 4 || table.capacity() < cap_entries));
     const size_t before = table.evictions();
     insert(table, keys[i], ids_for(i, 1 + i % 5));
     CHECK(table.capacity() <= cap_entries);
@@ -214,4 +213,42 @@ TEST_CASE("PieceTable: bad arguments are refused") {
   CHECK_THROWS_AS(insert(table, std::string(PieceTable::kMaxPieceBytes + 1, 'a'), {1}), std::invalid_argument);
   CHECK_THROWS_AS(insert(table, "ab", {}), std::invalid_argument);
   CHECK(table.size() == 0);
+}
+
+TEST_CASE("PieceCache::absorb: adds what it lacks, keeps what it has, and at the cap refills like inserts do") {
+  Settings restore;
+  llmprep::PieceCache a, b;
+  for (uint32_t i = 0; i < 3000; ++i) insert(a.table, "a" + std::to_string(i), ids_for(i, 1 + i % 6));
+  for (uint32_t i = 0; i < 3000; ++i) insert(b.table, "a" + std::to_string(i + 1500), ids_for(i + 1500, 1 + i % 6));
+  a.absorb(b);
+  CHECK(a.table.size() == 4500);
+  for (uint32_t i = 0; i < 4500; ++i) {
+    bool found = false;
+    CHECK(lookup(a.table, "a" + std::to_string(i), found) == ids_for(i, 1 + (i < 3000 ? i : i - 1500) % 6));
+    CHECK(found);
+  }
+  // A cache with fewer entries takes the other's table and copies its own entries in.
+  llmprep::PieceCache cold;
+  insert(cold.table, "a0", ids_for(0, 1));
+  insert(cold.table, "cold", ids_for(7, 3));
+  cold.absorb(a);
+  CHECK(cold.table.size() == 4501);
+  for (const std::string key : {"a0", "a4499", "cold"}) {
+    bool found = false;
+    lookup(cold.table, key, found);
+    CHECK(found);
+  }
+  // A table at the cap empties itself and takes the newest pieces, as the thread's own inserts would.
+  const size_t cap_entries = PieceTable::kInitialEntries;
+  PieceTable::set_max_table_bytes(cap_entries * PieceTable::kEntryBytes);
+  llmprep::PieceCache full, many;
+  for (uint32_t i = 0; i < cap_entries * 3 / 4; ++i) insert(full.table, "f" + std::to_string(i), ids_for(i, 1));
+  for (uint32_t i = 0; i < 100; ++i) insert(many.table, "m" + std::to_string(i), ids_for(i, 2));
+  full.absorb(many);
+  CHECK(full.table.evictions() == 1);
+  CHECK(full.table.capacity() == cap_entries);
+  CHECK(full.table.size() == 100);
+  bool found = false;
+  CHECK(lookup(full.table, "m99", found) == ids_for(99, 2));
+  CHECK(found);
 }

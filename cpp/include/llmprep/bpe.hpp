@@ -89,11 +89,6 @@ class BpeEncoder {
   void encode_piece(std::string_view piece, PieceCache& cache, std::vector<uint32_t>& out) const;
   // The calling thread's piece cache, emptied first if it last served another encoder.
   PieceCache& thread_cache() const;
-  // Caches in a parallel call: every thread reads the calling thread's cache, which stays frozen
-  // meanwhile (the calling thread writes to caller_new instead, absorbed at the end).
-  PieceCache& parallel_caches_begin(PieceCache*& caller_new) const;
-  PieceCache& parallel_cache_for_this_thread(PieceCache& caller, PieceCache& caller_new) const;
-  void parallel_caches_end(PieceCache& caller, PieceCache* caller_new) const;
   // The calling thread's piece cache as this encoder sees it (tests): entries, table slots, evictions
   // at the cap, spilled entries, whether the table is on huge pages. All zero if the cache serves
   // another encoder.
@@ -144,8 +139,8 @@ class BpeEncoder {
   void run_tasks(const std::vector<EncodeSegment>& tasks, int threads, std::vector<std::vector<uint32_t>>& results,
                  const std::function<void(int64_t, int64_t)>& consume) const;
   // A piece of 1..PieceTable::kMaxPieceBytes bytes with its probe: the thread's cache (inline, in
-  // bpe_text.cpp's loop), else encode_uncached: the caller's cache in a parallel call, the rank
-  // table or the merge, whose result is then cached. Writes the ids at dst (room for
+  // bpe_text.cpp's loop), else encode_uncached: the caller's frozen table in a parallel call, the
+  // rank table or the merge, whose result is then cached. Writes the ids at dst (room for
   // piece.size() + PieceTable::kInlineIds) and returns their end.
   inline uint32_t* encode_cached(std::string_view piece, const BytesMap::Probe& probe, PieceCache& cache,
                                  uint32_t* dst) const;

@@ -80,11 +80,14 @@ class PieceTable {
   // Adds a piece that is not in the table (the caller looked it up first). May grow the table, or
   // at the cap empty it first. count >= 1.
   void insert(std::string_view piece, const BytesMap::Probe& probe, const uint32_t* ids, size_t count);
-  // Whether one more insert fits without emptying the table.
-  bool has_room() const noexcept { return entries_ == nullptr || (size_ + 1) * 4 <= capacity() * 3 || can_grow(); }
   // Drops everything and frees the memory (the next insert starts small again); the statistics start
   // over too, so that they describe the cache of the encoder the thread serves now.
   void reset() noexcept;
+  // Exchanges the contents (and statistics) of two tables, in O(1).
+  void swap(PieceTable& other) noexcept;
+  // Inserts every piece of `other` that this table lacks (as insert would: growing, or emptying
+  // at the cap). The slots of a batch of pieces are prefetched before any is probed.
+  void insert_missing(const PieceTable& other);
   // Calls f(piece, ids, count) for every cached piece.
   template <class F>
   void for_each(F&& f) const {
@@ -187,25 +190,24 @@ class PieceTable {
 struct PieceCache {
   uint64_t owner = 0;
   PieceTable table;
-  // During a parallel call: the calling thread's cache, read-only for everyone, so that worker
-  // threads that are new (the pool's first call, or threads started because the pool was busy)
-  // do not start cold.
-  const PieceCache* shared = nullptr;
-
+  // During a parallel call: the calling thread's table, read-only for every thread of the call and
+  // probed after `table`, which then holds only the pieces this thread learns in the call (absorbed
+  // into the caller's at its end). So every thread starts from all that any thread learned in
+  // earlier calls: with a cache per thread, each one learned the corpus again (pool threads did not
+  // pass on what they learned), and two threads merged the same new pieces twice. The encode loop
+  // prefetches both: in one large call most hits are in `table`, across calls in `frozen`.
+  const PieceTable* frozen = nullptr;
   void reset(uint64_t new_owner) {
     owner = new_owner;
     table.reset();
   }
-  // Copies in what `other` learned (same encoder) that this cache lacks, while there is room.
-  void absorb(const PieceCache& other) {
-    std::vector<uint32_t> scratch;
-    other.table.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
-      if (!table.has_room()) return;
-      const BytesMap::Probe probe = BytesMap::probe(piece);
-      scratch.clear();
-      if (table.find(piece, probe, scratch)) return;
-      table.insert(piece, probe, ids, count);
-    });
+  // Adds what `other` learned (same encoder) that this cache lacks, leaving `other` with an
+  // unspecified part of both. The larger table is kept and the smaller one's entries copied in (a
+  // cold cache takes a thread's whole table in O(1)), inserted as the thread itself would insert
+  // them: the table grows, or at the cap is emptied and refills.
+  void absorb(PieceCache& other) {
+    if (other.table.size() > table.size()) table.swap(other.table);
+    table.insert_missing(other.table);
   }
 };
 
