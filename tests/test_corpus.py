@@ -129,3 +129,71 @@ def test_file_dtype_is_the_narrowest_unless_forced() -> None:
     for bad in ("int64", "uint8", "nonsense"):
         with pytest.raises(ValueError, match=f"token files hold uint16 or uint32 ids, not {bad}"):
             check_options("strict", bad)
+
+
+def test_one_encoder_thread_keeps_what_it_learned_across_calls(mixed, tmp_path) -> None:
+    # The piece cache lives on the thread that calls the encoder: tokenize calls in a row (a Ray
+    # worker's shards) use one long-lived thread, so the second call starts from the first's cache.
+    from llmprep import corpus
+    from llmprep._core import _testing
+
+    enc = get_chunk_encoder("gpt2")
+    core = enc._enc._core  # type: ignore[attr-defined]
+    tokenize_corpus([str(mixed / "a.txt")], tmp_path / "1.tok", enc, workers=1)
+    thread = corpus._encoder_thread
+    assert thread is not None
+    learned = thread.submit(_testing.piece_cache_stats, core).result()["size"]
+    assert learned > 1000
+    tokenize_corpus([str(mixed / "c.txt")], tmp_path / "2.tok", enc, workers=2)
+    assert corpus._encoder_thread is thread
+    assert thread.submit(_testing.piece_cache_stats, core).result()["size"] > learned
+
+
+def test_concurrent_and_failed_calls_each_get_their_own_bytes(mixed, tmp_path) -> None:
+    import threading
+
+    enc = get_chunk_encoder("gpt2")
+    tokenize_corpus([str(mixed)], tmp_path / "ref.tok", enc, workers=1)
+    expected = (tmp_path / "ref.tok").read_bytes()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.txt").write_bytes((mixed / "a.txt").read_bytes())
+    (bad / "b.txt").write_bytes(b"fine text " * 50_000 + b"\xff")
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            tokenize_corpus([str(mixed)], tmp_path / f"{i}.tok", enc, workers=1 + i % 2, batch_bytes=4096)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    # A call that fails half-way (invalid UTF-8 in its second file) while the others run...
+    with pytest.raises(llmprep.InvalidUTF8Error):
+        tokenize_corpus([str(bad)], tmp_path / "bad.tok", enc, workers=2, batch_bytes=4096)
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all((tmp_path / f"{i}.tok").read_bytes() == expected for i in range(4))
+    assert not (tmp_path / "bad.tok").exists()
+    # ... leaves nothing queued on the shared thread: the next call is exact.
+    tokenize_corpus([str(mixed)], tmp_path / "after.tok", enc, workers=2)
+    assert (tmp_path / "after.tok").read_bytes() == expected
+
+
+def test_a_forked_child_tokenizes_without_the_parents_thread(mixed, tmp_path) -> None:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    enc = get_chunk_encoder("gpt2")
+    tokenize_corpus([str(mixed)], tmp_path / "parent.tok", enc, workers=2)
+    child = multiprocessing.get_context("fork").Process(
+        target=tokenize_corpus, args=([str(mixed)], tmp_path / "child.tok", enc), kwargs={"workers": 2}
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert (tmp_path / "child.tok").read_bytes() == (tmp_path / "parent.tok").read_bytes()

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import stat
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,6 +64,45 @@ STDIN = "-"
 DEFAULT_CHUNK_BYTES = 1 << 18
 _READ_BYTES = 1 << 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The thread tokenize_pieces hands batches to, kept for the process's life. The C++ piece cache
+# belongs to the thread that calls the encoder, so a long-lived thread carries what it learned from
+# one call to the next: a Ray worker tokenizing shard after shard started each one cold when every
+# call made a new thread. A call made while another one runs gets a thread of its own.
+_encoder_thread_lock = threading.Lock()
+_encoder_thread: ThreadPoolExecutor | None = None
+
+
+@contextlib.contextmanager
+def _encoder_executor() -> Iterator[ThreadPoolExecutor]:
+    """The single-thread executor for a `tokenize_pieces` call; on exit, its work is done."""
+    global _encoder_thread
+    if not _encoder_thread_lock.acquire(blocking=False):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmprep-encode") as pool:
+            yield pool
+        return
+    try:
+        if _encoder_thread is None:
+            _encoder_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmprep-encode")
+        try:
+            yield _encoder_thread
+        finally:
+            # What an interrupted call left queued finishes before the next call starts (one
+            # thread, first in first out): as a with-block's shutdown would wait for it.
+            _encoder_thread.submit(int).result()
+    finally:
+        _encoder_thread_lock.release()
+
+
+def _forget_encoder_thread() -> None:
+    """In a forked child: the parent's thread is not there (and the lock may be held by a thread
+    that is not either)."""
+    global _encoder_thread, _encoder_thread_lock
+    _encoder_thread = None
+    _encoder_thread_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_encoder_thread)
 
 
 class ChunkEncoder(Protocol):
@@ -473,8 +513,13 @@ def _default_threads() -> int:
     return int(_core.default_num_threads())
 
 
-def _read_blocks(f: BinaryIO) -> Iterator[memoryview]:
-    buffer = bytearray(_READ_BYTES)
+def _read_blocks(f: BinaryIO, buffer: bytearray | None = None) -> Iterator[memoryview]:
+    """The stream's bytes in blocks read into ``buffer`` (each block valid until the next one).
+
+    Pass one buffer for many files: a new 1 MiB bytearray is zero-filled on creation, and for
+    20,000 files of 52 KB that memset was ~15% of the pipeline's reading thread."""
+    if buffer is None:
+        buffer = bytearray(_READ_BYTES)
     view = memoryview(buffer)
     while n := f.readinto(buffer):  # type: ignore[attr-defined]
         yield view[:n]
@@ -682,7 +727,7 @@ def tokenize_pieces(
             overwrite=overwrite,
             inputs=inputs,
         ) as writer,
-        ThreadPoolExecutor(max_workers=1) as pool,
+        _encoder_executor() as pool,
     ):
         # Batches handed to the encoder thread, oldest first. Two may wait there, so the encoder
         # starts the next batch while this thread writes the previous one and reads the one after.
@@ -706,6 +751,7 @@ def tokenize_pieces(
                 progress(done.input_bytes, writer.n_tokens - tokens_before, len(done.doc_ends))
 
         batch = _Batch()
+        read_buffer = bytearray(_READ_BYTES)  # the chunker copies what it keeps: one buffer serves every file
 
         def submit() -> None:
             nonlocal batch
@@ -756,7 +802,7 @@ def tokenize_pieces(
                         add_text_document(text, where, line_bytes)
                 else:
                     chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
-                    for block in _read_blocks(stream):
+                    for block in _read_blocks(stream, read_buffer):
                         add(chunker.push(block), len(block))
                     add(chunker.finish(), 0)
                     end_document()
