@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -198,7 +199,8 @@ def test_a_killed_driver_is_resumed(cluster, corpus, tmp_path) -> None:
     flags = [cluster.hold / "hold-2", cluster.hold / "hold-3"]
     for f in flags:
         f.touch()
-    args = [*corpus.inputs, "-o", str(out), "--ray", cluster.address, "--shards", "4", "--quiet"]
+    # One CPU per task, so that shards 2 and 3 are held at once while 0 and 1 finish.
+    args = [*corpus.inputs, "-o", str(out), "--ray", cluster.address, "--shards", "4", "--workers", "1", "--quiet"]
     driver = subprocess.Popen(
         [sys.executable, "-m", "llmprep", "tokenize", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -215,6 +217,8 @@ def test_a_killed_driver_is_resumed(cluster, corpus, tmp_path) -> None:
     assert again.returncode == 0, again.stderr
     # Shards 0 and 1 at least were kept (2 and 3 too if their orphaned tasks finished first).
     assert "already done and verified" in again.stdout and "4 shards" in again.stdout, again.stdout
+    # It joined the cluster, started none.
+    assert re.search(r"Ray connection \d+\.\d\d s and disconnection \d+\.\d\d s not included", again.stdout)
     assert merged(out, tmp_path / "m.tok") == corpus.one
     assert json.loads((out / "manifest.json").read_text())["complete"] is True
 

@@ -102,3 +102,23 @@ def test_parquet_pieces_are_row_groups(tmp_path: Path) -> None:
 def test_stdin_cannot_be_planned() -> None:
     with pytest.raises(ValueError, match="stdin is not a regular file"):
         plan_units(_expand_inputs(["-"], None), "text", 1)
+
+
+def test_default_task_width_is_the_smallest_node_with_cpus() -> None:
+    # workers=0 under --ray: one task per node at a time, its threads sharing one piece cache.
+    from llmprep.distributed import _smallest_node_cpus
+
+    class FakeRay:
+        def __init__(self, nodes: list[dict]) -> None:
+            self._nodes = nodes
+
+        def nodes(self) -> list[dict]:
+            return self._nodes
+
+    def node(cpus: float | None, alive: bool = True) -> dict:
+        return {"Alive": alive, "Resources": {} if cpus is None else {"CPU": cpus}}
+
+    assert _smallest_node_cpus(FakeRay([node(16), node(8), node(32)])) == 8
+    # A head without CPUs (ray start --head --num-cpus=0) and dead nodes run no tasks.
+    assert _smallest_node_cpus(FakeRay([node(0), node(None), node(2, alive=False), node(4)])) == 4
+    assert _smallest_node_cpus(FakeRay([])) == 1

@@ -123,7 +123,13 @@ def _add_tokenize(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument(
         "--text-column", default="text", metavar="NAME", help="text column of Parquet inputs (default: %(default)s)"
     )
-    parser.add_argument("--workers", type=int, default=0, metavar="N", help="encoder threads (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="encoder threads (default: all cores; with --ray, per task: the CPUs of the smallest node)",
+    )
     parser.add_argument(
         "--jsonl-field", default="text", metavar="NAME", help="text field of JSONL records (default: %(default)s)"
     )
@@ -322,7 +328,7 @@ def _run_tokenize_ray(args: argparse.Namespace) -> int:
             args.encoding,
             address=args.ray or None,
             shards=args.shards,
-            workers=args.workers or 1,
+            workers=args.workers,
             vocab=args.vocab,
             vocab_files=tuple(args.vocab_files) if args.vocab_files else None,
             tiktoken_file=args.tiktoken_file,
@@ -341,7 +347,8 @@ def _run_tokenize_ray(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     n = len(stats.shards)
-    ray_time = f"Ray {'start-up' if stats.started_ray else 'connection'} {stats.startup_seconds:.2f} s not included"
+    start, stop = ("start-up", "shutdown") if stats.started_ray else ("connection", "disconnection")
+    ray_time = f"Ray {start} {stats.startup_seconds:.2f} s and {stop} {stats.shutdown_seconds:.2f} s not included"
     if n and stats.skipped == n:
         print(f"{args.output}: all {_count(n, 'shard')} already done and verified, nothing to tokenize ({ray_time})")
         return 0

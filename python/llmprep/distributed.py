@@ -81,8 +81,9 @@ class DistributedStats(TokenizeStats):
     """`TokenizeStats` of the shards this run wrote, plus the run's shape.
 
     ``shards``: shard file names in order; ``skipped``: shards found complete and verified;
-    ``nodes``: how many nodes wrote shards; ``startup_seconds``: connecting to (or starting) Ray,
-    not counted in ``seconds``.
+    ``nodes``: how many nodes wrote shards; ``startup_seconds``: connecting to Ray (or starting a
+    local cluster: ``started_ray``); ``shutdown_seconds``: disconnecting (or stopping that cluster),
+    0 when the caller had connected; neither is counted in ``seconds``.
     """
 
     output_dir: Path = field(default_factory=Path)
@@ -90,6 +91,7 @@ class DistributedStats(TokenizeStats):
     skipped: int = 0
     nodes: int = 0
     startup_seconds: float = 0.0
+    shutdown_seconds: float = 0.0
     started_ray: bool = False
 
 
@@ -113,7 +115,7 @@ def tokenize(
     *,
     address: str | None = None,
     shards: int | None = None,
-    workers: int = 1,
+    workers: int = 0,
     vocab: str | os.PathLike[str] | None = None,
     vocab_files: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
     tiktoken_file: str | os.PathLike[str] | None = None,
@@ -147,7 +149,10 @@ def tokenize(
             program that already called ``ray.init``, that connection is used.
         shards: Number of shards; default: at least 4 per task slot, at most ~1 GiB each (on a
             re-run, the recorded number). Fewer are written when the inputs have fewer pieces.
-        workers: Encoder threads per task, and the CPUs each task asks Ray for.
+        workers: Encoder threads per task, and the CPUs each task asks Ray for; 0 (the default):
+            the CPUs of the cluster's smallest node, so that a node runs one task at a time whose
+            threads share one piece cache (tasks of one thread each learned the corpus once per
+            process).
         force: Discard a different earlier run's outputs in ``output_dir`` (and shard files
             there that no run recorded) instead of refusing.
         max_retries: Times Ray reruns a task whose worker died.
@@ -170,7 +175,7 @@ def tokenize(
     '1,024 documents, 3,145,728 tokens, 12,582,912 bytes in 9.40 s (1.3 MB/s, 334,652 tokens/s)'
     """
     check_options(errors, dtype)
-    for what, value, low in (("shards", shards, 1), ("workers", workers, 1), ("max_retries", max_retries, 0)):
+    for what, value, low in (("shards", shards, 1), ("workers", workers, 0), ("max_retries", max_retries, 0)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise ValueError(f"{what} must be an integer >= {low}, not {value!r}")
     if chunk_bytes < 1:
@@ -233,12 +238,16 @@ def tokenize(
         elif shards is None:
             shards = recorded_shards
 
+    env = {k: os.environ[k] for k in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR") if k in os.environ}
     started = time.perf_counter()
-    ray, started_ray = _connect(address, note)
+    ray, connected, started_ray = _connect(address, note)
     try:
+        if workers == 0:
+            workers = _smallest_node_cpus(ray)
+        slots = max(int(ray.cluster_resources().get("CPU", 1)) // workers, 1)
+        reporter = _get_ready(ray, slots, workers, encoder_args, env)
         startup = time.perf_counter() - started
         if shards is None:
-            slots = max(int(ray.cluster_resources().get("CPU", 1)) // workers, 1)
             total = sum(s.size or 0 for s in sources)
             shards = max(_TASKS_PER_SLOT * slots, math.ceil(total / _SHARD_BYTES))
         arguments["shards"] = shards
@@ -269,17 +278,20 @@ def tokenize(
             "errors": errors,
             "chunk_bytes": chunk_bytes,
         }
-        env = {k: os.environ[k] for k in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR") if k in os.environ}
         jobs = [
             _ShardJob(i, str((out / n).absolute()), g, sum(p.nbytes for p in g), encoder_args, options, env)
             for i, (n, g) in enumerate(zip(names, groups))
         ]
-        results = _run(ray, jobs, workers, max_retries, progress)
+        results = _run(ray, reporter, jobs, workers, max_retries, progress, cancel_on_error=not connected)
+        finished = time.perf_counter()
     finally:
-        if started_ray:
+        if connected:
             ray.shutdown()
+    shutdown = time.perf_counter() - finished if connected else 0.0
     _remove_temporaries(out, names)
-    stats = DistributedStats(output_dir=out, shards=names, startup_seconds=startup, started_ray=started_ray)
+    stats = DistributedStats(
+        output_dir=out, shards=names, startup_seconds=startup, shutdown_seconds=shutdown, started_ray=started_ray
+    )
     for r in results:
         if r["skipped"]:
             stats.skipped += 1
@@ -288,7 +300,7 @@ def tokenize(
             stats.tokens += r["tokens"]
             stats.bytes += r["bytes"]
     stats.nodes = len({r["node"] for r in results})
-    stats.seconds = time.perf_counter() - started - startup
+    stats.seconds = time.perf_counter() - started - startup - shutdown
     stats.header = results[0]["header"] if results else None
     details = [
         {"name": n, **{k: r[k] for k in ("documents", "tokens", "checksum")}, "bytes": j.nbytes, **p}
@@ -467,36 +479,73 @@ def _import_ray() -> Any:
     return ray
 
 
-def _connect(address: str | None, note: Callable[[str], None] | None) -> tuple[Any, bool]:
-    """Ray, connected; and whether this call started the connection (and must shut it down)."""
+def _connect(address: str | None, note: Callable[[str], None] | None) -> tuple[Any, bool, bool]:
+    """Ray, connected; whether this call connected (and must disconnect); whether it started a
+    local cluster to do so."""
     import logging
 
     ray = _import_ray()
     if ray.is_initialized():
-        return ray, False
+        return ray, False, False
     # Errors reach the caller as exceptions; Ray's own notices (start-up, authentication) would
     # interleave with the progress bar.
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None and "RAY_ADDRESS" not in os.environ:
         try:
             ray.init(address="auto", **quiet)  # a cluster started with `ray start` on this node
+            return ray, True, False
         except ConnectionError:
             if note is not None:
                 note("no Ray cluster found: starting a local one (ray start --head starts one to join)")
             ray.init(include_dashboard=False, **quiet)
-        return ray, True
+        return ray, True, True
     try:
         ray.init(address=address, **quiet)
     except ConnectionError as e:
         raise ConnectionError(f"cannot join the Ray cluster at {address or os.environ['RAY_ADDRESS']}: {e}") from None
-    return ray, True
+    return ray, True, False
+
+
+def _smallest_node_cpus(ray: Any) -> int:
+    """The CPUs of the live node with the fewest (nodes without CPUs, such as a head started with
+    ``--num-cpus=0``, run no tasks and do not count); 1 if Ray reports none."""
+    cpus = [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+    return min((c for c in cpus if c >= 1), default=1)
+
+
+def _get_ready(ray: Any, slots: int, workers: int, encoder: tuple[Any, ...], env: dict[str, str]) -> Any:
+    """Ray's part of the start-up, done before the clock for tokenizing starts: the progress actor
+    running, and a worker process for each task slot with llmprep imported and the encoder loaded
+    (best effort: SPREAD over the nodes). Ray starts worker processes as tasks ask for them; in a
+    run of a few shards on a small machine that start took ~20% of the tasks' time. Returns the
+    progress actor."""
+    reporter = ray.remote(num_cpus=0)(_Reporter).remote()
+    warm = ray.remote(_load_encoder).options(num_cpus=workers, scheduling_strategy="SPREAD")
+    ray.get([reporter.snapshot.remote(), *(warm.remote(encoder, env) for _ in range(slots))])
+    return reporter
+
+
+def _load_encoder(encoder: tuple[Any, ...], env: dict[str, str]) -> ChunkEncoder:
+    """The encoder in a worker process (loaded once per process), with the driver's vocabulary
+    cache settings; also the warm-up task."""
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    return _encoder(encoder)
 
 
 def _run(
-    ray: Any, jobs: list[_ShardJob], workers: int, max_retries: int, progress: Callable[[Progress], None] | None
+    ray: Any,
+    reporter: Any,
+    jobs: list[_ShardJob],
+    workers: int,
+    max_retries: int,
+    progress: Callable[[Progress], None] | None,
+    cancel_on_error: bool,
 ) -> list[dict[str, Any]]:
-    """Runs one task per shard; results in shard order. A task's error is re-raised as itself."""
-    reporter = ray.remote(num_cpus=0)(_Reporter).remote()
+    """Runs one task per shard; results in shard order. A task's error is re-raised as itself.
+
+    On an error (or Ctrl-C) the other tasks are cancelled if ``cancel_on_error``; a driver that
+    disconnects next does not need to: Ray ends a job's tasks when its driver disconnects."""
     task = ray.remote(_tokenize_shard).options(
         num_cpus=workers, max_retries=max_retries, retry_exceptions=False, scheduling_strategy="SPREAD"
     )
@@ -525,9 +574,14 @@ def _run(
                     )
                 )
     except BaseException:
-        for ref in pending:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
+        # Cancelling queued tasks sometimes trips a check in Ray's core worker ("Tried to complete
+        # task that was not pending", a stack trace on stderr), so only when the tasks would
+        # otherwise outlive this call. Not force=True: a running task is interrupted, and removes
+        # its temporary file.
+        if cancel_on_error:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
         raise
     return [results[i] for i in range(len(jobs))]
 
@@ -567,9 +621,7 @@ def _tokenize_shard(job: _ShardJob, reporter: Any) -> dict[str, Any]:
     """One Ray task: verify the shard if a file is there, else write it. Runs on a worker."""
     from llmprep.tokens import TokenFileError, verify_tokens
 
-    for key, value in job.env.items():
-        os.environ.setdefault(key, value)
-    encoder = _encoder(job.encoder)
+    encoder = _load_encoder(job.encoder, job.env)
     o = job.options
     eot = encoder.eot_token if o["eot"] else None
     path = Path(job.path)
