@@ -122,3 +122,33 @@ def test_default_task_width_is_the_smallest_node_with_cpus() -> None:
     # A head without CPUs (ray start --head --num-cpus=0) and dead nodes run no tasks.
     assert _smallest_node_cpus(FakeRay([node(0), node(None), node(2, alive=False), node(4)])) == 4
     assert _smallest_node_cpus(FakeRay([])) == 1
+
+
+def test_nothing_inside_the_output_folder_is_an_input(tmp_path) -> None:
+    # --ray's output folder, by (device, inode): a listed file in it is skipped, whatever path or
+    # link leads there; an explicit input in it is an error.
+    corpus = tmp_path / "corpus"
+    out = corpus / "tok"
+    out.mkdir(parents=True)
+    (corpus / "a.txt").write_text("a story", encoding="utf-8")
+    (out / "part-00000.tok").write_bytes(b"not text")
+    (corpus / "link.txt").symlink_to(out / "part-00000.tok")
+    listed = _expand_inputs([str(corpus)], None, output_folder=out)
+    assert [Path(s.path).name for s in listed] == ["a.txt"]
+    assert listed[0].size == 7 and listed[0].mtime_ns == (corpus / "a.txt").stat().st_mtime_ns
+    for explicit in (out / "part-00000.tok", corpus / "link.txt"):
+        with pytest.raises(ValueError, match="is inside the output folder"):
+            _expand_inputs([str(explicit)], None, output_folder=out)
+    # A folder that does not exist yet holds nothing.
+    assert len(_expand_inputs([str(corpus)], None, output_folder=tmp_path / "new")) == 3
+
+
+def test_records_are_json_with_a_line_per_key_and_per_listed_object(tmp_path) -> None:
+    from llmprep.sources import write_record
+
+    body = {"inputs": [{"path": "a\nb", "size": 1}, {"path": "ü", "size": 2}], "shards": ["x", "y"], "n": 3, "e": []}
+    write_record(tmp_path / "r.json", body)
+    text = (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert json.loads(text) == body
+    assert len(text.splitlines()) == 2 + len(body) + 3  # braces, keys, the two objects and the list's end
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -285,6 +285,7 @@ class _Source:
     size: int | None  # bytes on disk, or None for stdin and pipes
     compressed: bool = False
     doc_sizes: list[int] | None = None  # input bytes of each document; counted only for --shard
+    mtime_ns: int | None = None  # modification time when listed (regular files)
 
     @property
     def n_documents(self) -> int:
@@ -315,37 +316,54 @@ def _expand_inputs(
             with contextlib.suppress(OSError):
                 st = out.stat()
                 skip[(st.st_dev, st.st_ino)] = out.resolve()
-    found: list[tuple[str, int | None]] = []
+    inside = _files_in(output_folder) if output_folder is not None else set()
+    found: list[tuple[str, os.stat_result | None]] = []
     for item in inputs:
         if item == STDIN:
             found.append((STDIN, None))
             continue
         path = Path(item)
         if path.is_dir():
-            listed = _list_folder(path, glob, skip, output_folder)
+            listed = _list_folder(path, glob, skip, inside)
             if not listed:
                 raise ValueError(f"no input files in directory {item}" + (f" match --glob {glob!r}" if glob else ""))
             found.extend(listed)
         elif path.is_file():
-            found.append((item, path.stat().st_size))
+            file_stat = path.stat()
+            if (file_stat.st_dev, file_stat.st_ino) in inside:
+                raise ValueError(f"input {item} is inside the output folder {output_folder}: choose another folder")
+            found.append((item, file_stat))
         elif path.exists():  # a named pipe or process substitution, e.g. <(zcat corpus.txt.gz)
             found.append((item, None))
         else:
             raise FileNotFoundError(f"input {item} does not exist")
     sources = []
-    for name, size in found:
+    for name, listed_stat in found:
         fmt, compressed = sniff_input(name, input_format, note)
-        sources.append(_Source(name, fmt, size, compressed and size is not None))
+        size, mtime = (None, None) if listed_stat is None else (listed_stat.st_size, listed_stat.st_mtime_ns)
+        sources.append(_Source(name, fmt, size, compressed and size is not None, mtime_ns=mtime))
     return sources
 
 
+def _files_in(folder: Path) -> set[tuple[int, int]]:
+    """(device, inode) of every file in a folder, recursively (none if it does not exist): a listed
+    input is inside the folder if its stat says so, whatever path or link led to it. (Resolving
+    each of 20,000 listed paths took longer than tokenizing a few of them.)"""
+    found = set()
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(root, name))
+                found.add((st.st_dev, st.st_ino))
+    return found
+
+
 def _list_folder(
-    path: Path, glob: str | None, skip: dict[tuple[int, int], Path], output_folder: Path | None
-) -> list[tuple[str, int]]:
-    """A folder's files (recursively, in path order) with their sizes: no hidden entries, not the
-    files of ``skip`` ((device, inode) -> resolved path), nothing inside ``output_folder``."""
+    path: Path, glob: str | None, skip: dict[tuple[int, int], Path], inside: set[tuple[int, int]]
+) -> list[tuple[str, os.stat_result]]:
+    """A folder's files (recursively, in path order) with their stats: no hidden entries, not the
+    files of ``skip`` ((device, inode) -> resolved path), none of ``inside`` (device, inode)."""
     base = len(path.parts)
-    inside = output_folder.resolve() if output_folder is not None else None
     listed = []
     for p in path.rglob("*"):
         if any(part.startswith(".") for part in p.parts[base:]):
@@ -361,13 +379,13 @@ def _list_folder(
         same = skip.get((st.st_dev, st.st_ino))
         if same is not None and p.resolve() == same:
             continue
-        if inside is not None and p.resolve().is_relative_to(inside):
+        if (st.st_dev, st.st_ino) in inside:
             continue
-        listed.append((p, st.st_size))
+        listed.append((p, st))
     # Path order (by parts; case-folded on Windows as pathlib compares), not string order.
     fold = os.name == "nt"
     listed.sort(key=lambda entry: tuple(x.lower() for x in entry[0].parts) if fold else entry[0].parts)
-    return [(str(p), size) for p, size in listed]
+    return [(str(p), st) for p, st in listed]
 
 
 def _document_sizes(source: _Source, jsonl_field: str, text_column: str) -> list[int]:

@@ -45,6 +45,7 @@ from llmprep.corpus import (
     shard_bounds,
     tokenize_pieces,
 )
+from llmprep.sources import MANIFEST_NAME, write_record, write_shard_manifest
 
 __all__ = ["RUN_RECORD", "DistributedStats", "Progress", "tokenize"]
 
@@ -190,8 +191,6 @@ def tokenize(
         if s.size is None:
             name = "stdin ('-')" if s.path == "-" else s.path
             raise ValueError(f"--ray reads regular files (the driver plans from their sizes), not {name}")
-        if Path(s.path).resolve().is_relative_to(out.resolve()):
-            raise ValueError(f"input {s.path} is inside the output folder {out}: choose another folder")
         s.path = os.path.abspath(s.path)  # the same path on every node
     encoder_args = _encoder_args(encoding, vocab, vocab_files, tiktoken_file)
     encoder = _encoder(encoder_args)  # fails here, on the driver, before Ray starts
@@ -212,7 +211,7 @@ def tokenize(
             {
                 "path": s.path,
                 "size": s.size,
-                "mtime_ns": os.stat(s.path).st_mtime_ns,
+                "mtime_ns": s.mtime_ns,
                 "format": s.format,
                 "compressed": s.compressed,
             }
@@ -267,7 +266,7 @@ def tokenize(
             "complete": False,
             "plan": [_describe(g, sources) for g in groups],
         }
-        _write_json(out / RUN_RECORD, record)
+        write_record(out / RUN_RECORD, record)
         _remove_temporaries(out, names)
         options = {
             "num_threads": workers,
@@ -306,8 +305,6 @@ def tokenize(
         {"name": n, **{k: r[k] for k in ("documents", "tokens", "checksum")}, "bytes": j.nbytes, **p}
         for n, r, j, p in zip(names, results, jobs, record["plan"])
     ]
-    from llmprep.sources import write_shard_manifest
-
     manifest = {**identity, "complete": True, "documents": sum(r["documents"] for r in results)}
     manifest["tokens"] = sum(r["tokens"] for r in results)
     manifest["shard_details"] = details
@@ -386,8 +383,6 @@ def _previous_run(out: Path) -> dict[str, Any] | None:
     """The record of the run whose outputs are in ``out``: its manifest, else its run record."""
     import json
 
-    from llmprep.sources import MANIFEST_NAME
-
     for name in (MANIFEST_NAME, RUN_RECORD):
         path = out / name
         if path.is_file():
@@ -435,8 +430,6 @@ def _differences(previous: dict[str, Any], identity: dict[str, Any]) -> list[str
 
 def _remove_run(out: Path, previous: dict[str, Any]) -> None:
     """Removes what a recorded run wrote (its shards, manifest and record), nothing else."""
-    from llmprep.sources import MANIFEST_NAME
-
     names = list(previous.get("shards", []))
     names += [d["name"] for d in previous.get("shard_details", []) if isinstance(d, dict) and "name" in d]
     if "plan" in previous:
@@ -458,14 +451,6 @@ def _remove_temporaries(out: Path, names: Sequence[str]) -> None:
         if stem in ours:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-
-
-def _write_json(path: Path, body: dict[str, Any]) -> None:
-    import json
-
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # -- Ray ---------------------------------------------------------------------------------------

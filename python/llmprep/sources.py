@@ -655,10 +655,24 @@ def write_shard_manifest(
     folder = Path(folder)
     path = folder / MANIFEST_NAME
     body = {**(extra or {}), "format": _MANIFEST_FORMAT, "version": _MANIFEST_VERSION, "shards": list(shards)}
-    tmp = folder / f".{MANIFEST_NAME}.tmp"
-    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_record(path, body)
     return path
+
+
+def write_record(path: Path, body: dict[str, Any]) -> None:
+    """Writes a JSON record (a manifest, a run record) through a hidden temporary file renamed into
+    place. One line per key, and per item of a list of objects: readable, and every line encoded by
+    json's C encoder (an indented dump runs in Python: ~0.5 s for the record of a 20,000-file run)."""
+
+    def lines(value: Any) -> str:
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return "[\n  " + ",\n  ".join(json.dumps(v) for v in value) + "\n ]"
+        return json.dumps(value)
+
+    text = "{\n" + ",\n".join(f" {json.dumps(key)}: {lines(value)}" for key, value in body.items()) + "\n}\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _looks_like_a_path(text: str) -> bool:
