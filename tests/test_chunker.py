@@ -131,3 +131,31 @@ def test_bad_arguments() -> None:
         _core.TextChunker("regex", 10, False, "x")
     with pytest.raises(ValueError, match="chunk_bytes"):
         _core.TextChunker("gpt2", 0, False, "x")
+
+
+@given(data=BYTES, chunk_bytes=st.integers(1, 40), replace=st.booleans())
+def test_whole_equals_push_and_finish(data: bytes, chunk_bytes: int, replace: bool) -> None:
+    # `whole` (the pipeline's path for a small file read at once) gives push + finish's chunks, and
+    # a valid document that fits one chunk comes back as the very object passed in.
+    def whole() -> list[bytes]:
+        return _core.TextChunker("gpt2", chunk_bytes, replace, "test").whole(data)
+
+    try:
+        expected = chunk(data, "gpt2", chunk_bytes, max(len(data), 1), replace)
+    except llmprep.InvalidUTF8Error as e:
+        with pytest.raises(llmprep.InvalidUTF8Error) as info:
+            whole()
+        assert (info.value.offset, info.value.reason, str(info.value)) == (e.offset, e.reason, str(e))
+        return
+    got = whole()
+    assert got == expected
+    if data and len(data) <= chunk_bytes and not replace:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        assert len(got) == 1 and got[0] is data
+
+
+def test_whole_of_nothing_is_no_chunk() -> None:
+    assert _core.TextChunker("gpt2", 10, False, "x").whole(b"") == []

@@ -69,6 +69,34 @@ void register_tokenize(py::module_& m) {
             return to_bytes_list(chunks);
           },
           "Ends the document; returns the remaining chunks (none empty).")
+      .def(
+          "whole",
+          [](TextChunker& self, const py::bytes& data) {
+            // A document small enough for one chunk goes on as the caller's object (valid UTF-8
+            // is all there is to check): no copy into the chunker and none back out. For 20,000
+            // files of 52 KB those two copies were ~20% of the reading thread.
+            const std::string_view text(data);
+            bool one_chunk = false;
+            {
+              py::gil_scoped_release release;
+              one_chunk = !text.empty() && text.size() <= self.chunk_bytes() && is_valid_utf8(text);
+            }
+            if (one_chunk) {
+              py::list out(1);
+              out[0] = data;
+              return out;
+            }
+            std::vector<std::string> chunks;
+            {
+              py::gil_scoped_release release;
+              self.push(text, chunks);
+              self.finish(chunks);
+            }
+            return to_bytes_list(chunks);
+          },
+          py::arg("data"),
+          "A whole document at once, into a new chunker: push(data) then finish(), except that a "
+          "document of valid UTF-8 no longer than chunk_bytes comes back as [data] itself.")
       .def_property_readonly("bytes_in", &TextChunker::bytes_in, "Source bytes consumed so far.");
 
   m.def(

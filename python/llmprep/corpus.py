@@ -820,9 +820,14 @@ def tokenize_pieces(
                         add_text_document(text, where, line_bytes)
                 else:
                     chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
-                    for block in _read_blocks(stream, read_buffer):
-                        add(chunker.push(block), len(block))
-                    add(chunker.finish(), 0)
+                    if source.size is not None and source.size <= chunk_bytes and not source.compressed:
+                        # A small file whole: one chunk, the bytes object read (no copies).
+                        data = stream.read()
+                        add(chunker.whole(data), len(data))
+                    else:
+                        for block in _read_blocks(stream, read_buffer):
+                            add(chunker.push(block), len(block))
+                        add(chunker.finish(), 0)
                     end_document()
         if batch.chunks or batch.doc_ends:
             submit()

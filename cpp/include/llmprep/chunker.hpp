@@ -43,6 +43,7 @@ class TextChunker {
   // The document ended: appends what is left (possibly cut further). No chunk is empty.
   void finish(std::vector<std::string>& out);
 
+  size_t chunk_bytes() const noexcept { return chunk_bytes_; }
   // Source bytes consumed so far.
   int64_t bytes_in() const noexcept { return raw_offset_ + static_cast<int64_t>(text_.size() - valid_end_); }
 
