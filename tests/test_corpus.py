@@ -197,3 +197,23 @@ def test_a_forked_child_tokenizes_without_the_parents_thread(mixed, tmp_path) ->
     child.join(60)
     assert child.exitcode == 0
     assert (tmp_path / "child.tok").read_bytes() == (tmp_path / "parent.tok").read_bytes()
+
+
+def test_a_small_file_that_grew_since_planning_is_read_whole(tmp_path, tiktoken_gpt2) -> None:
+    # Small files are read at once as one chunk; one that grew past the chunk size after planning
+    # is streamed like any other, and nothing of it is lost.
+    from llmprep.corpus import plan_inputs
+
+    story = tmp_path / "in" / "story.txt"
+    story.parent.mkdir()
+    story.write_text("It had always been", encoding="utf-8")
+    other = tmp_path / "in" / "z.txt"
+    other.write_text("small and done", encoding="utf-8")
+    planned = plan_inputs([str(story.parent)], tmp_path / "out.tok")
+    grown = "It had always been " + "rather a shock to me. " * 200
+    story.write_text(grown, encoding="utf-8")
+    enc = get_chunk_encoder("gpt2")
+    tokenize_corpus([str(story.parent)], tmp_path / "out.tok", enc, workers=1, chunk_bytes=64, planned=planned)
+    tf = llmprep.open_tokens(tmp_path / "out.tok")
+    assert tf.document(0).tolist() == tiktoken_gpt2.encode_ordinary(grown) + [50256]
+    assert tf.document(1).tolist() == tiktoken_gpt2.encode_ordinary("small and done") + [50256]

@@ -820,14 +820,19 @@ def tokenize_pieces(
                         add_text_document(text, where, line_bytes)
                 else:
                     chunker = _core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name)
+                    head = b""
                     if source.size is not None and source.size <= chunk_bytes and not source.compressed:
-                        # A small file whole: one chunk, the bytes object read (no copies).
-                        data = stream.read()
-                        add(chunker.whole(data), len(data))
-                    else:
-                        for block in _read_blocks(stream, read_buffer):
-                            add(chunker.push(block), len(block))
-                        add(chunker.finish(), 0)
+                        # A small file whole: one chunk, the bytes object read (no copies), unless it
+                        # grew since planning (read() returns less than asked only at the end).
+                        head = stream.read(chunk_bytes + 1)
+                        if len(head) <= chunk_bytes:
+                            add(chunker.whole(head), len(head))
+                            end_document()
+                            continue
+                    add(chunker.push(head), len(head))
+                    for block in _read_blocks(stream, read_buffer):
+                        add(chunker.push(block), len(block))
+                    add(chunker.finish(), 0)
                     end_document()
         if batch.chunks or batch.doc_ends:
             submit()
