@@ -823,9 +823,11 @@ def tokenize_pieces(
                     head = b""
                     if source.size is not None and source.size <= chunk_bytes and not source.compressed:
                         # A small file whole: one chunk, the bytes object read (no copies), unless it
-                        # grew since planning (read() returns less than asked only at the end).
-                        head = stream.read(chunk_bytes + 1)
-                        if len(head) <= chunk_bytes:
+                        # grew since planning (read() returns less than asked only at the end). Asking
+                        # for the planned size, not chunk_bytes: a 256 KiB request is an mmap'd
+                        # buffer per file, ~15% slower on 20,000 files of 52 KB.
+                        head = stream.read(source.size + 1)
+                        if len(head) <= source.size:
                             add(chunker.whole(head), len(head))
                             end_document()
                             continue
