@@ -184,3 +184,17 @@ def test_settings_hook_round_trips() -> None:
     assert cap == 64 << 20 and isinstance(huge, bool)
     assert _testing.piece_cache_settings(max_table_bytes=1 << 20, huge_pages=False) == (cap, huge)
     assert _testing.piece_cache_settings() == (1 << 20, False)
+
+
+def test_parallel_calls_from_several_python_threads(refs, text) -> None:
+    # Each caller freezes its own cache; pool threads serve one call after another (each call's
+    # learned tables are its own), so interleaved parallel calls on one encoder stay exact.
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref = refs["cl100k_base"]
+    enc = fresh(ref)
+    parts = [text[i : i + 60_000] for i in range(0, 360_000, 60_000)]
+    expected = [np.asarray(ref.encode_ordinary(p), dtype=np.uint32) for p in parts]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda p: enc.encode_to_numpy(p, [], 2, 4_096), parts * 3))
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected * 3))
