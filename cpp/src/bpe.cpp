@@ -36,6 +36,7 @@ constexpr size_t kLargePiece = 128;       // merge_small's limit
 constexpr size_t kHeapSpan = 32;          // pieces and spans this long or longer use merge_heap
 constexpr size_t kChunk = 4096;           // the long-piece merge's chunk size
 constexpr size_t kGroupChunk = 512;       // ... and merge_groups' (a smaller heap)
+constexpr size_t kBatchBytes = 16384;     // merge_large hands merge_jobs spans of about this many bytes
 constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
 constexpr uint32_t kDead = 0xFFFFFFFEu;   // part absorbed by its left neighbour
 constexpr uint32_t kLogFirst = 1u << 30;  // merge_heap log: this merge changed the first part
@@ -52,34 +53,98 @@ thread_local PieceCache tls_cache;
 
 }  // namespace
 
-// Removes and returns the least key of a min-heap. The hole left at the root goes down to a leaf
-// along the lesser children, chosen without a branch (which child is less is a coin toss, and
-// std::pop_heap's mispredicted branch per level was most of merge_heap's time on random digits);
-// the last key then goes up from there, usually not far.
-inline uint64_t pop_min(std::vector<uint64_t>& heap) noexcept {
-  const uint64_t top = heap.front();
-  const uint64_t last = heap.back();
-  heap.pop_back();
-  const size_t n = heap.size();
-  if (n == 0) return top;
-  uint64_t* h = heap.data();
-  size_t hole = 0;
-  for (size_t child = 1; child < n; child = 2 * hole + 1) {
-    if (child + 1 < n) child += size_t(h[child + 1] < h[child]);
-    h[hole] = h[child];
-    hole = child;
+// A min-heap of distinct 64-bit keys with four children per node. A pop walks half as many levels
+// as in a binary heap, and a level's four loads (one 32-byte run) do not depend on each other; the
+// pop was most of the long-piece merge's time once its pair lookups were prefetched. The hole
+// left at the root goes down to a leaf along the least children, chosen without branches (which
+// child is least is a coin toss), and the last key goes up from there, usually not far. Slots
+// past the end hold the largest key, so four children are read without a bounds check.
+class QuadHeap {
+ public:
+  void clear() {
+    keys_.assign(kPad, kMax);
+    size_ = 0;
   }
-  while (hole > 0) {
-    const size_t parent = (hole - 1) / 2;
-    if (h[parent] <= last) break;
-    h[hole] = h[parent];
-    hole = parent;
+  bool empty() const noexcept { return size_ == 0; }
+  // Adds a key without ordering: make() orders all of them.
+  void append(uint64_t key) {
+    if (size_ + kPad >= keys_.size()) keys_.push_back(kMax);
+    keys_[size_++] = key;
   }
-  h[hole] = last;
-  return top;
-}
+  void make() noexcept {
+    for (size_t i = size_ > 1 ? (size_ - 2) / 4 + 1 : 0; i-- > 0;) sift_down(i, keys_[i]);
+  }
+  void push(uint64_t key) {
+    append(key);
+    sift_up(size_ - 1, key);
+  }
+  uint64_t pop() noexcept {
+    uint64_t* h = keys_.data();
+    const uint64_t top = h[0];
+    const uint64_t last = h[--size_];
+    h[size_] = kMax;
+    if (size_ == 0) return top;
+    size_t hole = 0;
+    for (size_t c = 1; c < size_; c = 4 * hole + 1) {
+      const size_t least = least_child(c);
+      h[hole] = h[least];
+      hole = least;
+    }
+    sift_up(hole, last);
+    return top;
+  }
 
-// Per-thread arrays of merge_heap, kept between calls (a chunk's fit in L1/L2), fetched once per piece.
+ private:
+  static constexpr uint64_t kMax = ~uint64_t(0);
+  static constexpr size_t kPad = 4;
+  // The least of the four children from c on, by arithmetic rather than a branch: GCC turns a ?:
+  // here, and even this mask select, into a jump unless the mask is hidden from it.
+  size_t least_child(size_t c) const noexcept {
+    const uint64_t* h = keys_.data();
+    const size_t a = c + size_t(h[c + 1] < h[c]);
+    const size_t b = c + 2 + size_t(h[c + 3] < h[c + 2]);
+    size_t mask = size_t(0) - size_t(h[b] < h[a]);
+#if defined(__GNUC__)
+    asm("" : "+r"(mask));
+#endif
+    return a ^ ((a ^ b) & mask);
+  }
+  void sift_down(size_t hole, uint64_t key) noexcept {
+    uint64_t* h = keys_.data();
+    for (size_t c = 4 * hole + 1; c < size_; c = 4 * hole + 1) {
+      const size_t least = least_child(c);
+      if (h[least] >= key) break;
+      h[hole] = h[least];
+      hole = least;
+    }
+    h[hole] = key;
+  }
+  void sift_up(size_t hole, uint64_t key) noexcept {
+    uint64_t* h = keys_.data();
+    while (hole > 0) {
+      const size_t parent = (hole - 1) / 4;
+      if (h[parent] <= key) break;
+      h[hole] = h[parent];
+      hole = parent;
+    }
+    h[hole] = key;
+  }
+  std::vector<uint64_t> keys_ = std::vector<uint64_t>(kPad, kMax);
+  size_t size_ = 0;
+};
+
+constexpr size_t kLanes = 8;  // spans merge_jobs merges at once
+
+// One span of a long piece for merge_jobs: bytes [begin, end) of the text it is given, merged on
+// their own; the merges are recorded in *log if log is set (see merge_heap); out_begin / out_end:
+// where merge_jobs put its tokens.
+struct MergeJob {
+  size_t begin = 0, end = 0;
+  std::vector<uint32_t>* log = nullptr;
+  size_t out_begin = 0, out_end = 0;
+};
+
+// Per-thread arrays of merge_jobs, kept between calls (a batch's fit in L1/L2), fetched once per piece.
 struct LongMerge {
   struct Part {
     uint32_t tok;
@@ -87,8 +152,9 @@ struct LongMerge {
     uint32_t prev;
     uint32_t next;
   };
-  std::vector<Part> parts;     // merge_heap's parts
-  std::vector<uint64_t> heap;  // (rank << 32 | position), a min-heap through std::greater
+  std::vector<Part> parts;             // the parts of every span of a batch
+  QuadHeap heaps[kLanes];              // (rank << 32 | position)
+  std::vector<MergeJob> jobs;          // merge_large's batch of spans
 };
 
 namespace {
@@ -284,52 +350,136 @@ size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) 
 // by (rank << 32 | position), which is exactly tiktoken's (lowest rank, leftmost) choice. Entries
 // go stale when a neighbour merges; an entry is used only if its rank still matches its part's
 // current pair rank (the pair at a position only ever grows, and different byte strings have
-// different ranks, so a stale entry never matches). Callers pass chunks of at most a few KiB, so
-// the parts and the heap stay in L1/L2 (per-rank buckets, tried before, touched a cold vector per
-// rank). With `log`, every merge is recorded in order as its rank plus kLogFirst / kLogLast when
+// different ranks, so a stale entry never matches). Callers pass spans of at most a few KiB, so
+// the parts and the heaps stay in L1/L2 (per-rank buckets, tried before, touched a cold vector per
+// rank). With a log, every merge is recorded in order as its rank plus kLogFirst / kLogLast when
 // it changed the first / last part (whose token then is that rank): what crosses() needs to check
 // that two neighbouring chunks never merge across their boundary.
-void BpeEncoder::merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
-                            std::vector<uint32_t>* log) const {
-  if (n > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
+//
+// Each merge asks the pair table (2-8 MiB) for the two new pairs, and the next merge waits for
+// them through the heap: one span alone waits on one cache miss after another, which was ~40% of
+// the time on random letters. So up to kLanes spans are merged at once, one merge of each in turn:
+// a merge prefetches its two pair slots and reads them at its span's next turn, while the other
+// spans' merges run. Each span's merges happen in the same order as alone.
+void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs, size_t count,
+                            std::vector<uint32_t>& out) const {
   using Part = LongMerge::Part;
+  if (count == 0) return;
+  const size_t base = jobs[0].begin;
+  const size_t total = jobs[count - 1].end - base;
+  if (total > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
+  const unsigned char* q = p + base;
   std::vector<Part>& parts = m.parts;
-  std::vector<uint64_t>& heap = m.heap;
-  const uint32_t end = uint32_t(n);
-  parts.resize(n);
-  heap.clear();
-  for (uint32_t i = 0; i < end; ++i) parts[i] = Part{byte_rank_[p[i]], kNone, i - 1, i + 1};
-  for (uint32_t i = 0; i + 1 < end; ++i) {
-    parts[i].pr = byte_pair_rank_[size_t(p[i]) << 8 | p[i + 1]];
-    if (parts[i].pr != kNone) heap.push_back(uint64_t(parts[i].pr) << 32 | i);
-  }
-  std::make_heap(heap.begin(), heap.end(), std::greater<uint64_t>());
-  auto push = [&](uint32_t rank, uint32_t pos) {
-    heap.push_back(uint64_t(rank) << 32 | pos);
-    std::push_heap(heap.begin(), heap.end(), std::greater<uint64_t>());
+  parts.resize(total);
+  for (uint32_t i = 0; i < uint32_t(total); ++i) parts[i] = Part{byte_rank_[q[i]], kNone, i - 1, i + 1};
+
+  struct Lane {
+    uint32_t begin, end;  // the span's parts
+    uint32_t merged;      // the part merged last, whose pair lookups are in flight; kNone: none
+    PairMap::Lookup right, left;
+    QuadHeap* heap;
+    std::vector<uint32_t>* log;
   };
-  while (!heap.empty()) {
-    const uint64_t top = pop_min(heap);
-    const uint32_t rank = uint32_t(top >> 32);
-    const uint32_t i = uint32_t(top);
-    Part& part = parts[i];
-    if (part.pr != rank) continue;  // stale
-    const uint32_t j = part.next;
-    part.tok = rank;
-    part.next = parts[j].next;
-    parts[j].pr = kDead;
-    if (log != nullptr) log->push_back(rank | (i == 0 ? kLogFirst : 0) | (part.next == end ? kLogLast : 0));
-    // Both lookups before either push: they are independent, so their cache misses overlap.
-    part.pr = part.next < end ? pairs_.find(rank, parts[part.next].tok) : kNone;
-    const uint32_t left_pr = i != 0 ? pairs_.find(parts[part.prev].tok, rank) : kNone;
-    if (part.next < end) parts[part.next].prev = i;
-    if (part.pr != kNone) push(part.pr, i);
-    if (i != 0) {
-      parts[part.prev].pr = left_pr;
-      if (left_pr != kNone) push(left_pr, part.prev);
+  // Takes jobs from `next` on until one has a pair to merge (a span without any is already its
+  // bytes); false when none is left.
+  size_t next = 0;
+  auto start = [&](Lane& lane) {
+    while (next < count) {
+      const MergeJob& job = jobs[next];
+      const uint32_t begin = uint32_t(job.begin - base), end = uint32_t(job.end - base);
+      ++next;
+      if (end - begin < kHeapSpan && job.log == nullptr) continue;  // merge_small's, below
+      QuadHeap& heap = *lane.heap;
+      heap.clear();
+      for (uint32_t i = begin; i + 1 < end; ++i) {
+        parts[i].pr = byte_pair_rank_[size_t(q[i]) << 8 | q[i + 1]];
+        if (parts[i].pr != kNone) heap.append(uint64_t(parts[i].pr) << 32 | i);
+      }
+      if (heap.empty()) continue;
+      heap.make();
+      lane.begin = begin;
+      lane.end = end;
+      lane.merged = kNone;
+      lane.log = job.log;
+      return true;
+    }
+    return false;
+  };
+  auto push = [](QuadHeap& heap, uint32_t rank, uint32_t pos) { heap.push(uint64_t(rank) << 32 | pos); };
+  // One merge of the lane's span, after reading the pair ranks its previous merge asked for; false
+  // when the span has nothing left to merge.
+  auto step = [&](Lane& lane) {
+    QuadHeap& heap = *lane.heap;
+    if (lane.merged != kNone) {
+      Part& part = parts[lane.merged];
+      part.pr = part.next < lane.end ? pairs_.find(lane.right) : kNone;
+      if (part.pr != kNone) push(heap, part.pr, lane.merged);
+      if (lane.merged != lane.begin) {
+        const uint32_t left_pr = pairs_.find(lane.left);
+        parts[part.prev].pr = left_pr;
+        if (left_pr != kNone) push(heap, left_pr, part.prev);
+      }
+    }
+    while (!heap.empty()) {
+      const uint64_t top = heap.pop();
+      const uint32_t rank = uint32_t(top >> 32);
+      const uint32_t i = uint32_t(top);
+      Part& part = parts[i];
+      if (part.pr != rank) continue;  // stale
+      const uint32_t j = part.next;
+      part.tok = rank;
+      part.next = parts[j].next;
+      parts[j].pr = kDead;
+      if (lane.log != nullptr) {
+        lane.log->push_back(rank | (i == lane.begin ? kLogFirst : 0) | (part.next == lane.end ? kLogLast : 0));
+      }
+      if (part.next < lane.end) {
+        parts[part.next].prev = i;
+        lane.right = pairs_.locate(rank, parts[part.next].tok);
+        pairs_.prefetch(lane.right);
+      }
+      if (i != lane.begin) {
+        lane.left = pairs_.locate(parts[part.prev].tok, rank);
+        pairs_.prefetch(lane.left);
+      }
+      lane.merged = i;
+      return true;
+    }
+    return false;
+  };
+
+  Lane lanes[kLanes];
+  size_t active = 0;
+  for (size_t k = 0; k < kLanes; ++k) {
+    lanes[k].heap = &m.heaps[k];
+    if (start(lanes[k])) lanes[active++] = lanes[k];
+  }
+  while (active > 0) {
+    for (size_t k = 0; k < active;) {
+      if (step(lanes[k]) || start(lanes[k])) {
+        ++k;
+      } else {
+        std::swap(lanes[k], lanes[--active]);  // keeps its heap: every lane owns one
+      }
     }
   }
-  for (uint32_t i = 0; i < end; i = parts[i].next) out.push_back(parts[i].tok);
+  for (size_t t = 0; t < count; ++t) {
+    MergeJob& job = jobs[t];
+    job.out_begin = out.size();
+    const uint32_t begin = uint32_t(job.begin - base), end = uint32_t(job.end - base);
+    if (end - begin < kHeapSpan && job.log == nullptr) {
+      merge_small(q + begin, end - begin, out);
+    } else {
+      for (uint32_t i = begin; i < end; i = parts[i].next) out.push_back(parts[i].tok);
+    }
+    job.out_end = out.size();
+  }
+}
+
+void BpeEncoder::merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
+                            std::vector<uint32_t>* log) const {
+  MergeJob job{0, n, log};
+  merge_jobs(m, p, &job, 1, out);
 }
 
 // Replays, in the whole piece's (rank, position) order, the merges of two neighbouring chunks run
@@ -365,17 +515,35 @@ bool BpeEncoder::crosses(const std::vector<uint32_t>& left_log, uint32_t left_la
 // Long pieces. First, cut wherever the two bytes around a position stand next to each other in no
 // token: no merge can ever join them, so the spans between such cuts merge independently, and
 // exactly as they would inside the whole piece. (A long run of random letters falls apart into
-// spans of a few bytes; runs of one character have no such cut.) Short spans take merge_small.
+// spans of a few bytes to a few hundred; runs of one character have no such cut.) Spans go to
+// merge_jobs in batches of about kBatchBytes, so that their merges overlap; a span of 2 * kChunk
+// bytes or more takes merge_span.
 void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
   LongMerge& m = tls_long_merge;
+  std::vector<MergeJob>& jobs = m.jobs;
+  jobs.clear();
+  auto flush = [&] {
+    merge_jobs(m, p, jobs.data(), jobs.size(), out);
+    jobs.clear();
+  };
+  auto span = [&](size_t begin, size_t end) {
+    if (end - begin >= 2 * kChunk) {
+      flush();
+      merge_span(m, p + begin, end - begin, out);
+      return;
+    }
+    jobs.push_back(MergeJob{begin, end});
+    if (end - jobs.front().begin >= kBatchBytes) flush();
+  };
   size_t start = 0;
   for (size_t c = 1; c < n; ++c) {
     if (!bigram_in_token(p[c - 1], p[c])) {
-      merge_span(m, p + start, c - start, out);
+      span(start, c);
       start = c;
     }
   }
-  merge_span(m, p + start, n - start, out);
+  span(start, n);
+  flush();
 }
 
 // One span without hard cuts, in cache-sized chunks of kChunk bytes, each merged on its own with a
@@ -387,15 +555,7 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
 // previous three reuses its tokens and log, and a boundary between two such repeats reuses the
 // earlier boundary's verdict. Both are memoisation of deterministic functions: same output.
 void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
-  constexpr size_t kRing = 4;  // the current chunk and the three before it
-  if (n < kHeapSpan) {
-    merge_small(p, n, out);
-    return;
-  }
-  if (n < 2 * kChunk) {
-    merge_heap(m, p, n, out, nullptr);
-    return;
-  }
+  constexpr size_t kRing = 4;  // the current chunk and the three before it (n >= 2 * kChunk)
   struct Chunk {
     size_t begin = 0;
     size_t size = 0;
@@ -474,32 +634,46 @@ size_t BpeEncoder::boundary_near(const unsigned char* p, size_t n, size_t at) co
 
 // A long span whose fixed 4 KiB chunks merge across a boundary (random digits or letters, where
 // nearly every pair of neighbours forms a token). Chunks of about kGroupChunk bytes end at
-// boundary_near's guess; each is merged with a log, and crosses() confirms the boundary with the
-// group before it. Where it does not, the two are merged again as one group, which is then checked
-// against the group before it in turn; so the result is exactly the whole span's merge, and the
-// time linear unless the guesses keep failing.
+// boundary_near's guess; they are merged with logs, 4 * kLanes at a time (merge_jobs), and
+// crosses() confirms each boundary with the group before it. Where it does not, the two are merged
+// again as one group, which is then checked against the group before it in turn; so the result is
+// exactly the whole span's merge, and the time linear unless the guesses keep failing.
 void BpeEncoder::merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  constexpr size_t kBatch = 4 * kLanes;
   struct Group {
     size_t begin, end, out_begin;
     std::vector<uint32_t> log;
   };
   std::vector<Group> groups;
+  MergeJob batch[kBatch];
+  std::vector<uint32_t> logs[kBatch];
+  std::vector<uint32_t> tokens;
   for (size_t begin = 0; begin < n;) {
-    const size_t end = n - begin < 2 * kGroupChunk ? n : boundary_near(p, n, begin + kGroupChunk);
-    Group group{begin, end, out.size(), {}};
-    merge_heap(m, p + begin, end - begin, out, &group.log);
-    while (!groups.empty()) {
-      const Group& left = groups.back();
-      if (!crosses(left.log, byte_rank_[p[group.begin - 1]], group.log, byte_rank_[p[group.begin]])) break;
-      group.begin = left.begin;
-      group.out_begin = left.out_begin;
-      groups.pop_back();
-      out.resize(group.out_begin);
-      group.log.clear();
-      merge_heap(m, p + group.begin, group.end - group.begin, out, &group.log);
+    size_t count = 0;
+    for (; count < kBatch && begin < n; ++count) {
+      const size_t end = n - begin < 2 * kGroupChunk ? n : boundary_near(p, n, begin + kGroupChunk);
+      logs[count].clear();
+      batch[count] = MergeJob{begin, end, &logs[count]};
+      begin = end;
     }
-    groups.push_back(std::move(group));
-    begin = end;
+    tokens.clear();
+    merge_jobs(m, p, batch, count, tokens);
+    for (size_t g = 0; g < count; ++g) {
+      Group group{batch[g].begin, batch[g].end, out.size(), std::move(logs[g])};
+      out.insert(out.end(), tokens.begin() + std::ptrdiff_t(batch[g].out_begin),
+                 tokens.begin() + std::ptrdiff_t(batch[g].out_end));
+      while (!groups.empty()) {
+        const Group& left = groups.back();
+        if (!crosses(left.log, byte_rank_[p[group.begin - 1]], group.log, byte_rank_[p[group.begin]])) break;
+        group.begin = left.begin;
+        group.out_begin = left.out_begin;
+        groups.pop_back();
+        out.resize(group.out_begin);
+        group.log.clear();
+        merge_heap(m, p + group.begin, group.end - group.begin, out, &group.log);
+      }
+      groups.push_back(std::move(group));
+    }
   }
 }
 

@@ -28,14 +28,24 @@ class PairMap {
   // Each entry: (a << 20 | b, rank of the concatenation). Throws std::invalid_argument for a rank
   // above kMaxRank.
   void build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs);
-  uint32_t find(uint32_t a, uint32_t b) const noexcept {
+  uint32_t find(uint32_t a, uint32_t b) const noexcept { return find(locate(a, b)); }
+
+  // The same lookup in two steps, so that the slot can be prefetched long before it is read (the
+  // table is 2-8 MiB: a cold slot is an L3 or memory access).
+  struct Lookup {
+    uint64_t key;
+    size_t slot;
+  };
+  Lookup locate(uint32_t a, uint32_t b) const noexcept {
     const uint64_t key = (uint64_t(a) << 20) | b;
-    size_t i = hash(key) & mask_;
-    for (;;) {
+    return Lookup{key, hash(key) & mask_};
+  }
+  void prefetch(const Lookup& lookup) const noexcept { __builtin_prefetch(slots_.data() + lookup.slot); }
+  uint32_t find(const Lookup& lookup) const noexcept {
+    for (size_t i = lookup.slot;; i = (i + 1) & mask_) {
       const uint64_t slot = slots_[i];
       if (slot == kEmpty) return kMissing;
-      if ((slot >> 20) == key) return uint32_t(slot & kMaxRank);
-      i = (i + 1) & mask_;
+      if ((slot >> 20) == lookup.key) return uint32_t(slot & kMaxRank);
     }
   }
 
@@ -59,8 +69,9 @@ std::pair<size_t, size_t> find_first_needle(std::string_view text, const std::ve
 struct EncodeSegment;
 // The calling thread's cache of merge results (defined in bpe.cpp).
 struct PieceCache;
-// A long piece's merge arrays (defined in bpe.cpp).
+// A long piece's merge arrays, and one span of it to merge (defined in bpe.cpp).
 struct LongMerge;
+struct MergeJob;
 
 class BpeEncoder {
  public:
@@ -154,6 +165,8 @@ class BpeEncoder {
   void merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   size_t boundary_near(const unsigned char* p, size_t n, size_t at) const;
+  void merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs, size_t count,
+                  std::vector<uint32_t>& out) const;
   void merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
                   std::vector<uint32_t>* log) const;
   bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
