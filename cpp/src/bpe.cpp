@@ -152,9 +152,9 @@ struct LongMerge {
     uint32_t prev;
     uint32_t next;
   };
-  std::vector<Part> parts;             // the parts of every span of a batch
-  QuadHeap heaps[kLanes];              // (rank << 32 | position)
-  std::vector<MergeJob> jobs;          // merge_large's batch of spans
+  std::vector<Part> parts;     // the parts of every span of a batch
+  QuadHeap heaps[kLanes];      // (rank << 32 | position)
+  std::vector<MergeJob> jobs;  // merge_large's batch of spans
 };
 
 namespace {
@@ -374,11 +374,21 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
   for (uint32_t i = 0; i < uint32_t(total); ++i) parts[i] = Part{byte_rank_[q[i]], kNone, i - 1, i + 1};
 
   struct Lane {
-    uint32_t begin, end;  // the span's parts
-    uint32_t merged;      // the part merged last, whose pair lookups are in flight; kNone: none
+    uint32_t begin, end;   // the span's parts
+    uint32_t merged;       // the part merged last, whose pair lookups are in flight; kNone: none
+    uint32_t absorbed_pr;  // the pair rank of the part that merge absorbed
     PairMap::Lookup right, left;
     QuadHeap* heap;
     std::vector<uint32_t>* log;
+  };
+  // Whether part x's pair is a local minimum: less than the pair on its left, not more than the
+  // one on its right (ties go to the leftmost, as in tiktoken). The least pair of a span, the one
+  // to merge next, is always one.
+  auto local_min = [&](const Lane& lane, uint32_t x) {
+    const uint32_t rank = parts[x].pr;
+    if (rank >= kDead) return false;
+    if (x != lane.begin && parts[parts[x].prev].pr <= rank) return false;
+    return parts[parts[x].next].pr >= rank;  // x has a pair: its next part is in the span
   };
   // Takes jobs from `next` on until one has a pair to merge (a span without any is already its
   // bytes); false when none is left.
@@ -391,14 +401,14 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       if (end - begin < kHeapSpan && job.log == nullptr) continue;  // merge_small's, below
       QuadHeap& heap = *lane.heap;
       heap.clear();
+      for (uint32_t i = begin; i + 1 < end; ++i) parts[i].pr = byte_pair_rank_[size_t(q[i]) << 8 | q[i + 1]];
+      lane.begin = begin;
+      lane.end = end;
       for (uint32_t i = begin; i + 1 < end; ++i) {
-        parts[i].pr = byte_pair_rank_[size_t(q[i]) << 8 | q[i + 1]];
-        if (parts[i].pr != kNone) heap.append(uint64_t(parts[i].pr) << 32 | i);
+        if (local_min(lane, i)) heap.append(uint64_t(parts[i].pr) << 32 | i);
       }
       if (heap.empty()) continue;
       heap.make();
-      lane.begin = begin;
-      lane.end = end;
       lane.merged = kNone;
       lane.log = job.log;
       return true;
@@ -408,16 +418,42 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
   auto push = [](QuadHeap& heap, uint32_t rank, uint32_t pos) { heap.push(uint64_t(rank) << 32 | pos); };
   // One merge of the lane's span, after reading the pair ranks its previous merge asked for; false
   // when the span has nothing left to merge.
+  //
+  // A heap of every pair spent most of its pops on entries gone stale, in unpredictable branches,
+  // and was three times deeper than needed: only local minima can be the least pair, so the heap
+  // holds an entry for every pair that is a local minimum (and old entries, which are skipped: a
+  // popped entry whose rank is its part's current pair rank is the least pair of the span). A merge
+  // at i changes the pairs at i and at its left neighbour `prev`, so only four parts can become
+  // local minima: those two, the part left of prev, and the part right of i (whose left neighbour
+  // is now i's pair instead of the absorbed part's).
   auto step = [&](Lane& lane) {
     QuadHeap& heap = *lane.heap;
     if (lane.merged != kNone) {
-      Part& part = parts[lane.merged];
-      part.pr = part.next < lane.end ? pairs_.find(lane.right) : kNone;
-      if (part.pr != kNone) push(heap, part.pr, lane.merged);
-      if (lane.merged != lane.begin) {
-        const uint32_t left_pr = pairs_.find(lane.left);
-        parts[part.prev].pr = left_pr;
-        if (left_pr != kNone) push(heap, left_pr, part.prev);
+      const uint32_t i = lane.merged;
+      Part& part = parts[i];
+      const uint32_t prev = part.prev, next = part.next;
+      part.pr = next < lane.end ? pairs_.find(lane.right) : kNone;
+      const uint32_t old_left = i != lane.begin ? parts[prev].pr : kNone;
+      if (i != lane.begin) parts[prev].pr = pairs_.find(lane.left);
+      if (local_min(lane, i)) push(heap, part.pr, i);
+      if (next < lane.end) {
+        // The pair left of next's went from the absorbed part's (lane.absorbed_pr) to i's.
+        const uint32_t rank = parts[next].pr;
+        if (rank < kDead && rank >= lane.absorbed_pr && rank < part.pr && parts[parts[next].next].pr >= rank) {
+          push(heap, rank, next);
+        }
+      }
+      if (i != lane.begin) {
+        if (local_min(lane, prev)) push(heap, parts[prev].pr, prev);
+        if (prev != lane.begin) {
+          // The pair right of pp's went from old_left to prev's new one.
+          const uint32_t pp = parts[prev].prev;
+          const uint32_t rank = parts[pp].pr;
+          if (rank < kDead && rank > old_left && rank <= parts[prev].pr &&
+              (pp == lane.begin || parts[parts[pp].prev].pr > rank)) {
+            push(heap, rank, pp);
+          }
+        }
       }
     }
     while (!heap.empty()) {
@@ -429,6 +465,7 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       const uint32_t j = part.next;
       part.tok = rank;
       part.next = parts[j].next;
+      lane.absorbed_pr = parts[j].pr;
       parts[j].pr = kDead;
       if (lane.log != nullptr) {
         lane.log->push_back(rank | (i == lane.begin ? kLogFirst : 0) | (part.next == lane.end ? kLogLast : 0));

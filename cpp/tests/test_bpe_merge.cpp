@@ -116,5 +116,24 @@ TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
     std::string cut;
     for (int i = 0; i < 40; ++i) cut += llmprep_test::random_bytes(rng, 1 + rng() % 300, alphabet) + "\x01";
     check_piece(enc, ranks, cut);
+    // Many spans merged side by side (merge_jobs' lanes, several batches), of every size class:
+    // single bytes, the scan's, the heap's, and ones long enough for merge_span between them. The
+    // reference runs per span (no token holds \x01, so no merge crosses one; `cut` above checks that
+    // against the whole-piece reference): quadratic in the whole piece, it would take minutes.
+    std::string mixed;
+    std::vector<uint32_t> want;
+    for (int i = 0; i < 160; ++i) {
+      const size_t sizes[] = {1, 2, 7, 31, 32, 33, 100, 511, 2000, 9000};
+      const size_t n = i % 40 == 39 ? sizes[9] : sizes[rng() % 9] + rng() % 3;
+      const std::string span = llmprep_test::random_bytes(rng, n, alphabet);
+      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
+      want.insert(want.end(), span_want.begin(), span_want.end());
+      want.push_back(1);  // the byte \x01: rank 1
+      mixed += span + "\x01";
+    }
+    const llmprep_test::ExactBuffer buf(mixed);
+    std::vector<uint32_t> got;
+    enc.merge_piece(buf.view(), got);
+    CHECK(got == want);
   }
 }

@@ -165,8 +165,7 @@ class BpeEncoder {
   void merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   size_t boundary_near(const unsigned char* p, size_t n, size_t at) const;
-  void merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs, size_t count,
-                  std::vector<uint32_t>& out) const;
+  void merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs, size_t count, std::vector<uint32_t>& out) const;
   void merge_heap(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out,
                   std::vector<uint32_t>* log) const;
   bool crosses(const std::vector<uint32_t>& left_log, uint32_t left_last, const std::vector<uint32_t>& right_log,
