@@ -315,6 +315,21 @@ std::string BpeEncoder::decode_bytes(const int64_t* ids, size_t n) const {
 // tiktoken's loop: repeatedly merge the adjacent pair whose concatenation has the lowest rank
 // (leftmost on ties). Parts live in a small array; a merge shifts the tail left by one.
 void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
+  // One and two bytes directly: most spans between a long piece's cuts are that short.
+  if (n == 1) {
+    out.push_back(byte_rank_[p[0]]);
+    return;
+  }
+  if (n == 2) {
+    const uint32_t pair = byte_pair_rank_[size_t(p[0]) << 8 | p[1]];
+    if (pair != kNone) {
+      out.push_back(pair);
+    } else {
+      out.push_back(byte_rank_[p[0]]);
+      out.push_back(byte_rank_[p[1]]);
+    }
+    return;
+  }
   uint32_t tok[kLargePiece];
   out.insert(out.end(), tok, tok + merge_small(p, n, tok));
 }
@@ -567,6 +582,12 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
     if (end - begin >= 2 * kChunk) {
       flush();
       merge_span(m, p + begin, end - begin, out);
+      return;
+    }
+    // A short span with no batch waiting needs no job (a run of spaces in GPT-2 is a million
+    // one-byte spans).
+    if (end - begin < kHeapSpan && jobs.empty()) {
+      merge_small(p + begin, end - begin, out);
       return;
     }
     jobs.push_back(MergeJob{begin, end});
