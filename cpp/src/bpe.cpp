@@ -182,6 +182,17 @@ void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
     }
     slots_[i] = (key << 20) | rank;
   }
+  size_t blocks = 1;
+  while (blocks * 512 < pairs.size() * 5) blocks *= 2;
+  filter_.assign(blocks * 8, 0);
+  filter_mask_ = blocks - 1;
+  for (const auto& entry : pairs) {
+    const uint64_t h = filter_hash(entry.first);
+    uint64_t* block = filter_.data() + ((h & filter_mask_) << 3);
+    const unsigned bit1 = unsigned(h >> 46) & 511, bit2 = unsigned(h >> 55) & 511;
+    block[bit1 >> 6] |= uint64_t(1) << (bit1 & 63);
+    block[bit2 >> 6] |= uint64_t(1) << (bit2 & 63);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
