@@ -719,46 +719,33 @@ size_t BpeEncoder::boundary_near(const unsigned char* p, size_t n, size_t at) co
 
 // A long span whose fixed 4 KiB chunks merge across a boundary (random digits or letters, where
 // nearly every pair of neighbours forms a token). Chunks of about kGroupChunk bytes end at
-// boundary_near's guess; they are merged with logs, 4 * kLanes at a time (merge_jobs), and
-// crosses() confirms each boundary with the group before it. Where it does not, the two are merged
-// again as one group, which is then checked against the group before it in turn; so the result is
-// exactly the whole span's merge, and the time linear unless the guesses keep failing.
+// boundary_near's guess; each is merged with a log, and crosses() confirms the boundary with the
+// group before it. Where it does not, the two are merged again as one group, which is then checked
+// against the group before it in turn; so the result is exactly the whole span's merge, and the
+// time linear unless the guesses keep failing. (Merging several groups side by side, as
+// merge_large does with its spans, was 7% slower here: eight 512-byte groups' parts overflow L1.)
 void BpeEncoder::merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
-  constexpr size_t kBatch = 4 * kLanes;
   struct Group {
     size_t begin, end, out_begin;
     std::vector<uint32_t> log;
   };
   std::vector<Group> groups;
-  MergeJob batch[kBatch];
-  std::vector<uint32_t> logs[kBatch];
-  std::vector<uint32_t> tokens;
   for (size_t begin = 0; begin < n;) {
-    size_t count = 0;
-    for (; count < kBatch && begin < n; ++count) {
-      const size_t end = n - begin < 2 * kGroupChunk ? n : boundary_near(p, n, begin + kGroupChunk);
-      logs[count].clear();
-      batch[count] = MergeJob{begin, end, &logs[count]};
-      begin = end;
+    const size_t end = n - begin < 2 * kGroupChunk ? n : boundary_near(p, n, begin + kGroupChunk);
+    Group group{begin, end, out.size(), {}};
+    merge_heap(m, p + begin, end - begin, out, &group.log);
+    while (!groups.empty()) {
+      const Group& left = groups.back();
+      if (!crosses(left.log, byte_rank_[p[group.begin - 1]], group.log, byte_rank_[p[group.begin]])) break;
+      group.begin = left.begin;
+      group.out_begin = left.out_begin;
+      groups.pop_back();
+      out.resize(group.out_begin);
+      group.log.clear();
+      merge_heap(m, p + group.begin, group.end - group.begin, out, &group.log);
     }
-    tokens.clear();
-    merge_jobs(m, p, batch, count, tokens);
-    for (size_t g = 0; g < count; ++g) {
-      Group group{batch[g].begin, batch[g].end, out.size(), std::move(logs[g])};
-      out.insert(out.end(), tokens.begin() + std::ptrdiff_t(batch[g].out_begin),
-                 tokens.begin() + std::ptrdiff_t(batch[g].out_end));
-      while (!groups.empty()) {
-        const Group& left = groups.back();
-        if (!crosses(left.log, byte_rank_[p[group.begin - 1]], group.log, byte_rank_[p[group.begin]])) break;
-        group.begin = left.begin;
-        group.out_begin = left.out_begin;
-        groups.pop_back();
-        out.resize(group.out_begin);
-        group.log.clear();
-        merge_heap(m, p + group.begin, group.end - group.begin, out, &group.log);
-      }
-      groups.push_back(std::move(group));
-    }
+    groups.push_back(std::move(group));
+    begin = end;
   }
 }
 
