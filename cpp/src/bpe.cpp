@@ -62,8 +62,9 @@ thread_local PieceCache tls_cache;
 // past the end hold the largest key, so four children are read without a bounds check.
 class QuadHeap {
  public:
-  void clear() {
-    keys_.assign(kPad, kMax);
+  // Empties the heap, with room for `reserve` keys appended without a check.
+  void clear(size_t reserve = 0) {
+    keys_.assign(reserve + kPad, kMax);
     size_ = 0;
   }
   bool empty() const noexcept { return size_ == 0; }
@@ -72,7 +73,13 @@ class QuadHeap {
     if (size_ + kPad >= keys_.size()) keys_.push_back(kMax);
     keys_[size_++] = key;
   }
+  // Adds the key if `keep`, without a branch (room reserved by clear()); make() orders them.
+  void append_if(uint64_t key, bool keep) noexcept {
+    keys_[size_] = key;
+    size_ += size_t(keep);
+  }
   void make() noexcept {
+    keys_[size_] = kMax;  // append_if's last write, if not kept
     for (size_t i = size_ > 1 ? (size_ - 2) / 4 + 1 : 0; i-- > 0;) sift_down(i, keys_[i]);
   }
   void push(uint64_t key) {
@@ -427,17 +434,25 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       const MergeJob& job = jobs[next];
       const uint32_t begin = uint32_t(job.begin - base), end = uint32_t(job.end - base);
       ++next;
-      QuadHeap& heap = *lane.heap;
-      heap.clear();
-      for (uint32_t i = begin; i < end; ++i) {
-        const uint32_t pr = i + 1 < end ? byte_pair_rank_[size_t(q[i]) << 8 | q[i + 1]] : kNone;
-        parts[i] = Part{byte_rank_[q[i]], pr, i - 1, i + 1};
+      if (end - begin < 2) {
+        parts[begin] = Part{byte_rank_[q[begin]], kNone, begin - 1, end};
+        continue;
       }
+      QuadHeap& heap = *lane.heap;
+      heap.clear(end - begin);
+      // The parts and the local minima in one pass, without branches on the ranks (a coin toss
+      // each: one misprediction per few bytes was most of this loop's time).
+      uint32_t left = kNone, pr = byte_pair_rank_[size_t(q[begin]) << 8 | q[begin + 1]];
+      for (uint32_t i = begin; i + 1 < end; ++i) {
+        const uint32_t right = i + 2 < end ? byte_pair_rank_[size_t(q[i + 1]) << 8 | q[i + 2]] : kNone;
+        parts[i] = Part{byte_rank_[q[i]], pr, i - 1, i + 1};
+        heap.append_if(uint64_t(pr) << 32 | i, (int(pr < kNone) & int(left > pr) & int(right >= pr)) != 0);
+        left = pr;
+        pr = right;
+      }
+      parts[end - 1] = Part{byte_rank_[q[end - 1]], kNone, end - 2, end};
       lane.begin = begin;
       lane.end = end;
-      for (uint32_t i = begin; i + 1 < end; ++i) {
-        if (local_min(lane, i)) heap.append(uint64_t(parts[i].pr) << 32 | i);
-      }
       if (heap.empty()) continue;
       heap.make();
       lane.merged = kNone;
