@@ -8,10 +8,11 @@
 // * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
 //   every part during a tiktoken-style merge is itself a token.
 // * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
-//   are adjacent in no token, then merged in 4 KiB chunks through a binary heap, each chunk boundary
-//   confirmed by replaying both merge logs, repeated chunks reused; where a boundary fails (random
-//   digits or letters), in ~512-byte chunks that end at a likely token boundary, regrouped where
-//   the check fails (merge_groups): O(n log chunk) in the piece length.
+//   are adjacent in no token; spans up to 8 KiB are merged several at a time (merge_jobs), longer
+//   ones in 4 KiB chunks, each chunk boundary confirmed by replaying both merge logs, repeated chunks
+//   reused; where a boundary fails (random digits or letters), in ~512-byte chunks that end at a
+//   likely token boundary, regrouped where the check fails (merge_groups): O(n log chunk) in the
+//   piece length. Every heap merge keeps only the pairs that are local minima in its heap.
 // * The piece cache is thread_local (no locks), fetched once per text; in a parallel call every
 //   thread also reads the calling thread's cache, frozen for the call, so new workers do not start cold.
 #include "llmprep/bpe.hpp"
