@@ -365,11 +365,10 @@ size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) 
   while (m > 1) {
     uint32_t best = kNone;
     size_t at = 0;
-    for (size_t i = 0; i + 1 < m; ++i) {
-      if (pr[i] < best) {
-        best = pr[i];
-        at = i;
-      }
+    for (size_t i = 0; i + 1 < m; ++i) {  // as selects, not a branch: the least is anywhere
+      const bool less = pr[i] < best;
+      best = less ? pr[i] : best;
+      at = less ? i : at;
     }
     if (best == kNone) break;
     tok[at] = best;
