@@ -144,6 +144,13 @@ class QuadHeap {
 
 constexpr size_t kLanes = 8;  // spans merge_jobs merges at once
 
+// Whether a pair of rank `rank` between pairs `left` and `right` is a local minimum: less than the
+// pair on its left, not more than the one on its right (ties go to the leftmost, as in tiktoken);
+// kNone / kDead ranks are no pair. Computed without branches: which way it goes is a coin toss.
+inline bool local_minimum(uint32_t left, uint32_t rank, uint32_t right) noexcept {
+  return (int(rank < kDead) & int(left > rank) & int(right >= rank)) != 0;
+}
+
 // One span of a long piece for merge_jobs: bytes [begin, end) of the text it is given, merged on
 // their own; the merges are recorded in *log if log is set (see merge_heap); out_begin / out_end:
 // where merge_jobs put its tokens.
@@ -195,11 +202,9 @@ void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
   filter_.assign(blocks * 8, 0);
   filter_mask_ = blocks - 1;
   for (const auto& entry : pairs) {
-    const uint64_t h = filter_hash(entry.first);
-    uint64_t* block = filter_.data() + ((h & filter_mask_) << 3);
-    const unsigned bit1 = unsigned(h >> 46) & 511, bit2 = unsigned(h >> 55) & 511;
-    block[bit1 >> 6] |= uint64_t(1) << (bit1 & 63);
-    block[bit2 >> 6] |= uint64_t(1) << (bit2 & 63);
+    const FilterBits bits = filter_bits(entry.first);
+    filter_[bits.word1] |= uint64_t(1) << bits.shift1;
+    filter_[bits.word2] |= uint64_t(1) << bits.shift2;
   }
 }
 
@@ -418,14 +423,12 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
     QuadHeap* heap;
     std::vector<uint32_t>* log;
   };
-  // Whether part x's pair is a local minimum: less than the pair on its left, not more than the
-  // one on its right (ties go to the leftmost, as in tiktoken). The least pair of a span, the one
-  // to merge next, is always one.
+  // Whether part x's pair is a local minimum. The least pair of a span, the one to merge next,
+  // is always one.
   auto local_min = [&](const Lane& lane, uint32_t x) {
     const uint32_t rank = parts[x].pr;
-    if (rank >= kDead) return false;
-    if (x != lane.begin && parts[parts[x].prev].pr <= rank) return false;
-    return parts[parts[x].next].pr >= rank;  // x has a pair: its next part is in the span
+    if (rank >= kDead) return false;  // no pair: x's next part may lie past the span
+    return local_minimum(x != lane.begin ? parts[parts[x].prev].pr : kNone, rank, parts[parts[x].next].pr);
   };
   // Takes jobs from `next` on until one has a pair to merge (a span without any is already its
   // bytes); false when none is left.
@@ -447,7 +450,7 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       for (uint32_t i = begin; i + 1 < end; ++i) {
         const uint32_t right = i + 2 < end ? byte_pair_rank_[size_t(q[i + 1]) << 8 | q[i + 2]] : kNone;
         parts[i] = Part{byte_rank_[q[i]], pr, i - 1, i + 1};
-        heap.append_if(uint64_t(pr) << 32 | i, (int(pr < kNone) & int(left > pr) & int(right >= pr)) != 0);
+        heap.append_if(uint64_t(pr) << 32 | i, local_minimum(left, pr, right));
         left = pr;
         pr = right;
       }
@@ -484,20 +487,21 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       if (i != lane.begin) parts[prev].pr = pairs_.find(lane.left);
       if (local_min(lane, i)) push(heap, part.pr, i);
       if (next < lane.end) {
-        // The pair left of next's went from the absorbed part's (lane.absorbed_pr) to i's.
+        // The pair left of next's went from the absorbed part's (lane.absorbed_pr) to i's: it
+        // became a local minimum if it is one now and that old neighbour did not exceed it.
         const uint32_t rank = parts[next].pr;
-        if (rank < kDead && rank >= lane.absorbed_pr && rank < part.pr && parts[parts[next].next].pr >= rank) {
+        if (rank < kDead && rank >= lane.absorbed_pr && local_minimum(part.pr, rank, parts[parts[next].next].pr)) {
           push(heap, rank, next);
         }
       }
       if (i != lane.begin) {
         if (local_min(lane, prev)) push(heap, parts[prev].pr, prev);
         if (prev != lane.begin) {
-          // The pair right of pp's went from old_left to prev's new one.
+          // The pair right of pp's went from old_left to prev's new one (likewise).
           const uint32_t pp = parts[prev].prev;
           const uint32_t rank = parts[pp].pr;
-          if (rank < kDead && rank > old_left && rank <= parts[prev].pr &&
-              (pp == lane.begin || parts[parts[pp].prev].pr > rank)) {
+          if (rank < kDead && rank > old_left &&
+              local_minimum(pp != lane.begin ? parts[parts[pp].prev].pr : kNone, rank, parts[prev].pr)) {
             push(heap, rank, pp);
           }
         }
@@ -552,14 +556,8 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
     job.out_begin = out.size();
     const uint32_t end = uint32_t(job.end - base);
     for (uint32_t i = uint32_t(job.begin - base); i < end; i = parts[i].next) out.push_back(parts[i].tok);
-    size_t span = job.end;
-    for (size_t c = job.end + 1; c < job.tail_end; ++c) {
-      if (!bigram_in_token(p[c - 1], p[c])) {
-        merge_small(p + span, c - span, out);
-        span = c;
-      }
-    }
-    if (span < job.tail_end) merge_small(p + span, job.tail_end - span, out);
+    for_each_span(p, job.end, job.tail_end,
+                  [&](size_t begin, size_t end) { merge_small(p + begin, end - begin, out); });
     job.out_end = out.size();
   }
 }
@@ -636,14 +634,7 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
     jobs.back().tail_end = end;
     if (end - jobs.front().begin >= kBatchBytes) flush();
   };
-  size_t start = 0;
-  for (size_t c = 1; c < n; ++c) {
-    if (!bigram_in_token(p[c - 1], p[c])) {
-      span(start, c);
-      start = c;
-    }
-  }
-  span(start, n);
+  for_each_span(p, 0, n, span);
   flush();
 }
 

@@ -62,12 +62,19 @@ class PairMap {
     return size_t(key >> 24);
   }
   // The filter: blocks of 512 bits (one cache line); a key sets two bits of one block.
-  static uint64_t filter_hash(uint64_t key) noexcept { return (key ^ (key >> 29)) * 0xD6E8FEB86659FD93ull; }
-  bool may_hold(uint64_t key) const noexcept {
-    const uint64_t h = filter_hash(key);
-    const uint64_t* block = filter_.data() + ((h & filter_mask_) << 3);
+  struct FilterBits {
+    size_t word1, word2;
+    unsigned shift1, shift2;
+  };
+  FilterBits filter_bits(uint64_t key) const noexcept {
+    const uint64_t h = (key ^ (key >> 29)) * 0xD6E8FEB86659FD93ull;
+    const size_t block = size_t(h & filter_mask_) << 3;
     const unsigned bit1 = unsigned(h >> 46) & 511, bit2 = unsigned(h >> 55) & 511;
-    return ((block[bit1 >> 6] >> (bit1 & 63)) & (block[bit2 >> 6] >> (bit2 & 63)) & 1) != 0;
+    return FilterBits{block + (bit1 >> 6), block + (bit2 >> 6), bit1 & 63, bit2 & 63};
+  }
+  bool may_hold(uint64_t key) const noexcept {
+    const FilterBits bits = filter_bits(key);
+    return ((filter_[bits.word1] >> bits.shift1) & (filter_[bits.word2] >> bits.shift2) & 1) != 0;
   }
   size_t mask_ = 0;
   std::vector<uint64_t> slots_;
@@ -208,6 +215,19 @@ class BpeEncoder {
   bool bigram_in_token(unsigned char a, unsigned char b) const noexcept {
     const unsigned key = (unsigned(a) << 8) | b;
     return (bigrams_[key >> 6] >> (key & 63)) & 1;
+  }
+  // Calls f(span_begin, span_end) for the spans of p[begin, end) between such cuts, in order.
+  template <typename F>
+  void for_each_span(const unsigned char* p, size_t begin, size_t end, F&& f) const {
+    if (begin >= end) return;
+    size_t start = begin;
+    for (size_t c = begin + 1; c < end; ++c) {
+      if (!bigram_in_token(p[c - 1], p[c])) {
+        f(start, c);
+        start = c;
+      }
+    }
+    f(start, end);
   }
   // id -> bytes for decoding: token id's bytes are decode_arena_[decode_offset_[id], decode_offset_[id+1]),
   // and decode_known_[id] says whether the id exists at all (ranks may have gaps).
