@@ -91,12 +91,15 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, std::vector<uint3
 
 void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache, std::vector<uint32_t>& out) const {
   // One dispatch per text: the loop calls the pattern's scanner directly, once per chunk of pieces.
-  // A chunk goes in two passes: the first hashes every piece and prefetches its cache line, so that
-  // the second pass's lookups (mostly misses in L1/L2 on text with many distinct words) overlap
-  // instead of waiting one after another. Both passes avoid branches on the piece's length, which
-  // varies from piece to piece and was mispredicted often: the hash reads two words and masks them,
-  // and single-byte pieces go through the cache like the rest (a line in L1) instead of a separate
-  // branch. Ids go to a stack buffer, appended to `out` when nearly full: no capacity check per id.
+  // A chunk goes in two passes: the first hashes every piece, computes its home pair of cache slots
+  // and prefetches that line, so that the second pass's lookups (misses in L1/L2 on text with many
+  // distinct words) overlap instead of waiting one after another. Both passes avoid branches on the
+  // piece's length, which varies from piece to piece and was mispredicted often: the hash reads two
+  // words and masks them, and single-byte pieces go through the cache like the rest (a line in L1).
+  // The second pass needs only the home (PieceTable::View::find_home: both slots compared, the ids
+  // selected with masks); anything else (a miss, a displaced or long piece) recomputes the probe on
+  // the slow path. Ids go to a stack buffer, appended to `out` when nearly full: no capacity check
+  // per id. Table base and mask are held in a View (in registers), retaken after an insert.
   visit_pattern(pattern_, [&](auto scanner) {
     using Scanner = decltype(scanner);
     constexpr size_t kChunk = 128;
@@ -104,32 +107,50 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
     constexpr size_t kBuffer = 2048;
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     size_t ends[kChunk];
-    BytesMap::Probe probes[kChunk];
+    PieceTable::View::Home homes[kChunk];
     // A piece of n <= kMax bytes has at most n ids; a cache hit writes kInlineIds slots.
     uint32_t ids[kBuffer + kMax + PieceTable::kInlineIds];
     uint32_t* w = ids;
     const PieceTable* frozen = cache.frozen;  // a parallel call's second table (see PieceCache)
+    PieceTable::View view = cache.table.view();
+    // A piece's probe: a piece with 16 readable bytes from its start (not in the text's last 16) is
+    // hashed from two plain loads. A longer piece skips the cache: its probe only has to be cheap
+    // (no pass over a 1 MB piece).
+    const auto probe_at = [&](size_t at, size_t end) {
+      const size_t len = std::min(end - at, kMax);
+      return at + 16 <= text.size() ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
+    };
+    // The home slots of pieces [k, n) of the chunk (the first starting at `at`), prefetched.
+    const auto locate = [&](size_t k, size_t at, size_t n) {
+      for (; k < n; at = ends[k++]) {
+        const BytesMap::Probe probe = probe_at(at, ends[k]);
+        homes[k] = view.home(probe, std::min(ends[k] - at, kMax));
+        PieceTable::View::prefetch(homes[k]);
+        if (frozen != nullptr) frozen->prefetch(probe);
+      }
+    };
     size_t pos = 0;
     while (pos < text.size()) {
       const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
-      for (size_t k = 0, at = pos; k < n; at = ends[k++]) {
-        // A longer piece skips the cache: its probe only has to be cheap (no pass over a 1 MB piece).
-        const size_t len = std::min(ends[k] - at, kMax);
-        // A piece with 16 readable bytes from its start (not in the text's last 16) is hashed from two
-        // plain loads.
-        probes[k] =
-            at + 16 <= text.size() ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
-        cache.table.prefetch(probes[k]);
-        if (frozen != nullptr) frozen->prefetch(probes[k]);
-      }
+      locate(0, pos, n);
       for (size_t k = 0; k < n; pos = ends[k++]) {
         if (w >= ids + kBuffer) {
           out.insert(out.end(), ids, w);
           w = ids;
         }
+        if (uint32_t* end = PieceTable::View::find_home(homes[k], w)) {
+          w = end;  // nearly every piece: found inline in its home pair
+          continue;
+        }
         const std::string_view piece(text.data() + pos, ends[k] - pos);
         if (piece.size() <= kMax) {
-          w = encode_cached(piece, probes[k], cache, w);
+          w = encode_cached(piece, probe_at(pos, ends[k]), cache, w);
+          const PieceTable::View now = cache.table.view();
+          if (!now.same(view)) {
+            // The insert grew the table: the rest of the chunk's homes pointed into the old one.
+            view = now;
+            locate(k + 1, ends[k], n);
+          }
         } else {
           out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
           w = ids;

@@ -97,6 +97,8 @@ void PieceTable::reset() noexcept {
   key_arena_.shrink_to_fit();
 }
 
+alignas(64) const PieceTable::Entry PieceTable::kEmptyPair[2] = {};
+
 void PieceTable::swap(PieceTable& other) noexcept {
   std::swap(entries_, other.entries_);
   std::swap(mask_, other.mask_);
@@ -133,7 +135,10 @@ void PieceTable::insert_missing(const PieceTable& other) {
       if (lookup(pieces[k], probes[k]) != nullptr) continue;
       const Entry& e = *entries[k];
       if (e.v[0] < kSpill) {
-        insert(pieces[k], probes[k], e.v, inline_count(e));
+        uint32_t ids[kInlineIds];
+        std::memcpy(ids, e.v, sizeof(ids));
+        ids[0] &= kIdMask;
+        insert(pieces[k], probes[k], ids, inline_count(e));
       } else {
         insert(pieces[k], probes[k], other.id_arena_.data() + e.v[1], size_t(e.v[2]));
       }
@@ -195,8 +200,9 @@ void PieceTable::insert(std::string_view piece, const BytesMap::Probe& probe, co
   Entry e;
   e.k0 = probe.w0;
   e.k1 = key1(probe, len);
-  if (len <= kInlineKeyBytes && count <= kInlineIds) {
+  if (len <= kInlineKeyBytes && count <= kInlineIds && ids[0] <= kIdMask) {
     for (size_t k = 0; k < kInlineIds; ++k) e.v[k] = k < count ? ids[k] : kNoId;
+    e.v[0] |= uint32_t(count) << kCountShift;
   } else {
     e.v[0] = kSpill;
     e.v[1] = uint32_t(id_arena_.size());

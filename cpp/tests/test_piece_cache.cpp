@@ -102,6 +102,48 @@ TEST_CASE("PieceTable: every length 1..64 and id count 1..9, inline and spilled,
   CHECK_FALSE(found);
 }
 
+// The encoder's fast path: View::find_home over a piece's home pair.
+uint32_t* find_home(const PieceTable& table, const std::string& key, uint32_t* dst) {
+  const ExactBuffer buf(key);
+  const BytesMap::Probe probe = BytesMap::probe(buf.view());
+  return PieceTable::View::find_home(table.view().home(probe, key.size()), dst);
+}
+
+TEST_CASE("PieceTable::View::find_home: the ids of an inline piece in its home pair, else nothing, never other ids") {
+  PieceTable table;
+  uint32_t dst[PieceTable::kInlineIds];
+  CHECK(find_home(table, "abc", dst) == nullptr);  // an empty table's view
+  std::mt19937_64 rng(11);
+  std::unordered_map<std::string, std::vector<uint32_t>> ref;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    const size_t len = 1 + i % 24;          // both sides of the 15/16-byte inline key limit
+    const size_t count = 1 + (i / 24) % 6;  // both sides of the 4/5-id inline limit
+    std::string key = llmprep_test::random_bytes(rng, len, i % 3 ? std::string_view("ab\0\xff", 4) : "");
+    if (ref.count(key)) continue;
+    std::vector<uint32_t> ids = ids_for(i, count);
+    if (i % 5 == 0) ids[0] = (1u << 20) - 1;  // the largest rank: every bit below the count bits set
+    ref[key] = ids;
+    insert(table, key, ids);
+  }
+  size_t inline_pieces = 0, found_at_home = 0;
+  for (const auto& [key, ids] : ref) {
+    std::fill(std::begin(dst), std::end(dst), 0xDEADBEEFu);
+    const uint32_t* end = find_home(table, key, dst);
+    const bool is_inline = key.size() <= PieceTable::kInlineKeyBytes && ids.size() <= PieceTable::kInlineIds;
+    inline_pieces += is_inline;
+    if (end == nullptr) continue;  // absent from its home pair: the slow path decides
+    CHECK(is_inline);              // long keys and spilled ids are never answered here
+    CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+    ++found_at_home;
+  }
+  // Most inline pieces sit in their home pair at <= 3/4 load (else the fast path would be slow).
+  CHECK(found_at_home * 10 >= inline_pieces * 7);
+  // Absent pieces: never found.
+  for (const std::string& key : {std::string("zz-absent"), std::string(1, '\0'), std::string("\xff\xff")}) {
+    if (!ref.count(key)) CHECK(find_home(table, key, dst) == nullptr);
+  }
+}
+
 TEST_CASE("PieceTable: keys differing only in byte 15 and beyond (the arena tail), and in their length") {
   PieceTable table;
   std::vector<std::string> keys;

@@ -54,17 +54,28 @@ inline void key_words(const unsigned char* p, size_t len, uint64_t& w0, uint64_t
   }
 }
 
+// The masks that keep a key's first min(len, 16) bytes in its two words (key_words_padded).
+struct KeyMasks {
+  uint64_t m0, m1;
+};
+constexpr KeyMasks key_masks(size_t n) noexcept {
+  const size_t first = n < 8 ? n : 8;
+  const size_t second = n < 8 ? 0 : n - 8;
+  return {first == 8 ? ~0ull : (1ull << (8 * first)) - 1, second == 8 ? ~0ull : (1ull << (8 * second)) - 1};
+}
+inline constexpr KeyMasks kKeyMasks[17] = {key_masks(0),  key_masks(1),  key_masks(2),  key_masks(3),  key_masks(4),
+                                           key_masks(5),  key_masks(6),  key_masks(7),  key_masks(8),  key_masks(9),
+                                           key_masks(10), key_masks(11), key_masks(12), key_masks(13), key_masks(14),
+                                           key_masks(15), key_masks(16)};
+
 // key_words without a branch on the length, for a key with at least 16 readable bytes from p (a piece
-// inside a larger text): two loads and two masks. Same words as key_words.
+// inside a larger text): two loads and two masks from one table row (a select picks the row; the
+// length varies from piece to piece, and a branch on it was mispredicted often). Same words as
+// key_words.
 inline void key_words_padded(const unsigned char* p, size_t len, uint64_t& w0, uint64_t& w1) noexcept {
-  // kKeep[n]: the low n bytes of a word (n = 0..8).
-  static constexpr uint64_t kKeep[9] = {
-      0,    0xFFull, 0xFFFFull, 0xFFFFFFull, 0xFFFFFFFFull, 0xFFFFFFFFFFull, 0xFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFull,
-      ~0ull};
-  const size_t first = len < 8 ? len : 8;
-  const size_t second = len < 8 ? 0 : (len < 16 ? len - 8 : 8);
-  w0 = load64(p) & kKeep[first];
-  w1 = load64(p + 8) & kKeep[second];
+  const KeyMasks& m = kKeyMasks[len < 16 ? len : 16];
+  w0 = load64(p) & m.m0;
+  w1 = load64(p + 8) & m.m1;
 }
 
 // One multiply for keys up to 8 bytes (nearly every piece): the product's high half depends on

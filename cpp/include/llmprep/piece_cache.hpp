@@ -4,7 +4,9 @@
 // so that a lookup of a short piece touches one line: the key is the piece's first 15 bytes packed in two
 // words with its length in the top byte, and up to four ids sit inline (about 98% of pre-tokens encode to
 // at most two). A piece longer than 15 bytes, or one with more than four ids, "spills": the entry then
-// holds offsets into two side arenas (the key's bytes 15.. and the ids).
+// holds offsets into two side arenas (the key's bytes 15.. and the ids). An inline entry keeps its id
+// count in the top bits of its first id (ids are ranks, < 2^20), so that a hit reads its length from
+// the word it copies anyway.
 //
 // Memory: nothing is allocated until the first insert (get_encoding and threads that never encode pay
 // nothing); the table starts at kInitialEntries and doubles at 3/4 load until it would exceed the
@@ -48,7 +50,8 @@ class PieceTable {
     const Entry* e = lookup(piece, probe);
     if (e == nullptr) return false;
     if (e->v[0] < kSpill) {
-      out.insert(out.end(), e->v, e->v + inline_count(*e));
+      out.push_back(e->v[0] & kIdMask);
+      out.insert(out.end(), e->v + 1, e->v + inline_count(*e));
     } else {
       const uint32_t* ids = id_arena_.data() + e->v[1];
       out.insert(out.end(), ids, ids + e->v[2]);
@@ -64,6 +67,7 @@ class PieceTable {
     if (e == nullptr) return nullptr;
     if (e->v[0] < kSpill) {
       std::memcpy(dst, e->v, sizeof(e->v));
+      dst[0] &= kIdMask;
       return dst + inline_count(*e);
     }
     std::memcpy(dst, id_arena_.data() + e->v[1], size_t(e->v[2]) * sizeof(uint32_t));
@@ -98,9 +102,10 @@ class PieceTable {
       if (e.k1 == 0) continue;
       const size_t len = key_bytes(e, bytes);
       if (e.v[0] < kSpill) {
-        size_t n = 1;
-        while (n < kInlineIds && e.v[n] != kNoId) ++n;
-        f(std::string_view(bytes, len), e.v, n);
+        uint32_t ids[kInlineIds];
+        std::memcpy(ids, e.v, sizeof(ids));
+        ids[0] &= kIdMask;
+        f(std::string_view(bytes, len), static_cast<const uint32_t*>(ids), inline_count(e));
       } else {
         f(std::string_view(bytes, len), id_arena_.data() + e.v[1], size_t(e.v[2]));
       }
@@ -124,11 +129,19 @@ class PieceTable {
 
  private:
   static constexpr uint32_t kNoId = 0xFFFFFFFFu;   // an unused inline id slot
-  static constexpr uint32_t kSpill = 0xFFFFFFFEu;  // v[0] of a spilled entry (ranks are < 2^20)
+  static constexpr uint32_t kSpill = 0xFFFFFFFEu;  // v[0] of a spilled entry (its count bits read 15)
+  static constexpr unsigned kCountShift = 28;      // an inline entry's v[0]: id | count << 28
+  static constexpr uint32_t kIdMask = (1u << kCountShift) - 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  static constexpr unsigned kFirstIdShift = 32;  // where v[0] sits in a word read from v[0..1]
+#else
+  static constexpr unsigned kFirstIdShift = 0;
+#endif
   struct alignas(32) Entry {
     uint64_t k0;    // key bytes 0..7, zero-padded
     uint64_t k1;    // key bytes 8..14, zero-padded, length in the top byte; 0: an empty slot
-    uint32_t v[4];  // inline: ids, kNoId-padded. Spilled: kSpill, id offset, id count, key tail offset
+    uint32_t v[4];  // inline: id | count << 28, ids, kNoId-padded. Spilled: kSpill, id offset, id count,
+                    // key tail offset
   };
   static_assert(sizeof(Entry) == kEntryBytes, "two entries per cache line");
 
@@ -154,9 +167,7 @@ class PieceTable {
   bool tail_matches(const Entry& e, std::string_view piece) const noexcept {
     return std::memcmp(key_arena_.data() + e.v[3], piece.data() + kInlineKeyBytes, piece.size() - kInlineKeyBytes) == 0;
   }
-  static size_t inline_count(const Entry& e) noexcept {
-    return size_t(1) + (e.v[1] != kNoId) + (e.v[2] != kNoId) + (e.v[3] != kNoId);
-  }
+  static size_t inline_count(const Entry& e) noexcept { return size_t(e.v[0] >> kCountShift); }
   static uint64_t key1(const BytesMap::Probe& probe, size_t len) noexcept {
     return (probe.w1 & ((uint64_t(1) << 56) - 1)) | (uint64_t(len) << 56);
   }
@@ -174,6 +185,67 @@ class PieceTable {
   void grow_or_evict();
   void evict() noexcept;
   void place(const Entry& e, uint64_t hash) noexcept;
+
+ public:
+  // The table's base and mask as values, for the encoder's batch loop: held in registers across a
+  // chunk of pieces (the members are reloaded after every store the compiler cannot tell apart from
+  // them). Valid until the next insert (which may grow or empty the table): take a new one after it.
+  class View {
+   public:
+    // A piece's home pair of slots and its key, computed a chunk of pieces ahead of the lookup (the
+    // lookup then needs nothing else of the piece). k1 is ~0, which no entry has, for a piece that
+    // is never inline (longer than kInlineKeyBytes), so that find_home needs no length test.
+    struct Home {
+      const Entry* pair;
+      uint64_t k0;
+      uint64_t k1;
+    };
+    Home home(const BytesMap::Probe& probe, size_t len) const noexcept {
+      const uint64_t k1 = len <= kInlineKeyBytes ? key1(probe, len) : ~uint64_t(0);
+      return Home{entries_ + (size_t(probe.hash) & mask_ & ~size_t(1)), probe.w0, k1};
+    }
+    // The ids of a piece found inline in its home pair (the line prefetch() loads), written at dst
+    // (room for kInlineIds ids) with their end returned; nullptr when it is not there: absent,
+    // displaced past its pair, longer than kInlineKeyBytes or spilled (find_into then decides).
+    // Both slots are compared and the value selected with masks, not branches (which slot holds a
+    // piece is a coin toss from piece to piece); the one branch left is rarely taken.
+    static uint32_t* find_home(const Home& h, uint32_t* dst) noexcept {
+      const Entry* pair = h.pair;
+      const uint64_t miss0 = (pair[0].k0 ^ h.k0) | (pair[0].k1 ^ h.k1);
+      const uint64_t miss1 = (pair[1].k0 ^ h.k0) | (pair[1].k1 ^ h.k1);
+      uint64_t a[2], b[2];
+      std::memcpy(a, pair[0].v, sizeof(a));
+      std::memcpy(b, pair[1].v, sizeof(b));
+      const uint64_t pick = uint64_t(0) - uint64_t(miss0 == 0);
+      const uint64_t lo = (a[0] & pick) | (b[0] & ~pick);
+      const uint64_t hi = (a[1] & pick) | (b[1] & ~pick);
+      const size_t count = size_t(uint32_t(lo >> kFirstIdShift) >> kCountShift);
+      if (((miss0 != 0) & (miss1 != 0)) | (count > kInlineIds)) return nullptr;
+      const uint64_t ids[2] = {lo & ~(uint64_t(~kIdMask) << kFirstIdShift), hi};
+      std::memcpy(dst, ids, sizeof(ids));
+      return dst + count;
+    }
+    static void prefetch(const Home& h) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+      __builtin_prefetch(h.pair);
+#else
+      (void)h;
+#endif
+    }
+
+    bool same(const View& other) const noexcept { return entries_ == other.entries_ && mask_ == other.mask_; }
+
+   private:
+    friend class PieceTable;
+    View(const Entry* entries, size_t mask) : entries_(entries), mask_(mask) {}
+    const Entry* entries_;
+    size_t mask_;
+  };
+  // An empty table's view reads a static pair of empty slots.
+  View view() const noexcept { return entries_ != nullptr ? View(entries_, mask_) : View(kEmptyPair, 1); }
+
+ private:
+  alignas(64) static const Entry kEmptyPair[2];
 
   Entry* entries_ = nullptr;
   size_t mask_ = 0;
