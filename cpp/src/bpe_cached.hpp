@@ -36,7 +36,7 @@ inline uint32_t* BpeEncoder::encode_cached(std::string_view piece, const BytesMa
                                            uint32_t* dst) const {
   // The cache first: it holds whole-token pieces too, so nearly every piece stops here after one
   // probe of one cache line.
-  if (uint32_t* end = cache.table.find_into(piece, probe, dst)) return end;
+  if (uint32_t* end = cache.table.find_into_promoting(piece, probe, dst)) return end;
   return encode_uncached(piece, probe, cache, dst);
 }
 

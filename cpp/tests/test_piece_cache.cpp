@@ -144,6 +144,48 @@ TEST_CASE("PieceTable::View::find_home: the ids of an inline piece in its home p
   }
 }
 
+TEST_CASE("PieceTable::find_into_promoting: a displaced piece moves into its home pair; every piece stays findable") {
+  PieceTable table;
+  std::mt19937_64 rng(5);
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> pieces;
+  std::unordered_map<std::string, size_t> seen;
+  // Near the 3/4 growth threshold of the first table, where long probe runs are common.
+  while (pieces.size() < PieceTable::kInitialEntries * 3 / 4 - 1) {
+    std::string key = llmprep_test::random_bytes(rng, 1 + rng() % 12, "abcd");
+    if (seen.count(key)) continue;
+    seen[key] = pieces.size();
+    pieces.emplace_back(key, ids_for(uint32_t(pieces.size()), 1 + pieces.size() % 6));
+    insert(table, key, pieces.back().second);
+  }
+  REQUIRE(table.capacity() == PieceTable::kInitialEntries);
+  uint32_t dst[16];
+  size_t at_home_before = 0;
+  for (const auto& [key, ids] : pieces) at_home_before += find_home(table, key, dst) != nullptr;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < pieces.size(); i += 1 + size_t(round)) {
+      const auto& [key, ids] = pieces[i];
+      const ExactBuffer buf(key);
+      const uint32_t* end = table.find_into_promoting(buf.view(), BytesMap::probe(buf.view()), dst);
+      REQUIRE(end != nullptr);
+      CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+      // Right after its lookup an inline piece is in its home pair.
+      if (key.size() <= PieceTable::kInlineKeyBytes && ids.size() <= PieceTable::kInlineIds) {
+        CHECK(find_home(table, key, dst) != nullptr);
+      }
+    }
+    for (const auto& [key, ids] : pieces) {  // nothing lost, nothing changed
+      bool found = false;
+      CHECK(lookup(table, key, found) == ids);
+      CHECK(found);
+    }
+  }
+  CHECK(table.size() == pieces.size());
+  size_t at_home_after = 0;
+  for (const auto& [key, ids] : pieces) at_home_after += find_home(table, key, dst) != nullptr;
+  CHECK(at_home_before < pieces.size());  // some were displaced to begin with
+  CHECK(at_home_after >= at_home_before);
+}
+
 TEST_CASE("PieceTable: keys differing only in byte 15 and beyond (the arena tail), and in their length") {
   PieceTable table;
   std::vector<std::string> keys;
