@@ -129,22 +129,29 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
         if (frozen != nullptr) frozen->prefetch(probe);
       }
     };
+    // Room in the buffer is checked once per chunk for the fast path's at most kInlineIds ids a
+    // piece, and again on the slow path, which may write up to kMax.
+    const auto flush_unless_room = [&](size_t room) {
+      if (w + room > ids + kBuffer) {
+        out.insert(out.end(), ids, w);
+        w = ids;
+      }
+    };
     size_t pos = 0;
     while (pos < text.size()) {
       const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
       locate(0, pos, n);
-      for (size_t k = 0; k < n; pos = ends[k++]) {
-        if (w >= ids + kBuffer) {
-          out.insert(out.end(), ids, w);
-          w = ids;
-        }
+      flush_unless_room(kChunk * PieceTable::kInlineIds);
+      for (size_t k = 0; k < n; ++k) {
         if (uint32_t* end = PieceTable::View::find_home(homes[k], w)) {
           w = end;  // nearly every piece: found inline in its home pair
           continue;
         }
-        const std::string_view piece(text.data() + pos, ends[k] - pos);
+        const size_t at = k == 0 ? pos : ends[k - 1];
+        const std::string_view piece(text.data() + at, ends[k] - at);
         if (piece.size() <= kMax) {
-          w = encode_cached(piece, probe_at(pos, ends[k]), cache, w);
+          flush_unless_room(kMax + (n - k) * PieceTable::kInlineIds);
+          w = encode_cached(piece, probe_at(at, ends[k]), cache, w);
           const PieceTable::View now = cache.table.view();
           if (!now.same(view)) {
             // The insert grew the table: the rest of the chunk's homes pointed into the old one.
@@ -157,6 +164,7 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
           encode_piece(piece, cache, out);
         }
       }
+      pos = ends[n - 1];
     }
     out.insert(out.end(), ids, w);
   });
