@@ -31,38 +31,56 @@ py::list to_str_list(const std::vector<std::string>& items) {
   return out;
 }
 
-// One Python int per vocabulary entry (Tokenizer::entry_ids), made once: a list of ids then costs a
-// reference-count increment per token, not an allocation, and ints are made only for the ids the
-// vocabulary holds (not for every value up to the largest id).
+// One Python int per vocabulary entry (Tokenizer::entry_ids), made on the entry's first use: a list
+// of ids then costs a reference-count increment per token, not an allocation. Made in order of first
+// use, the ints of the frequent words (which come early) lie together in the interpreter's memory;
+// made up front in id order (alphabetical for a vocabulary from text), the few thousand words that
+// make up most of a text were spread over megabytes, and each increment missed the cache.
 class EntryInts {
  public:
   EntryInts() = default;
-  explicit EntryInts(const std::vector<int64_t>& ids) : ints_(ids.size()) {
-    for (size_t i = 0; i < ids.size(); ++i) ints_[i] = py::int_(ids[i]);
+  explicit EntryInts(std::vector<int64_t> ids) : ids_(std::move(ids)), ints_(ids_.size(), nullptr) {}
+  EntryInts(const EntryInts&) = delete;
+  EntryInts& operator=(const EntryInts&) = delete;
+  EntryInts(EntryInts&& other) noexcept : ids_(std::move(other.ids_)), ints_(std::move(other.ints_)) {}
+  EntryInts& operator=(EntryInts&& other) noexcept {
+    std::swap(ids_, other.ids_);
+    std::swap(ints_, other.ints_);
+    return *this;
+  }
+  ~EntryInts() {
+    if (!Py_IsInitialized()) return;  // at interpreter exit the ints go with it
+    for (PyObject* p : ints_) Py_XDECREF(p);
   }
 
   // Call with the GIL held; `entries` come from Tokenizer::encode_entries.
   py::list to_list(const uint32_t* entries, size_t count) const {
     PyObject* list = PyList_New(static_cast<Py_ssize_t>(count));
     if (list == nullptr) throw py::error_already_set();
-    const py::object* ints = ints_.data();
-    // With a large vocabulary the ints are spread over megabytes: fetch each a few tokens ahead
-    // (its pointer first, then the object) so that the reference-count updates do not stall.
+    py::list result = py::reinterpret_steal<py::list>(list);
+    PyObject** ints = ints_.data();
+    // Fetch each int a few tokens ahead (its pointer first, then the object) so that the
+    // reference-count updates do not stall on a large vocabulary.
     constexpr size_t kPointerAhead = 16, kObjectAhead = 8;
     for (size_t i = 0; i < count; ++i) {
 #if defined(__GNUC__)
       if (i + kPointerAhead < count) __builtin_prefetch(ints + entries[i + kPointerAhead]);
-      if (i + kObjectAhead < count) __builtin_prefetch(ints[entries[i + kObjectAhead]].ptr(), 1);
+      if (i + kObjectAhead < count) __builtin_prefetch(ints[entries[i + kObjectAhead]], 1);
 #endif
-      PyObject* item = ints[entries[i]].ptr();
-      Py_INCREF(item);
-      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+      PyObject*& slot = ints[entries[i]];
+      if (slot == nullptr) {
+        slot = PyLong_FromLongLong(static_cast<long long>(ids_[entries[i]]));
+        if (slot == nullptr) throw py::error_already_set();
+      }
+      Py_INCREF(slot);
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), slot);
     }
-    return py::reinterpret_steal<py::list>(list);
+    return result;
   }
 
  private:
-  std::vector<py::object> ints_;
+  std::vector<int64_t> ids_;
+  mutable std::vector<PyObject*> ints_;  // owned references, made on first use
 };
 
 // The C++ tokenizer plus the Python ints its ids turn into.
