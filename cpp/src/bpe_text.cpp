@@ -108,11 +108,14 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     size_t ends[kChunk];
     PieceTable::View::Home homes[kChunk];
+    PieceTable::View::Home frozen_homes[kChunk];  // in a parallel call: the same pieces' homes there
     // A piece of n <= kMax bytes has at most n ids; a cache hit writes kInlineIds slots.
     uint32_t ids[kBuffer + kMax + PieceTable::kInlineIds];
     uint32_t* w = ids;
     const PieceTable* frozen = cache.frozen;  // a parallel call's second table (see PieceCache)
     PieceTable::View view = cache.table.view();
+    // The frozen table does not change during the call; its view is never read when there is none.
+    const PieceTable::View frozen_view = frozen != nullptr ? frozen->view() : view;
     // A piece's probe: a piece with 16 readable bytes from its start (not in the text's last 16) is
     // hashed from two plain loads. A longer piece skips the cache: its probe only has to be cheap
     // (no pass over a 1 MB piece).
@@ -126,7 +129,10 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
         const BytesMap::Probe probe = probe_at(at, ends[k]);
         homes[k] = view.home(probe, std::min(ends[k] - at, kMax));
         PieceTable::View::prefetch(homes[k]);
-        if (frozen != nullptr) frozen->prefetch(probe);
+        if (frozen != nullptr) {
+          frozen_homes[k] = frozen_view.home(probe, std::min(ends[k] - at, kMax));
+          PieceTable::View::prefetch(frozen_homes[k]);
+        }
       }
     };
     // Room in the buffer is checked once per chunk for the fast path's at most kInlineIds ids a
@@ -143,7 +149,11 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
       locate(0, pos, n);
       flush_unless_room(kChunk * PieceTable::kInlineIds);
       for (size_t k = 0; k < n; ++k) {
-        if (uint32_t* end = PieceTable::View::find_home(homes[k], w)) {
+        // In a parallel call the frozen table (all that earlier calls learned) first, then this
+        // thread's table for the call (what it learned in it); else this thread's table alone.
+        uint32_t* end = PieceTable::View::find_home(frozen != nullptr ? frozen_homes[k] : homes[k], w);
+        if (end == nullptr && frozen != nullptr) end = PieceTable::View::find_home(homes[k], w);
+        if (end != nullptr) {
           w = end;  // nearly every piece: found inline in its home pair
           continue;
         }
