@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "bpe_cached.hpp"
 #include "llmprep/bpe.hpp"
@@ -123,18 +124,6 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
       const size_t len = std::min(end - at, kMax);
       return at + 16 <= text.size() ? BytesMap::probe_padded(s + at, len) : BytesMap::probe(text.substr(at, len));
     };
-    // The home slots of pieces [k, n) of the chunk (the first starting at `at`), prefetched.
-    const auto locate = [&](size_t k, size_t at, size_t n) {
-      for (; k < n; at = ends[k++]) {
-        const BytesMap::Probe probe = probe_at(at, ends[k]);
-        homes[k] = view.home(probe, std::min(ends[k] - at, kMax));
-        PieceTable::View::prefetch(homes[k]);
-        if (frozen != nullptr) {
-          frozen_homes[k] = frozen_view.home(probe, std::min(ends[k] - at, kMax));
-          PieceTable::View::prefetch(frozen_homes[k]);
-        }
-      }
-    };
     // Room in the buffer is checked once per chunk for the fast path's at most kInlineIds ids a
     // piece, and again on the slow path, which may write up to kMax.
     const auto flush_unless_room = [&](size_t room) {
@@ -143,38 +132,62 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
         w = ids;
       }
     };
-    size_t pos = 0;
-    while (pos < text.size()) {
-      const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
-      locate(0, pos, n);
-      flush_unless_room(kChunk * PieceTable::kInlineIds);
-      for (size_t k = 0; k < n; ++k) {
-        // In a parallel call the frozen table (all that earlier calls learned) first, then this
-        // thread's table for the call (what it learned in it); else this thread's table alone.
-        uint32_t* end = PieceTable::View::find_home(frozen != nullptr ? frozen_homes[k] : homes[k], w);
-        if (end == nullptr && frozen != nullptr) end = PieceTable::View::find_home(homes[k], w);
-        if (end != nullptr) {
-          w = end;  // nearly every piece: found inline in its home pair
-          continue;
-        }
-        const size_t at = k == 0 ? pos : ends[k - 1];
-        const std::string_view piece(text.data() + at, ends[k] - at);
-        if (piece.size() <= kMax) {
-          flush_unless_room(kMax + (n - k) * PieceTable::kInlineIds);
-          w = encode_cached(piece, probe_at(at, ends[k]), cache, w);
-          const PieceTable::View now = cache.table.view();
-          if (!now.same(view)) {
-            // The insert grew the table: the rest of the chunk's homes pointed into the old one.
-            view = now;
-            locate(k + 1, ends[k], n);
+    // The loop, compiled twice: a serial call reads this thread's table alone; a parallel call
+    // reads the frozen table (all that earlier calls learned) first, then this thread's table for
+    // the call (what it learned in it), which starts empty: with only the latter on the fast path,
+    // nearly every piece of a parallel call took the slow path.
+    const auto run = [&](auto with_frozen) {
+      constexpr bool kFrozen = decltype(with_frozen)::value;
+      // The home slots of pieces [k, n) of the chunk (the first starting at `at`), prefetched.
+      const auto locate = [&](size_t k, size_t at, size_t n) {
+        for (; k < n; at = ends[k++]) {
+          const BytesMap::Probe probe = probe_at(at, ends[k]);
+          homes[k] = view.home(probe, std::min(ends[k] - at, kMax));
+          PieceTable::View::prefetch(homes[k]);
+          if constexpr (kFrozen) {
+            frozen_homes[k] = frozen_view.home(probe, std::min(ends[k] - at, kMax));
+            PieceTable::View::prefetch(frozen_homes[k]);
           }
-        } else {
-          out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
-          w = ids;
-          encode_piece(piece, cache, out);
         }
+      };
+      size_t pos = 0;
+      while (pos < text.size()) {
+        const size_t n = Scanner::next_piece_ends(text, pos, ends, kChunk);
+        locate(0, pos, n);
+        flush_unless_room(kChunk * PieceTable::kInlineIds);
+        for (size_t k = 0; k < n; ++k) {
+          uint32_t* end = PieceTable::View::find_home(kFrozen ? frozen_homes[k] : homes[k], w);
+          if constexpr (kFrozen) {
+            if (end == nullptr) end = PieceTable::View::find_home(homes[k], w);
+          }
+          if (end != nullptr) {
+            w = end;  // nearly every piece: found inline in its home pair
+            continue;
+          }
+          const size_t at = k == 0 ? pos : ends[k - 1];
+          const std::string_view piece(text.data() + at, ends[k] - at);
+          if (piece.size() <= kMax) {
+            flush_unless_room(kMax + (n - k) * PieceTable::kInlineIds);
+            w = encode_cached(piece, probe_at(at, ends[k]), cache, w);
+            const PieceTable::View now = cache.table.view();
+            if (!now.same(view)) {
+              // The insert grew the table: the rest of the chunk's homes pointed into the old one.
+              view = now;
+              locate(k + 1, ends[k], n);
+            }
+          } else {
+            out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
+            w = ids;
+            encode_piece(piece, cache, out);
+          }
+        }
+        pos = ends[n - 1];
       }
-      pos = ends[n - 1];
+    };
+    if (frozen != nullptr) {
+      run(std::true_type{});
+    } else {
+      run(std::false_type{});
     }
     out.insert(out.end(), ids, w);
   });
