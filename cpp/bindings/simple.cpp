@@ -39,48 +39,32 @@ py::list to_str_list(const std::vector<std::string>& items) {
 class EntryInts {
  public:
   EntryInts() = default;
-  explicit EntryInts(std::vector<int64_t> ids) : ids_(std::move(ids)), ints_(ids_.size(), nullptr) {}
-  EntryInts(const EntryInts&) = delete;
-  EntryInts& operator=(const EntryInts&) = delete;
-  EntryInts(EntryInts&& other) noexcept : ids_(std::move(other.ids_)), ints_(std::move(other.ints_)) {}
-  EntryInts& operator=(EntryInts&& other) noexcept {
-    std::swap(ids_, other.ids_);
-    std::swap(ints_, other.ints_);
-    return *this;
-  }
-  ~EntryInts() {
-    if (!Py_IsInitialized()) return;  // at interpreter exit the ints go with it
-    for (PyObject* p : ints_) Py_XDECREF(p);
-  }
+  explicit EntryInts(std::vector<int64_t> ids) : ids_(std::move(ids)), ints_(ids_.size()) {}
 
   // Call with the GIL held; `entries` come from Tokenizer::encode_entries.
   py::list to_list(const uint32_t* entries, size_t count) const {
     PyObject* list = PyList_New(static_cast<Py_ssize_t>(count));
     if (list == nullptr) throw py::error_already_set();
     py::list result = py::reinterpret_steal<py::list>(list);
-    PyObject** ints = ints_.data();
+    py::object* ints = ints_.data();
     // Fetch each int a few tokens ahead (its pointer first, then the object) so that the
     // reference-count updates do not stall on a large vocabulary.
     constexpr size_t kPointerAhead = 16, kObjectAhead = 8;
     for (size_t i = 0; i < count; ++i) {
 #if defined(__GNUC__)
       if (i + kPointerAhead < count) __builtin_prefetch(ints + entries[i + kPointerAhead]);
-      if (i + kObjectAhead < count) __builtin_prefetch(ints[entries[i + kObjectAhead]], 1);
+      if (i + kObjectAhead < count) __builtin_prefetch(ints[entries[i + kObjectAhead]].ptr(), 1);
 #endif
-      PyObject*& slot = ints[entries[i]];
-      if (slot == nullptr) {
-        slot = PyLong_FromLongLong(static_cast<long long>(ids_[entries[i]]));
-        if (slot == nullptr) throw py::error_already_set();
-      }
-      Py_INCREF(slot);
-      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), slot);
+      py::object& slot = ints[entries[i]];
+      if (!slot) slot = py::int_(ids_[entries[i]]);
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), slot.inc_ref().ptr());
     }
     return result;
   }
 
  private:
   std::vector<int64_t> ids_;
-  mutable std::vector<PyObject*> ints_;  // owned references, made on first use
+  mutable std::vector<py::object> ints_;  // null until the entry's first use
 };
 
 // The C++ tokenizer plus the Python ints its ids turn into.

@@ -133,15 +133,8 @@ void PieceTable::insert_missing(const PieceTable& other) {
     }
     for (size_t k = 0; k < n; ++k) {
       if (lookup(pieces[k], probes[k]) != nullptr) continue;
-      const Entry& e = *entries[k];
-      if (e.v[0] < kSpill) {
-        uint32_t ids[kInlineIds];
-        std::memcpy(ids, e.v, sizeof(ids));
-        ids[0] &= kIdMask;
-        insert(pieces[k], probes[k], ids, inline_count(e));
-      } else {
-        insert(pieces[k], probes[k], other.id_arena_.data() + e.v[1], size_t(e.v[2]));
-      }
+      uint32_t ids[kMaxIds];
+      insert(pieces[k], probes[k], ids, size_t(other.copy_ids(*entries[k], ids) - ids));
     }
   }
 }

@@ -38,6 +38,9 @@ class PieceTable {
   static constexpr size_t kInlineIds = 4;          // more ids go to an arena
   static constexpr size_t kInitialEntries = 4096;  // 128 KiB: allocated on the first insert
   static constexpr size_t kEntryBytes = 32;
+  // The most ids one entry holds (a piece of n bytes has at most n), plus the slots an inline copy
+  // writes past them: the room copy_ids needs.
+  static constexpr size_t kMaxIds = kMaxPieceBytes + kInlineIds;
 
   PieceTable() = default;
   ~PieceTable();
@@ -49,13 +52,8 @@ class PieceTable {
   bool find(std::string_view piece, const BytesMap::Probe& probe, std::vector<uint32_t>& out) const {
     const Entry* e = lookup(piece, probe);
     if (e == nullptr) return false;
-    if (e->v[0] < kSpill) {
-      out.push_back(e->v[0] & kIdMask);
-      out.insert(out.end(), e->v + 1, e->v + inline_count(*e));
-    } else {
-      const uint32_t* ids = id_arena_.data() + e->v[1];
-      out.insert(out.end(), ids, ids + e->v[2]);
-    }
+    uint32_t ids[kMaxIds];
+    out.insert(out.end(), ids, copy_ids(*e, ids));
     return true;
   }
   // The same into a buffer, for the encoder's batch loop: writes the ids at dst and returns the end
@@ -111,14 +109,8 @@ class PieceTable {
       const Entry& e = entries_[i];
       if (e.k1 == 0) continue;
       const size_t len = key_bytes(e, bytes);
-      if (e.v[0] < kSpill) {
-        uint32_t ids[kInlineIds];
-        std::memcpy(ids, e.v, sizeof(ids));
-        ids[0] &= kIdMask;
-        f(std::string_view(bytes, len), static_cast<const uint32_t*>(ids), inline_count(e));
-      } else {
-        f(std::string_view(bytes, len), id_arena_.data() + e.v[1], size_t(e.v[2]));
-      }
+      uint32_t ids[kMaxIds];
+      f(std::string_view(bytes, len), static_cast<const uint32_t*>(ids), size_t(copy_ids(e, ids) - ids));
     }
   }
 
@@ -157,7 +149,8 @@ class PieceTable {
 
   // Probes start at an even slot, so a key and its neighbour share one 64-byte line: a lookup of a
   // key displaced by one slot (the common collision) reads no second line.
-  size_t home(uint64_t hash) const noexcept { return size_t(hash) & mask_ & ~size_t(1); }
+  size_t home(uint64_t hash) const noexcept { return pair_index(hash, mask_); }
+  static size_t pair_index(uint64_t hash, size_t mask) noexcept { return size_t(hash) & mask & ~size_t(1); }
   // The entry holding `piece`, or nullptr: one probe sequence, shared by find and find_into.
   const Entry* lookup(std::string_view piece, const BytesMap::Probe& probe) const noexcept {
     if (entries_ == nullptr) return nullptr;
@@ -173,6 +166,8 @@ class PieceTable {
       }
     }
   }
+  // The ids of an entry, written at dst (room for kMaxIds; an inline entry is copied whole, four
+  // slots); returns their end.
   uint32_t* copy_ids(const Entry& e, uint32_t* dst) const noexcept {
     if (e.v[0] < kSpill) {
       std::memcpy(dst, e.v, sizeof(e.v));
@@ -221,7 +216,7 @@ class PieceTable {
     };
     Home home(const BytesMap::Probe& probe, size_t len) const noexcept {
       const uint64_t k1 = len <= kInlineKeyBytes ? key1(probe, len) : ~uint64_t(0);
-      return Home{entries_ + (size_t(probe.hash) & mask_ & ~size_t(1)), probe.w0, k1};
+      return Home{entries_ + pair_index(probe.hash, mask_), probe.w0, k1};
     }
     // The ids of a piece found inline in its home pair (the line prefetch() loads), written at dst
     // (room for kInlineIds ids) with their end returned; nullptr when it is not there: absent,
