@@ -82,3 +82,31 @@ def test_disconnect_kills_the_monitor_of_a_cluster_it_started(monkeypatch) -> No
     fake = _FakeRay()
     distributed._disconnect(fake, started_cluster=True)
     assert fake.shut_down
+
+
+def test_a_started_cluster_gets_its_settings_only_while_it_starts(monkeypatch) -> None:
+    # No task events (their reporter made the driver's shutdown wait) and workers at nice 0, for a
+    # cluster the command starts; the environment is as before afterwards; a value the user set wins.
+    names = sorted(distributed._LOCAL_CLUSTER_ENV)
+    seen = []
+
+    class FakeRay:
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, address=None, **kwargs) -> None:
+            if address == "auto":
+                raise ConnectionError("no cluster")
+            seen.append([os.environ.get(n) for n in names])
+
+    monkeypatch.setattr(distributed, "_import_ray", FakeRay)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed._connect(None, None)[1:] == (True, True)
+    assert seen == [[distributed._LOCAL_CLUSTER_ENV[n] for n in names]]
+    assert not any(n in os.environ for n in names)
+    monkeypatch.setenv(names[0], "500")
+    distributed._connect(None, None)
+    assert seen[-1] == ["500", *(distributed._LOCAL_CLUSTER_ENV[n] for n in names[1:])]
+    assert os.environ[names[0]] == "500" and not any(n in os.environ for n in names[1:])

@@ -152,3 +152,42 @@ def test_records_are_json_with_a_line_per_key_and_per_listed_object(tmp_path) ->
     assert json.loads(text) == body
     assert len(text.splitlines()) == 2 + len(body) + 3  # braces, keys, the two objects and the list's end
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_shard_pieces_travel_as_tuples_and_come_back_equal(tmp_path) -> None:
+    # What a task receives (`_pack`, pickled) is every field of every piece and source: whole files,
+    # JSONL byte ranges, counted documents, a file without a known size.
+    import pickle
+
+    from llmprep.corpus import InputPiece, _Source
+    from llmprep.distributed import _pack, _unpack
+
+    (tmp_path / "a.txt").write_text("a story", encoding="utf-8")
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": f"doc {i}"}) + "\n" for i in range(200)))
+    pieces = plan_units(_expand_inputs([str(tmp_path / "a.txt"), str(jsonl)], None), "text", 500)
+    assert any(p.byte_range is not None for p in pieces)
+    pieces.append(InputPiece(_Source("x.jsonl", "jsonl", None, True, [3, 4, 5], None), 1, 2, None, 9))
+    back = _unpack(pickle.loads(pickle.dumps(_pack(pieces))))
+    assert back == pieces
+    assert [type(p.source) for p in back] == [_Source] * len(pieces)
+
+
+def test_a_shards_record_names_runs_of_whole_inputs_as_ranges(tmp_path) -> None:
+    from llmprep.distributed import _describe
+
+    for name in "abcde":
+        (tmp_path / f"{name}.txt").write_text(f"story {name}", encoding="utf-8")
+    jsonl = tmp_path / "f.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": f"doc {i}"}) + "\n" for i in range(200)))
+    names = [str(tmp_path / f"{n}.txt") for n in "abc"] + [str(jsonl)] + [str(tmp_path / f"{n}.txt") for n in "de"]
+    sources = _expand_inputs(names, None)
+    pieces = plan_units(sources, "text", 1000)
+    index = {id(s): i for i, s in enumerate(sources)}
+    described = _describe(pieces, index)["pieces"]
+    assert described[0] == {"inputs": [0, 3]} and described[-1] == {"inputs": [4, 6]}
+    cuts = described[1:-1]
+    assert len(cuts) > 1 and all(c["input"] == 3 and len(c["bytes"]) == 2 for c in cuts)
+    # Each input named once, in order.
+    covered = [i for d in described for i in (range(*d["inputs"]) if "inputs" in d else [d["input"]])]
+    assert sorted(set(covered)) == list(range(6)) and covered == sorted(covered)
