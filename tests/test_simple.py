@@ -100,6 +100,28 @@ def test_golden_v2_encode_decode(golden, verdict_text) -> None:
     assert tok.decode(ids) == golden["v2_decode"]
 
 
+# Every byte the 16-byte word scan may stop at, and characters that share a lead byte with
+# whitespace without being whitespace (U+3001, U+2019, U+1690, ...), at every offset in a word of
+# letters or of kana (each alignment in a block, the block's last bytes, the scalar tail).
+_SCAN_STOPS = [
+    *" \t\n\r\x0b\x0c\x1c\x1f\x00\x08\x0e\x1b",
+    *",.:;?_!\"()'-#$%&*+/<=>@[]0",
+    "--",
+    *"\u0085\u00a0\u00a9\u00c2\u1680\u1690\u169a\u2000\u200a\u200b\u2013\u2019\u2028\u2029",
+    *"\u202f\u2030\u205f\u2060\u3000\u3001\u3040\u30a2\u4e2d\U0001f600",
+]
+
+
+@pytest.mark.parametrize("filler", ["abcdefghij", "\u3072\u3089\u304c\u306a\u30ab\u30bf\u30ab\u30ca"])
+def test_word_scan_stops_match_re_at_every_offset(filler: str) -> None:
+    tok = SimpleTokenizer({})
+    word = filler * 6
+    for stop in _SCAN_STOPS:
+        for at in range(len(word) + 1):
+            for text in (word[:at] + stop + word[at:], word[:at] + stop, stop + word[at:]):
+                assert tok.split(text) == chapter_split(text), (stop, at, text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Differential: the chapter's classes vs ours on every real corpus.
 
