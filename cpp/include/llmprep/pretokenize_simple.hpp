@@ -63,12 +63,11 @@ struct ByteKinds {
 };
 inline constexpr ByteKinds kByteKinds{};
 
-// The first index >= i whose byte is not in 0x40-0x7F or is '_' (0x5F): it skips runs of ASCII
-// letters 8 bytes at a time. Every byte it skips is a word byte; it may stop early (at a digit,
-// say), and the caller's table loop takes over from there.
 // The first position >= i whose byte may end a word, or n: every byte before it is a word byte
 // (kByteKinds says kWordByte, or it leads a multi-byte character that is not whitespace). The byte
-// found is only a candidate, for the caller to classify with kByteKinds.
+// found is only a candidate, for the caller to classify with kByteKinds. For the byte-at-a-time
+// loop, which takes texts shorter than a block and the last bytes of longer ones (and all of a text
+// where SSE2 is not: there the block splitter below is not built).
 inline size_t skip_word_bytes(const unsigned char* p, size_t i, size_t n) {
 #if defined(LLMPREP_SIMPLE_SSE2)
   // 16 bytes a step. Candidates: bytes <= '.' (controls, spaces, !"'(),-. and #$%&*+), : ; ? _,
@@ -113,13 +112,126 @@ inline size_t skip_word_bytes(const unsigned char* p, size_t i, size_t n) {
   return i;
 }
 
+#if defined(LLMPREP_SIMPLE_SSE2)
+// The block splitter: 64 bytes at a time, classified into bit masks (bit i: byte base + i), then
+// every token of the block emitted from the masks, without a branch per byte. Bytes are separators
+// (whitespace, including the bytes of multi-byte whitespace), single-byte punctuation tokens,
+// "--" tokens (a run of dashes pairs up from its first dash; an odd run's last dash is a word byte,
+// as the regex's left-to-right scan leaves it), or word bytes; a token ends where the next token or
+// separator starts. State crosses blocks: a word still open, the bytes of whitespace or of a "--"
+// that began in the previous block, whether that block ended in a run of dashes and at which
+// parity. Returns where the caller's scalar loop goes on (the last block needs 66 readable bytes:
+// its look-ahead reads two bytes past it), with `word_start` set if a word is open there.
+struct SimpleBlockMasks {
+  uint64_t space, punct, dash, dash_next, ws2, ws3;
+};
+
+inline SimpleBlockMasks simple_block_masks(const unsigned char* p) {
+  const auto at = [](const unsigned char* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
+  const auto eq = [](__m128i v, int b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(b))); };
+  // Unsigned x in [lo, lo + span].
+  const auto in = [](__m128i v, int lo, int span) {
+    const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(lo)));
+    return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(span))), t);
+  };
+  const auto bits = [](__m128i m, int chunk) { return uint64_t(uint16_t(_mm_movemask_epi8(m))) << (16 * chunk); };
+  SimpleBlockMasks m{};
+  uint64_t non_ascii = 0;
+  for (int c = 0; c < 4; ++c) {
+    const __m128i x = at(p + 16 * c);
+    m.space |= bits(_mm_or_si128(in(x, 0x09, 4), in(x, 0x1C, 4)), c);
+    // , . : ; ? _ ! " ( ) '   (',' '.' differ in bit 1, ':' ';' and '(' ')' in bit 0)
+    const __m128i pairs = _mm_or_si128(
+        _mm_or_si128(eq(_mm_or_si128(x, _mm_set1_epi8(2)), '.'), eq(_mm_or_si128(x, _mm_set1_epi8(1)), ';')),
+        eq(_mm_or_si128(x, _mm_set1_epi8(1)), ')'));
+    const __m128i singles =
+        _mm_or_si128(_mm_or_si128(in(x, '!', 1), eq(x, '\'')), _mm_or_si128(eq(x, '?'), eq(x, '_')));
+    m.punct |= bits(_mm_or_si128(pairs, singles), c);
+    m.dash |= bits(eq(x, '-'), c);
+    m.dash_next |= bits(eq(at(p + 16 * c + 1), '-'), c);
+    non_ascii |= bits(x, c);
+  }
+  if (non_ascii != 0) {  // the multi-byte whitespace: U+0085 U+00A0 (2 bytes); U+1680 U+2000-200A U+2028
+                         // U+2029 U+202F U+205F U+3000 (3 bytes)
+    for (int c = 0; c < 4; ++c) {
+      const __m128i x = at(p + 16 * c), x1 = at(p + 16 * c + 1), x2 = at(p + 16 * c + 2);
+      m.ws2 |= bits(_mm_and_si128(eq(x, 0xC2), _mm_or_si128(eq(x1, 0x85), eq(x1, 0xA0))), c);
+      const __m128i e2_80 =
+          _mm_and_si128(eq(x1, 0x80), _mm_or_si128(_mm_or_si128(in(x2, 0x80, 0x0A), in(x2, 0xA8, 1)), eq(x2, 0xAF)));
+      const __m128i e2 = _mm_and_si128(eq(x, 0xE2), _mm_or_si128(e2_80, _mm_and_si128(eq(x1, 0x81), eq(x2, 0x9F))));
+      const __m128i e1 = _mm_and_si128(eq(x, 0xE1), _mm_and_si128(eq(x1, 0x9A), eq(x2, 0x80)));
+      const __m128i e3 = _mm_and_si128(eq(x, 0xE3), _mm_and_si128(eq(x1, 0x80), eq(x2, 0x80)));
+      m.ws3 |= bits(_mm_or_si128(e1, _mm_or_si128(e2, e3)), c);
+    }
+  }
+  return m;
+}
+
+template <class Sink>
+size_t for_each_token_blocks(const unsigned char* p, size_t n, size_t& word_start, Sink& sink) {
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  constexpr uint64_t kEven = 0x5555555555555555ULL;
+  uint64_t sep_carry = 0;        // bits 0-1: bytes of whitespace begun in the last block
+  uint64_t pair_carry = 0;       // bit 0: the second dash of a "--" begun in the last block
+  uint64_t last_word = 0;        // 1: the last block's last byte was a word byte
+  uint64_t last_dash = 0;        // 1: it was a dash, of a run that goes on into this block
+  uint64_t dash_even_start = 0;  // 1: ... and this block's first byte is an even offset in that run
+  size_t base = 0;
+  for (; base + 66 <= n; base += 64) {
+    const SimpleBlockMasks m = simple_block_masks(p + base);
+    const uint64_t sep = m.space | m.ws2 | (m.ws2 << 1) | m.ws3 | (m.ws3 << 1) | (m.ws3 << 2) | sep_carry;
+    // Dash runs by the parity of their start: adding a bit at a run's start clears the whole run
+    // (the carry runs through it), so `d & ~(d + even_starts)` is the runs that start at an even
+    // offset; a run continued from the last block starts at bit 0 if its parity there is even.
+    const uint64_t d = m.dash;
+    const uint64_t starts = d & ~((d << 1) | last_dash);
+    const uint64_t even_starts = (starts & kEven) | (d & last_dash & dash_even_start);
+    const uint64_t even_runs = d & ~(d + even_starts);
+    const uint64_t pair_first = (even_runs & kEven) | (d & ~even_runs & ~kEven);
+    const uint64_t pairs = pair_first & m.dash_next;  // "--" tokens start here
+    const uint64_t second = (pairs << 1) | pair_carry;
+    const uint64_t word = ~(sep | m.punct | pairs | second);
+    const uint64_t token_starts = (word & ~((word << 1) | last_word)) | m.punct | pairs;
+    const uint64_t token_ends = token_starts | sep;  // a token ends where the next one or a separator starts
+    if (word_start != kNone && token_ends != 0) {
+      // The word open since an earlier block ends at this block's first token end.
+      sink(word_start, base + size_t(__builtin_ctzll(token_ends)));
+      word_start = kNone;
+    }
+    for (uint64_t s = token_starts; s != 0; s &= s - 1) {
+      const int i = __builtin_ctzll(s);
+      const uint64_t after = token_ends & ~((uint64_t(2) << i) - 1);  // bits above i (none for i = 63)
+      if (after != 0) {
+        sink(base + size_t(i), base + size_t(__builtin_ctzll(after)));
+      } else if (((m.punct | pairs) >> i) & 1) {
+        sink(base + size_t(i), base + size_t(i) + 1 + ((pairs >> i) & 1));
+      } else {
+        word_start = base + size_t(i);
+      }
+    }
+    sep_carry = (m.ws2 >> 63) | ((m.ws3 >> 62) & 1) | (m.ws3 >> 63) | ((m.ws3 >> 63) << 1);
+    pair_carry = pairs >> 63;
+    last_word = word >> 63;
+    last_dash = d >> 63;
+    dash_even_start = last_dash & ~(pair_first >> 63);  // bit 63 at an odd offset: the next one is even
+  }
+  // The scalar loop goes on after the bytes this block's tokens and whitespace took.
+  const uint64_t carried = sep_carry | pair_carry;
+  return base + size_t(carried & 2 ? 2 : carried & 1);
+}
+#endif
+
 template <class Sink>
 void for_each_token(std::string_view text, Sink&& sink) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   constexpr size_t kNone = static_cast<size_t>(-1);
   size_t word_start = kNone;  // a word can continue across '-' and non-space multi-byte chars
+#if defined(LLMPREP_SIMPLE_SSE2)
+  size_t i = for_each_token_blocks(p, n, word_start, sink);
+#else
   size_t i = 0;
+#endif
   auto end_word = [&](size_t at) {
     if (word_start != kNone) {
       sink(word_start, at);
