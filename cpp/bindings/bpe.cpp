@@ -12,6 +12,7 @@
 
 #include "common.hpp"
 #include "llmprep/errors.hpp"
+#include "llmprep/huge_pages.hpp"
 #include "llmprep/piece_cache.hpp"
 
 namespace llmprep::bindings {
@@ -39,6 +40,7 @@ py::list ids_to_list(const std::vector<uint32_t>& ids, uint32_t max_id) {
   PyObject* const* ints = id_ints(max_id);
   PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
   if (list == nullptr) throw py::error_already_set();
+  advise_huge_pages(PySequence_Fast_ITEMS(list), ids.size() * sizeof(PyObject*));
   for (size_t i = 0; i < ids.size(); ++i) {
     PyObject* value = ints[ids[i]];  // every id the encoder emits is <= max_id
     Py_INCREF(value);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "llmprep/huge_pages.hpp"
 #include "llmprep/io.hpp"
 #include "llmprep/parallel.hpp"
 #include "llmprep/pretokenize_simple.hpp"
@@ -46,6 +47,7 @@ class EntryInts {
     PyObject* list = PyList_New(static_cast<Py_ssize_t>(count));
     if (list == nullptr) throw py::error_already_set();
     py::list result = py::reinterpret_steal<py::list>(list);
+    advise_huge_pages(PySequence_Fast_ITEMS(list), count * sizeof(PyObject*));
     py::object* ints = ints_.data();
     // Fetch each int a few tokens ahead (its pointer first, then the object) so that the
     // reference-count updates do not stall on a large vocabulary.

@@ -10,6 +10,7 @@
 
 #include "bpe_cached.hpp"
 #include "llmprep/bpe.hpp"
+#include "llmprep/huge_pages.hpp"
 #include "llmprep/parallel.hpp"
 #include "llmprep/piece_cache.hpp"
 #include "llmprep/pretokenize.hpp"
@@ -274,7 +275,7 @@ void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
       if (tasks[t].special != EncodeSegment::kOrdinary) {
         results[t].push_back(tasks[t].special);
       } else {
-        results[t].reserve(tasks[t].text.size() / 4 + 16);
+        reserve_output(results[t], tasks[t].text.size() / 4 + 16);
         encode_ordinary_serial(tasks[t].text, cache, results[t]);
       }
     }
@@ -311,7 +312,7 @@ void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
           if (task.special != EncodeSegment::kOrdinary) {
             result.push_back(task.special);
           } else {
-            result.reserve(task.text.size() / 4 + 16);
+            reserve_output(result, task.text.size() / 4 + 16);
             encode_ordinary_serial(task.text, cache, result);
           }
           results[t] = std::move(result);
@@ -334,7 +335,7 @@ void BpeEncoder::encode_segments(const std::vector<EncodeSegment>& segments, int
     threads = resolve_num_threads(num_threads, int64_t(total / kMinTaskBytes));
     if (threads > 1) task_bytes = task_size_for(total, threads);
   }
-  out.reserve(out.size() + total / 4 + 16);
+  reserve_output(out, out.size() + total / 4 + 16);
   if (task_bytes == 0) {
     for (const EncodeSegment& seg : segments) {
       if (seg.special != EncodeSegment::kOrdinary) {

@@ -7,9 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+#include "llmprep/huge_pages.hpp"
+
 #if defined(_WIN32)
 #include <malloc.h>
 #endif
@@ -70,11 +69,9 @@ void PieceTable::allocate(size_t entries) {
   void* p = aligned_allocate(big ? kHugePage : 64, bytes);
   if (p == nullptr) throw std::bad_alloc();
   bool huge = false;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
   // Before the first touch, so the zeroing below already faults in huge pages. Refused (THP off,
   // PR_SET_THP_DISABLE, old kernel): 4 KiB pages, same behaviour.
-  if (big) huge = madvise(p, bytes, MADV_HUGEPAGE) == 0;
-#endif
+  if (big) huge = advise_huge_pages(p, bytes);
   std::memset(p, 0, bytes);
   free_table();
   entries_ = static_cast<Entry*>(p);

@@ -24,12 +24,9 @@
 #include <new>
 #include <stdexcept>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include "llmprep/bytes_map.hpp"
 #include "llmprep/errors.hpp"
+#include "llmprep/huge_pages.hpp"
 
 namespace llmprep::simple {
 
@@ -78,10 +75,8 @@ void WordTable::allocate(size_t capacity) {
   const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
   void* memory = std::aligned_alloc(alignment, rounded);
   if (memory == nullptr) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
   // A hint: where huge pages are off or unavailable the table works the same on 4 KiB pages.
-  if (alignment == kHuge) (void)madvise(memory, rounded, MADV_HUGEPAGE);
-#endif
+  if (alignment == kHuge) advise_huge_pages(memory, rounded);
   std::memset(memory, 0, rounded);
   slots_ = std::unique_ptr<Slot[], SlotsFree>(static_cast<Slot*>(memory));
   mask_ = capacity - 1;
@@ -265,7 +260,7 @@ LLMPREP_FLATTEN void Tokenizer::encode_with(std::string_view text, Emit&& emit) 
 
 template <class T>
 void Tokenizer::encode(std::string_view text, std::vector<T>& out) const {
-  out.reserve(out.size() + text.size() / 4 + 1);
+  reserve_output(out, out.size() + text.size() / 4 + 1);
   if (ids_are_entries_) {
     encode_with(text, [&](uint32_t entry) { out.push_back(static_cast<T>(entry)); });
   } else {
@@ -278,7 +273,7 @@ template void Tokenizer::encode<uint32_t>(std::string_view, std::vector<uint32_t
 template void Tokenizer::encode<int64_t>(std::string_view, std::vector<int64_t>&) const;
 
 void Tokenizer::encode_entries(std::string_view text, std::vector<uint32_t>& out) const {
-  out.reserve(out.size() + text.size() / 4 + 1);
+  reserve_output(out, out.size() + text.size() / 4 + 1);
   encode_with(text, [&](uint32_t entry) { out.push_back(entry); });
 }
 

@@ -1,0 +1,26 @@
+// Transparent huge pages for large buffers: the one place llmprep asks the kernel for them.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace llmprep {
+
+// Asks for 2 MiB pages (madvise MADV_HUGEPAGE) on the 2 MiB-aligned part of [p, p + bytes), before
+// the buffer is first written. Two uses: tables read at random (the piece cache, the word table:
+// fewer TLB misses), and large outputs written once, front to back, right after they are allocated
+// (an id vector, a Python list's item array), which on 4 KiB pages took a page fault per 4 KiB:
+// freedict-jpn-deu's 6.1M-token list spent a third of its cost beyond the ids there. A hint: where
+// the range holds no whole huge page, THP is off, or the platform has no madvise, nothing changes
+// (returns false).
+bool advise_huge_pages(void* p, size_t bytes) noexcept;
+
+// out.reserve(n), with the new storage advised as above when the reserve allocated it.
+template <class T>
+void reserve_output(std::vector<T>& out, size_t n) {
+  const T* before = out.data();
+  out.reserve(n);
+  if (out.data() != before) advise_huge_pages(out.data() + out.size(), (out.capacity() - out.size()) * sizeof(T));
+}
+
+}  // namespace llmprep
