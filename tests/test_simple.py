@@ -102,7 +102,7 @@ def test_golden_v2_encode_decode(golden, verdict_text) -> None:
 
 # Every byte the 16-byte word scan may stop at, and characters that share a lead byte with
 # whitespace without being whitespace (U+3001, U+2019, U+1690, ...), at every offset in a word of
-# letters or of kana (each alignment in a block, the block's last bytes, the scalar tail).
+# letters or of kana (each alignment in a 64-byte block, across its end, the byte loop's tail).
 _SCAN_STOPS = [
     *" \t\n\r\x0b\x0c\x1c\x1f\x00\x08\x0e\x1b",
     *",.:;?_!\"()'-#$%&*+/<=>@[]0",
@@ -115,7 +115,7 @@ _SCAN_STOPS = [
 @pytest.mark.parametrize("filler", ["abcdefghij", "\u3072\u3089\u304c\u306a\u30ab\u30bf\u30ab\u30ca"])
 def test_word_scan_stops_match_re_at_every_offset(filler: str) -> None:
     tok = SimpleTokenizer({})
-    word = filler * 6
+    word = (filler * 8)[:80]  # 80 letters or 240 bytes of kana: across a 64-byte block boundary
     for stop in _SCAN_STOPS:
         for at in range(len(word) + 1):
             for text in (word[:at] + stop + word[at:], word[:at] + stop, stop + word[at:]):
