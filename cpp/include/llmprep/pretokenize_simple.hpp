@@ -63,6 +63,34 @@ struct ByteKinds {
 };
 inline constexpr ByteKinds kByteKinds{};
 
+#if defined(LLMPREP_SIMPLE_SSE2)
+namespace simd {
+inline __m128i load(const unsigned char* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); }
+inline __m128i eq(__m128i v, int b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(b))); }
+// Unsigned v in [lo, lo + span].
+inline __m128i in(__m128i v, int lo, int span) {
+  const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(lo)));
+  return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(span))), t);
+}
+inline __m128i any(__m128i a, __m128i b) { return _mm_or_si128(a, b); }
+inline __m128i both(__m128i a, __m128i b) { return _mm_and_si128(a, b); }
+
+// Where multi-byte whitespace starts among 16 bytes x (x1, x2: the same bytes shifted by one and
+// two): whitespace_length's rule, 16 at a time. Two bytes: U+0085 U+00A0; three: U+1680
+// U+2000-200A U+2028 U+2029 U+202F U+205F U+3000.
+struct SpaceStarts {
+  __m128i two, three;
+};
+inline SpaceStarts multibyte_space_starts(__m128i x, __m128i x1, __m128i x2) {
+  const __m128i e2_80 = both(eq(x1, 0x80), any(any(in(x2, 0x80, 0x0A), in(x2, 0xA8, 1)), eq(x2, 0xAF)));
+  const __m128i e2 = both(eq(x, 0xE2), any(e2_80, both(eq(x1, 0x81), eq(x2, 0x9F))));
+  const __m128i e1 = both(eq(x, 0xE1), both(eq(x1, 0x9A), eq(x2, 0x80)));
+  const __m128i e3 = both(eq(x, 0xE3), both(eq(x1, 0x80), eq(x2, 0x80)));
+  return {both(eq(x, 0xC2), any(eq(x1, 0x85), eq(x1, 0xA0))), any(e1, any(e2, e3))};
+}
+}  // namespace simd
+#endif
+
 // The first position >= i whose byte may end a word, or n: every byte before it is a word byte
 // (kByteKinds says kWordByte, or it leads a multi-byte character that is not whitespace). The byte
 // found is only a candidate, for the caller to classify with kByteKinds. For the byte-at-a-time
@@ -71,22 +99,16 @@ inline constexpr ByteKinds kByteKinds{};
 inline size_t skip_word_bytes(const unsigned char* p, size_t i, size_t n) {
 #if defined(LLMPREP_SIMPLE_SSE2)
   // 16 bytes a step. Candidates: bytes <= '.' (controls, spaces, !"'(),-. and #$%&*+), : ; ? _,
-  // and the lead bytes of the multi-byte whitespace when the next byte(s) can make it: C2 85/A0,
-  // E1 9A, E2 80/81, E3 80 80 (U+3000; E3 also leads all of hiragana and katakana, which byte
+  // and the starts of multi-byte whitespace (E3 also leads all of hiragana and katakana, which byte
   // by byte cost Japanese text ~3x). The look-ahead reads p[i + 17] at most: the loop stops 18
   // bytes before the end, where the scalar loop takes over.
-  const auto at = [](const unsigned char* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
-  const auto eq = [](__m128i v, int b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(b))); };
+  using namespace simd;
   while (i + 18 <= n) {
-    const __m128i x = at(p + i), x1 = at(p + i + 1), x2 = at(p + i + 2);
+    const __m128i x = load(p + i);
     const __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8('.')), x);  // x <= '.'
-    const __m128i colons = eq(_mm_or_si128(x, _mm_set1_epi8(1)), ';');           // ':' or ';'
-    const __m128i punct = _mm_or_si128(_mm_or_si128(low, colons), _mm_or_si128(eq(x, '?'), eq(x, '_')));
-    const __m128i c2 = _mm_and_si128(eq(x, 0xC2), _mm_or_si128(eq(x1, 0x85), eq(x1, 0xA0)));
-    const __m128i e1 = _mm_and_si128(eq(x, 0xE1), eq(x1, 0x9A));
-    const __m128i e2 = _mm_and_si128(eq(x, 0xE2), eq(_mm_or_si128(x1, _mm_set1_epi8(1)), 0x81));
-    const __m128i e3 = _mm_and_si128(eq(x, 0xE3), _mm_and_si128(eq(x1, 0x80), eq(x2, 0x80)));
-    const __m128i stop = _mm_or_si128(_mm_or_si128(punct, c2), _mm_or_si128(e1, _mm_or_si128(e2, e3)));
+    const __m128i colons = eq(any(x, _mm_set1_epi8(1)), ';');                    // ':' or ';'
+    const SpaceStarts spaces = multibyte_space_starts(x, load(p + i + 1), load(p + i + 2));
+    const __m128i stop = any(any(low, colons), any(any(eq(x, '?'), eq(x, '_')), any(spaces.two, spaces.three)));
     const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
     if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
     i += 16;
@@ -127,41 +149,28 @@ struct SimpleBlockMasks {
 };
 
 inline SimpleBlockMasks simple_block_masks(const unsigned char* p) {
-  const auto at = [](const unsigned char* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
-  const auto eq = [](__m128i v, int b) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(b))); };
-  // Unsigned x in [lo, lo + span].
-  const auto in = [](__m128i v, int lo, int span) {
-    const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(lo)));
-    return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(span))), t);
-  };
+  using namespace simd;
   const auto bits = [](__m128i m, int chunk) { return uint64_t(uint16_t(_mm_movemask_epi8(m))) << (16 * chunk); };
   SimpleBlockMasks m{};
   uint64_t non_ascii = 0;
   for (int c = 0; c < 4; ++c) {
-    const __m128i x = at(p + 16 * c);
-    m.space |= bits(_mm_or_si128(in(x, 0x09, 4), in(x, 0x1C, 4)), c);
+    const __m128i x = load(p + 16 * c);
+    m.space |= bits(any(in(x, 0x09, 4), in(x, 0x1C, 4)), c);
     // , . : ; ? _ ! " ( ) '   (',' '.' differ in bit 1, ':' ';' and '(' ')' in bit 0)
-    const __m128i pairs = _mm_or_si128(
-        _mm_or_si128(eq(_mm_or_si128(x, _mm_set1_epi8(2)), '.'), eq(_mm_or_si128(x, _mm_set1_epi8(1)), ';')),
-        eq(_mm_or_si128(x, _mm_set1_epi8(1)), ')'));
-    const __m128i singles =
-        _mm_or_si128(_mm_or_si128(in(x, '!', 1), eq(x, '\'')), _mm_or_si128(eq(x, '?'), eq(x, '_')));
-    m.punct |= bits(_mm_or_si128(pairs, singles), c);
+    const __m128i pairs = any(any(eq(any(x, _mm_set1_epi8(2)), '.'), eq(any(x, _mm_set1_epi8(1)), ';')),
+                              eq(any(x, _mm_set1_epi8(1)), ')'));
+    const __m128i singles = any(any(in(x, '!', 1), eq(x, '\'')), any(eq(x, '?'), eq(x, '_')));
+    m.punct |= bits(any(pairs, singles), c);
     m.dash |= bits(eq(x, '-'), c);
-    m.dash_next |= bits(eq(at(p + 16 * c + 1), '-'), c);
+    m.dash_next |= bits(eq(load(p + 16 * c + 1), '-'), c);
     non_ascii |= bits(x, c);
   }
-  if (non_ascii != 0) {  // the multi-byte whitespace: U+0085 U+00A0 (2 bytes); U+1680 U+2000-200A U+2028
-                         // U+2029 U+202F U+205F U+3000 (3 bytes)
+  if (non_ascii != 0) {  // multi-byte whitespace needs a byte >= 0x80
     for (int c = 0; c < 4; ++c) {
-      const __m128i x = at(p + 16 * c), x1 = at(p + 16 * c + 1), x2 = at(p + 16 * c + 2);
-      m.ws2 |= bits(_mm_and_si128(eq(x, 0xC2), _mm_or_si128(eq(x1, 0x85), eq(x1, 0xA0))), c);
-      const __m128i e2_80 =
-          _mm_and_si128(eq(x1, 0x80), _mm_or_si128(_mm_or_si128(in(x2, 0x80, 0x0A), in(x2, 0xA8, 1)), eq(x2, 0xAF)));
-      const __m128i e2 = _mm_and_si128(eq(x, 0xE2), _mm_or_si128(e2_80, _mm_and_si128(eq(x1, 0x81), eq(x2, 0x9F))));
-      const __m128i e1 = _mm_and_si128(eq(x, 0xE1), _mm_and_si128(eq(x1, 0x9A), eq(x2, 0x80)));
-      const __m128i e3 = _mm_and_si128(eq(x, 0xE3), _mm_and_si128(eq(x1, 0x80), eq(x2, 0x80)));
-      m.ws3 |= bits(_mm_or_si128(e1, _mm_or_si128(e2, e3)), c);
+      const unsigned char* q = p + 16 * c;
+      const SpaceStarts spaces = multibyte_space_starts(load(q), load(q + 1), load(q + 2));
+      m.ws2 |= bits(spaces.two, c);
+      m.ws3 |= bits(spaces.three, c);
     }
   }
   return m;
