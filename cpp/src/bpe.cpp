@@ -87,6 +87,15 @@ class QuadHeap {
     append(key);
     sift_up(size_ - 1, key);
   }
+  // push(key) if `keep`, else nothing, without a branch on keep (a coin toss for the merge's
+  // neighbour checks): otherwise the root goes through the same sift, which leaves it in place.
+  void push_if(uint64_t key, bool keep) {
+    if (size_ + kPad >= keys_.size()) keys_.push_back(kMax);
+    keys_[size_] = keep ? key : kMax;
+    size_ += size_t(keep);
+    const size_t hole = keep ? size_ - 1 : 0;
+    sift_up(hole, keys_[hole]);
+  }
   uint64_t pop() noexcept {
     uint64_t* h = keys_.data();
     const uint64_t top = h[0];
@@ -106,17 +115,12 @@ class QuadHeap {
  private:
   static constexpr uint64_t kMax = ~uint64_t(0);
   static constexpr size_t kPad = 4;
-  // The least of the four children from c on, by arithmetic rather than a branch: GCC turns a ?:
-  // here, and even this mask select, into a jump unless the mask is hidden from it.
+  // The least of the four children from c on, by arithmetic rather than a branch.
   size_t least_child(size_t c) const noexcept {
     const uint64_t* h = keys_.data();
     const size_t a = c + size_t(h[c + 1] < h[c]);
     const size_t b = c + 2 + size_t(h[c + 3] < h[c + 2]);
-    size_t mask = size_t(0) - size_t(h[b] < h[a]);
-#if defined(__GNUC__)
-    asm("" : "+r"(mask));
-#endif
-    return a ^ ((a ^ b) & mask);
+    return select_no_branch(h[b] < h[a], b, a);
   }
   void sift_down(size_t hole, uint64_t key) noexcept {
     uint64_t* h = keys_.data();
@@ -186,7 +190,7 @@ thread_local LongMerge tls_long_merge;
 void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
   size_t capacity = 16;
   while (capacity < pairs.size() * 2) capacity *= 2;
-  slots_.assign(capacity, kEmpty);
+  slots_.assign(capacity + 3, kEmpty);
   mask_ = capacity - 1;
   for (const auto& [key, rank] : pairs) {
     if (rank > kMaxRank || (key >> 40) != 0) throw std::invalid_argument("PairMap: rank above 2^20 - 1");
@@ -197,6 +201,8 @@ void PairMap::build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
     }
     slots_[i] = (key << 20) | rank;
   }
+  slots_[capacity] = slots_[0];
+  no_slot_ = capacity + 1;
   size_t blocks = 1;
   while (blocks * 512 < pairs.size() * 5) blocks *= 2;
   filter_.assign(blocks * 8, 0);
@@ -413,7 +419,7 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
   if (total > 0xFFFFFFF0u) throw std::invalid_argument("a single pre-tokenized piece longer than 4 GiB");
   const unsigned char* q = p + base;
   std::vector<Part>& parts = m.parts;
-  parts.resize(total);  // filled per span by start(): short spans never touch theirs
+  parts.resize(total + 1);  // filled per span by start(): short spans never touch theirs; + padding
 
   struct Lane {
     uint32_t begin, end;   // the span's parts
@@ -486,25 +492,27 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       const uint32_t old_left = i != lane.begin ? parts[prev].pr : kNone;
       if (i != lane.begin) parts[prev].pr = pairs_.find(lane.left);
       if (local_min(lane, i)) push(heap, part.pr, i);
-      if (next < lane.end) {
+      // The two checks below read through indices chosen with selects (the last part of a batch
+      // has a padding part after it), so that only the push depends on their outcome.
+      {
         // The pair left of next's went from the absorbed part's (lane.absorbed_pr) to i's: it
         // became a local minimum if it is one now and that old neighbour did not exceed it.
-        const uint32_t rank = parts[next].pr;
-        if (rank < kDead && rank >= lane.absorbed_pr && local_minimum(part.pr, rank, parts[parts[next].next].pr)) {
-          push(heap, rank, next);
-        }
+        const bool has_next = next < lane.end;
+        const uint32_t at = has_next ? next : i;
+        const uint32_t rank = parts[at].pr;
+        const bool keep = has_next & (rank >= lane.absorbed_pr) &
+                          local_minimum(part.pr, rank, parts[parts[at].next].pr);
+        heap.push_if(uint64_t(rank) << 32 | at, keep);
       }
       if (i != lane.begin) {
         if (local_min(lane, prev)) push(heap, parts[prev].pr, prev);
-        if (prev != lane.begin) {
-          // The pair right of pp's went from old_left to prev's new one (likewise).
-          const uint32_t pp = parts[prev].prev;
-          const uint32_t rank = parts[pp].pr;
-          if (rank < kDead && rank > old_left &&
-              local_minimum(pp != lane.begin ? parts[parts[pp].prev].pr : kNone, rank, parts[prev].pr)) {
-            push(heap, rank, pp);
-          }
-        }
+        // The pair right of pp's went from old_left to prev's new one (likewise).
+        const bool has_pp = prev != lane.begin;
+        const uint32_t pp = has_pp ? parts[prev].prev : prev;
+        const uint32_t rank = parts[pp].pr;
+        const uint32_t left = has_pp & (pp != lane.begin) ? parts[parts[pp].prev].pr : kNone;
+        const bool keep = has_pp & (rank > old_left) & local_minimum(left, rank, parts[prev].pr);
+        heap.push_if(uint64_t(rank) << 32 | pp, keep);
       }
     }
     while (!heap.empty()) {

@@ -129,11 +129,38 @@ TEST_CASE("PairMap: every built pair is found, absent pairs are missing, oversiz
     ++absent;
     CHECK(map.find(uint32_t(a), uint32_t(b)) == PairMap::kMissing);
     const PairMap::Lookup lookup = map.locate(uint32_t(a), uint32_t(b));
-    filtered += lookup.slot == PairMap::kNoSlot;
+    filtered += map.ruled_out(lookup);
     CHECK(map.find(lookup) == PairMap::kMissing);
   }
   CHECK(absent > 10000);
   CHECK(filtered > absent * 8 / 10);
   PairMap bad;
   CHECK_THROWS_AS(bad.build({{1, PairMap::kMaxRank + 1}}), std::invalid_argument);
+}
+
+TEST_CASE("PairMap: probes that run past the last slot and past the two slots find() reads at once") {
+  // Four pairs whose home is the last of 16 slots (a map of up to 8 pairs has 16): they sit in
+  // slots 15, 0, 1 and 2, so their lookups take the copy of slot 0 kept after the table and, for
+  // the last two, the probing loop.
+  std::vector<uint64_t> last_slot;
+  for (uint64_t key = 1; last_slot.size() < 4; ++key) {
+    PairMap one;
+    one.build({{key, 7}});
+    if (one.locate(uint32_t(key >> 20), uint32_t(key & PairMap::kMaxRank)).slot == 15) last_slot.push_back(key);
+  }
+  std::vector<std::pair<uint64_t, uint32_t>> pairs;
+  for (size_t k = 0; k < last_slot.size(); ++k) pairs.emplace_back(last_slot[k], uint32_t(100 + k));
+  PairMap map;
+  map.build(pairs);
+  for (const auto& [key, rank] : pairs) {
+    const uint32_t a = uint32_t(key >> 20), b = uint32_t(key & PairMap::kMaxRank);
+    CHECK(map.find(a, b) == rank);
+    CHECK(map.find(map.locate(a, b)) == rank);
+  }
+  for (uint64_t key = 1; key < 5000; ++key) {
+    if (std::find(last_slot.begin(), last_slot.end(), key) != last_slot.end()) continue;
+    const uint32_t a = uint32_t(key >> 20), b = uint32_t(key & PairMap::kMaxRank);
+    CHECK(map.find(a, b) == PairMap::kMissing);
+    CHECK(map.find(map.locate(a, b)) == PairMap::kMissing);
+  }
 }

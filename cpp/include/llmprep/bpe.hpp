@@ -17,6 +17,18 @@
 
 namespace llmprep {
 
+// `yes` if `c`, else `no`, computed with a mask rather than a branch. Where which way it goes is a
+// coin toss, a mispredicted branch costs more than both sides; GCC turns a plain ?: (and even this
+// mask select) back into a jump unless the mask is hidden from it.
+template <typename T>
+inline T select_no_branch(bool c, T yes, T no) noexcept {
+  T mask = T(0) - T(c);
+#if defined(__GNUC__)
+  asm("" : "+r"(mask));
+#endif
+  return no ^ ((no ^ yes) & mask);
+}
+
 // The rank of the concatenation of two adjacent tokens, keyed by the two ranks: one 64-bit word per
 // slot. Because every part during a tiktoken-style merge is itself a token, "rank of bytes(a)+bytes(b)"
 // equals this table's answer for (a, b), so merging never hashes byte strings.
@@ -28,35 +40,53 @@ class PairMap {
   // Each entry: (a << 20 | b, rank of the concatenation). Throws std::invalid_argument for a rank
   // above kMaxRank.
   void build(const std::vector<std::pair<uint64_t, uint32_t>>& pairs);
-  uint32_t find(uint32_t a, uint32_t b) const noexcept { return find(locate(a, b)); }
+  // One lookup, answered at once: pairs the filter rules out take one well-predicted branch
+  // (merge_small asks about pairs one after another, where that measured faster than find(locate)).
+  uint32_t find(uint32_t a, uint32_t b) const noexcept {
+    const uint64_t key = (uint64_t(a) << 20) | b;
+    return may_hold(key) ? find_from(hash(key), key) : kMissing;
+  }
 
   // The same lookup in two steps, so that the slot can be prefetched long before it is read (the
   // table is 2-8 MiB: a cold slot is an L3 or memory access). Most pairs a long piece's merge asks
   // about are not tokens (83% on random letters): a Bloom filter of ~5 bits per pair (256 KiB for
   // o200k_base, so it stays in L2) answers most of those without touching the table.
+  //
+  // No branch on the answer: which way it goes is a coin toss for a long piece's merge, and the
+  // mispredictions were a quarter of that merge's. A pair the filter rules out gets the slot of an
+  // always-empty entry past the table (one hot cache line), and find() reads two slots and picks
+  // the answer with selects; a third probe (both slots hold other pairs) takes the loop.
   struct Lookup {
     uint64_t key;
-    size_t slot;  // kNoSlot: the filter says the pair is not there
+    size_t slot;  // the pair's home slot, or no_slot_ when the filter rules it out
   };
-  static constexpr size_t kNoSlot = ~size_t(0);
   Lookup locate(uint32_t a, uint32_t b) const noexcept {
     const uint64_t key = (uint64_t(a) << 20) | b;
-    return Lookup{key, may_hold(key) ? hash(key) & mask_ : kNoSlot};
+    const size_t keep = size_t(0) - size_t(may_hold(key));
+    return Lookup{key, (hash(key) & mask_ & keep) | (no_slot_ & ~keep)};
   }
-  void prefetch(const Lookup& lookup) const noexcept {
-    if (lookup.slot != kNoSlot) __builtin_prefetch(slots_.data() + lookup.slot);
-  }
+  void prefetch(const Lookup& lookup) const noexcept { __builtin_prefetch(slots_.data() + lookup.slot); }
+  // Whether the filter ruled the pair out (tests).
+  bool ruled_out(const Lookup& lookup) const noexcept { return lookup.slot == no_slot_; }
   uint32_t find(const Lookup& lookup) const noexcept {
-    if (lookup.slot == kNoSlot) return kMissing;
-    for (size_t i = lookup.slot;; i = (i + 1) & mask_) {
-      const uint64_t slot = slots_[i];
-      if (slot == kEmpty) return kMissing;
-      if ((slot >> 20) == lookup.key) return uint32_t(slot & kMaxRank);
-    }
+    const uint64_t first = slots_[lookup.slot], second = slots_[lookup.slot + 1];
+    const bool hit1 = (first >> 20) == lookup.key, empty1 = first == kEmpty;
+    const bool hit2 = (second >> 20) == lookup.key, empty2 = second == kEmpty;
+    if (!(hit1 | empty1 | hit2 | empty2)) return find_from(lookup.slot + 2, lookup.key);
+    const uint32_t rank2 = hit2 & !empty1 ? uint32_t(second & kMaxRank) : kMissing;
+    return hit1 ? uint32_t(first & kMaxRank) : rank2;
   }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t(0);
+  // Linear probing from slot i on (the slow path of find).
+  uint32_t find_from(size_t i, uint64_t key) const noexcept {
+    for (i &= mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == kEmpty) return kMissing;
+      if ((slot >> 20) == key) return uint32_t(slot & kMaxRank);
+    }
+  }
   static size_t hash(uint64_t key) noexcept {
     key *= 0x9E3779B97F4A7C15ull;
     return size_t(key >> 24);
@@ -77,7 +107,10 @@ class PairMap {
     return ((filter_[bits.word1] >> bits.shift1) & (filter_[bits.word2] >> bits.shift2) & 1) != 0;
   }
   size_t mask_ = 0;
+  // capacity slots, then a copy of slot 0 (where a probe at the last slot continues), then two
+  // empty slots at no_slot_ for pairs the filter rules out.
   std::vector<uint64_t> slots_;
+  size_t no_slot_ = 0;
   size_t filter_mask_ = 0;  // blocks - 1
   std::vector<uint64_t> filter_;
 };
