@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import types
@@ -76,19 +77,31 @@ def test_a_leak_ends_the_process_with_lsan_status(monkeypatch: pytest.MonkeyPatc
 # Child interpreters of the sanitized venv (its .pth installs the check; LD_PRELOAD, ASAN_OPTIONS and
 # PYTHONMALLOC=malloc are inherited). Each writes its report under tmp_path, not into sanitize.sh's log
 # folder, where any report fails the run. The leaked blocks are big and several, so that no stale copy
-# of one pointer in live memory can make them all look reachable.
+# of one pointer in live memory can make them all look reachable: LeakSanitizer scans conservatively,
+# and a stale copy (one CI run: the last malloc's address left on libffi's stack) can hide one or two,
+# so the test asks for most of them, each reported at its own size.
 LEAK_BYTES = 4099
+LEAKS = 8
+MOST_LEAKS = 5
+DIRECT_LEAK = re.compile(r"Direct leak of (\d+) byte\(s\) in (\d+) object\(s\)")
+
+
+def leaked_blocks(reports: str) -> int:
+    """How many blocks of LEAK_BYTES the reports call direct leaks (a line per allocation stack)."""
+    return sum(int(n) for size, n in DIRECT_LEAK.findall(reports) if int(size) == int(n) * LEAK_BYTES)
+
+
 CHILDREN = {
     "clean": "import llmprep; print(len(llmprep.get_encoding('gpt2').encode('hello world')))",
     # A C allocation never freed (what a C++ `new` without `delete` in _core would be).
     "malloc": "import ctypes\n"
     "malloc = ctypes.CDLL(None).malloc\n"
     "malloc.restype = ctypes.c_void_p\n"
-    f"for _ in range(8): malloc({LEAK_BYTES})\n",
+    f"for _ in range({LEAKS}): malloc({LEAK_BYTES})\n",
     # A Python object with one reference too many (what a binding's missing Py_DECREF would be).
     "reference": "import ctypes\n"
     # A bytes object of n bytes is one block of 33 + n.
-    f"for i in range(8): ctypes.pythonapi.Py_IncRef(ctypes.py_object(bytes({LEAK_BYTES - 34}) + bytes([i])))\n",
+    f"for i in range({LEAKS}): ctypes.pythonapi.Py_IncRef(ctypes.py_object(bytes({LEAK_BYTES - 34}) + bytes([i])))\n",
 }
 
 
@@ -105,4 +118,14 @@ def test_the_asan_run_fails_a_leaking_interpreter(tmp_path: Path, child: str) ->
         return
     assert done.returncode == lsan_at_exit.EXIT_STATUS, done.stderr
     assert "ERROR: LeakSanitizer: detected memory leaks" in reports
-    assert f"Direct leak of {8 * LEAK_BYTES} byte(s) in 8 object(s)" in reports, reports
+    assert MOST_LEAKS <= leaked_blocks(reports) <= LEAKS, reports
+
+
+def test_leaked_blocks_adds_every_stack_and_skips_other_sizes() -> None:
+    reports = (
+        f"Direct leak of {3 * LEAK_BYTES} byte(s) in 3 object(s) allocated from:\n"
+        "Direct leak of 64 byte(s) in 1 object(s) allocated from:\n"
+        f"Indirect leak of {LEAK_BYTES} byte(s) in 1 object(s) allocated from:\n"
+        f"Direct leak of {4 * LEAK_BYTES} byte(s) in 4 object(s) allocated from:\n"
+    )
+    assert leaked_blocks(reports) == 7

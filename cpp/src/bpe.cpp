@@ -500,8 +500,8 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
         const bool has_next = next < lane.end;
         const uint32_t at = has_next ? next : i;
         const uint32_t rank = parts[at].pr;
-        const bool keep = has_next & (rank >= lane.absorbed_pr) &
-                          local_minimum(part.pr, rank, parts[parts[at].next].pr);
+        const bool keep =
+            has_next & (rank >= lane.absorbed_pr) & local_minimum(part.pr, rank, parts[parts[at].next].pr);
         heap.push_if(uint64_t(rank) << 32 | at, keep);
       }
       if (i != lane.begin) {
