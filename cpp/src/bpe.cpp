@@ -688,8 +688,11 @@ void BpeEncoder::merge_span(LongMerge& m, const unsigned char* p, size_t n, std:
     }
     if (chunk.repeats != 0) {
       const Chunk& earlier = ring[(k - chunk.repeats) % kRing];
-      out.reserve(out.size() + earlier.out_count);
-      for (size_t t = 0; t < earlier.out_count; ++t) out.push_back(out[earlier.out_begin + t]);
+      // resize, not reserve(size + count): an exact reserve per chunk reallocated and copied the
+      // whole output at every chunk (quadratic; 1 MB of one repeated digit took 13 ns/B, not 1).
+      const size_t at = out.size();
+      out.resize(at + earlier.out_count);
+      std::copy_n(out.begin() + ptrdiff_t(earlier.out_begin), earlier.out_count, out.begin() + ptrdiff_t(at));
       chunk.log = earlier.log;
     } else {
       chunk.log = std::make_shared<std::vector<uint32_t>>();
