@@ -247,6 +247,22 @@ def test_numpy_result_owns_its_buffer(enc) -> None:
     assert ids.tolist() == [31373, 995]
 
 
+def test_list_ids_are_shared_ints_made_on_first_use(enc, tiktoken_gpt2) -> None:
+    # The highest ids are rare, so a fresh process has not made their ints yet: they are made by
+    # this call, then the same objects serve every later list, whichever call builds it.
+    text = enc.decode([50255, 50254, 50255, 31373]) + "<|endoftext|>"
+    first = enc.encode(text, allowed_special="all")
+    assert first == tiktoken_gpt2.encode(text, allowed_special="all") and 50256 in first
+    assert all(type(i) is int for i in first)
+    again = enc.encode_batch([text, text[:5]], allowed_special="all")[0]
+    # A 1.2 MB text of a batch is cut into tasks and its list built part by part.
+    parts = enc.encode_ordinary_batch([text * 40_000, text], num_threads=2)[0]
+    assert again == first and all(a is b for a, b in zip(first, again, strict=True))
+    assert parts == tiktoken_gpt2.encode_ordinary(text * 40_000)
+    made = {i: i for i in first}
+    assert all(made[i] is i for i in parts if i in made)
+
+
 def test_decode_accepts_lists_and_arrays(enc) -> None:
     for ids in ([31373, 995], np.array([31373, 995], dtype=np.uint16), np.array([31373, 995], dtype=np.int64),
                 np.array([31373, 995], dtype=np.uint64), (i for i in [31373, 995])):  # fmt: skip
