@@ -31,40 +31,6 @@ py::array_t<T> vector_to_numpy(std::vector<T>&& values) {
                         owner);
 }
 
-// Python ints for the ids 0..size-1, created once per tokenizer, so that turning ids into a list
-// is a reference-count increment per id instead of an allocation (the list, not the encoding,
-// was the larger cost of encode() before this). Ids outside the cache get fresh ints.
-class IntCache {
- public:
-  IntCache() = default;
-  explicit IntCache(int64_t size) : ints_(static_cast<size_t>(size)) {
-    for (int64_t i = 0; i < size; ++i) ints_[static_cast<size_t>(i)] = py::int_(i);
-  }
-
-  template <class T>
-  py::list to_list(const T* ids, size_t count) const {
-    PyObject* list = PyList_New(static_cast<Py_ssize_t>(count));
-    if (list == nullptr) throw py::error_already_set();
-    py::list result = py::reinterpret_steal<py::list>(list);
-    for (size_t i = 0; i < count; ++i) {
-      const T id = ids[i];
-      PyObject* item;
-      if (id >= 0 && static_cast<uint64_t>(id) < ints_.size()) {
-        item = ints_[static_cast<size_t>(id)].ptr();
-        Py_INCREF(item);
-      } else {
-        item = PyLong_FromLongLong(static_cast<long long>(id));
-        if (item == nullptr) throw py::error_already_set();
-      }
-      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
-    }
-    return result;
-  }
-
- private:
-  std::vector<py::object> ints_;
-};
-
 // llmprep._core._testing, which module.cpp creates before any register_* runs: the home of the
 // test and inspection hooks (the package never calls them; no stability promise).
 inline py::module_ testing_module(py::module_& m) { return m.attr("_testing").cast<py::module_>(); }
