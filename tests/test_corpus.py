@@ -4,9 +4,12 @@ batch size; the policy around encodings and inputs."""
 from __future__ import annotations
 
 import json
+import random
 
 import llmprep
+import numpy as np
 import pytest
+from llmprep import _core
 from llmprep.corpus import get_chunk_encoder, parse_shard, tokenize_corpus
 
 
@@ -217,3 +220,78 @@ def test_a_small_file_that_grew_since_planning_is_read_whole(tmp_path, tiktoken_
     tf = llmprep.open_tokens(tmp_path / "out.tok")
     assert tf.document(0).tolist() == tiktoken_gpt2.encode_ordinary(grown) + [50256]
     assert tf.document(1).tolist() == tiktoken_gpt2.encode_ordinary("small and done") + [50256]
+
+
+def test_a_small_file_compressed_since_planning_is_decompressed(tmp_path, tiktoken_gpt2) -> None:
+    # A small plain file is read with one read; what it holds now decides, not what planning saw.
+    import gzip
+
+    from llmprep.corpus import plan_inputs
+
+    story = tmp_path / "in" / "story.txt"
+    story.parent.mkdir()
+    text = "It had always been rather a shock to me. " * 20
+    story.write_text(text, encoding="utf-8")
+    planned = plan_inputs([str(story.parent)], tmp_path / "out.tok")
+    story.write_bytes(gzip.compress(text.encode()))
+    tokenize_corpus([str(story.parent)], tmp_path / "out.tok", get_chunk_encoder("gpt2"), workers=1, planned=planned)
+    assert llmprep.open_tokens(tmp_path / "out.tok").document(0).tolist() == tiktoken_gpt2.encode_ordinary(text) + [
+        50256
+    ]
+
+
+def _joined_reference(chunk_ids, doc_ends, eot):
+    """Each chunk's ids in order, eot after each document, and the documents' end offsets."""
+    ids, ends, d = [], [], 0
+    for k in range(len(chunk_ids) + 1):
+        while d < len(doc_ends) and doc_ends[d] == k:
+            ids += [] if eot is None else [eot]
+            ends.append(len(ids))
+            d += 1
+        if k < len(chunk_ids):
+            ids += chunk_ids[k]
+    return ids, ends
+
+
+@pytest.mark.parametrize(("name", "dtype"), [("gpt2", "uint16"), ("cl100k_base", "uint32"), ("o200k_base", "uint32")])
+def test_encode_documents_joins_what_each_chunk_encodes_to(name, dtype, verdict_path) -> None:
+    # One block of a token file per batch (the pipeline writes it with one call): a chunk of 1.5 MB
+    # is encoded in parts on two threads, and its parts are joined in order.
+    enc = llmprep.get_encoding(name)
+    story = verdict_path.read_text(encoding="utf-8")
+    rng = random.Random(3)
+    texts = ["", story, "x", story * 75, " it's 😀 \u3000 ", "", story[:1000]]
+    chunks = [t.encode() for t in texts]
+    chunk_ids = [enc.encode_ordinary(t) for t in texts]
+    encoder = get_chunk_encoder(name)
+    for _ in range(4):
+        doc_ends = sorted(rng.randrange(len(chunks) + 1) for _ in range(rng.randrange(6)))
+        eot = rng.choice([None, enc.eot_token])
+        want_ids, want_ends = _joined_reference(chunk_ids, doc_ends, eot)
+        for threads in (1, 2):
+            ids, ends = encoder.encode_documents(chunks, doc_ends, eot, dtype, threads)
+            assert ids.dtype == np.dtype(dtype) and ends.dtype == np.uint64
+            assert ids.tolist() == want_ids
+            assert ends.tolist() == want_ends
+    # The tiktoken engine's arrays go through the same join.
+    ids, ends = get_chunk_encoder(name, engine="tiktoken").encode_documents(chunks[:3], [1, 3], 7, dtype, 1)
+    assert (ids.tolist(), ends.tolist()) == _joined_reference(chunk_ids[:3], [1, 3], 7)
+
+
+def test_encode_documents_faults_are_clear_errors() -> None:
+    core = llmprep.get_encoding("cl100k_base")._core
+    text = "ids above 65535: 中文 Kubernetes".encode()
+    high = max(llmprep.get_encoding("cl100k_base").encode_ordinary(text.decode()))
+    assert high > 65535
+    with pytest.raises(ValueError, match=rf"token id {high} does not fit in uint16 \(max 65535\); write uint32 ids"):
+        _core.bpe_encode_documents(core, [text], [1], None, "uint16", 1)
+    with pytest.raises(ValueError, match=r"chunks\[1\] is not valid UTF-8"):
+        _core.bpe_encode_documents(core, [b"ok", b"bad \xff"], [2], None, "uint32", 2)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        _core.bpe_encode_documents(core, [b"a", b"b"], [2, 1], None, "uint32", 1)
+    with pytest.raises(ValueError, match="dtype must be 'uint16' or 'uint32'"):
+        _core.bpe_encode_documents(core, [b"a"], [1], None, "int64", 1)
+    with pytest.raises(ValueError, match="end-of-text|does not fit in uint16"):
+        _core.join_documents([np.array([1], dtype=np.uint16)], [1], 70000, "uint16")
+    with pytest.raises(TypeError, match=r"arrays\[1\] must be a 1-D array of unsigned ids"):
+        _core.join_documents([np.array([1], dtype=np.uint32), np.array([-1], dtype=np.int64)], [2], None, "uint32")
