@@ -314,6 +314,7 @@ for args, name in ((["tokenize", big, "-o", f"{full}/o.tok"], "o.tok"),
     out = llmprep(*args)
     assert out.returncode == 1, (args, out.stderr)
     assert f"cannot write {full}/{name}: No space left on device" in out.stderr, out.stderr
+    assert out.stderr.count("cannot write") == 1, out.stderr  # named once, however often it failed
     assert ".tmp" not in out.stderr, out.stderr
     assert os.listdir(full) == [], os.listdir(full)
 # A read-only folder: refused before any work (root may write anywhere else, so only a mount shows it).

@@ -1,5 +1,6 @@
 // Bindings for corpus preprocessing: the streaming chunker that `llmprep tokenize` feeds file
-// blocks through. The pipeline itself (inputs, batching, the token file) is Python policy.
+// blocks through, and a batch's encoding joined into one block of the token file (TokenJoiner). The
+// pipeline itself (inputs, batching, the token file) is Python policy.
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -220,10 +220,15 @@ class Output:
         return f
 
     def error(self, e: OSError) -> OSError:
-        """The same kind of OSError, naming the output instead of any temporary file."""
+        """The same kind of OSError, naming the output instead of any temporary file. One that is
+        already such an error comes back as it is (a write error seen again when the writer
+        closes was reported as "cannot write X: cannot write X: ...")."""
+        if getattr(e, "_names_output", False):
+            return e
         reason = e.strerror or str(e)
         new = type(e)(f"cannot write {self.display}: {reason}")
         new.errno = e.errno
+        new._names_output = True  # type: ignore[attr-defined]
         return new
 
     def flush(self) -> None:
