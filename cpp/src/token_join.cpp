@@ -37,8 +37,9 @@ TokenJoiner<T>::TokenJoiner(std::vector<size_t> doc_ends, size_t n_chunks, std::
       throw std::invalid_argument("document ends must be non-decreasing chunk counts, at most the number of chunks");
   }
   if (eot_ && *eot_ > std::numeric_limits<T>::max()) does_not_fit<T>(*eot_);
-  // A batch's block is megabytes, allocated fresh (mapped by malloc) for every batch: on 4 KiB pages
-  // each 4 KiB cost a page fault as it was written, which doubled the pipeline's system time.
+  // A batch's block is megabytes, written once front to back right after it is allocated: the
+  // case reserve_output is for. (Measured on 20,000 files it neither raised nor lowered the
+  // pipeline's system time beyond that VM's noise.)
   reserve_output(ids_, reserve_ids + (eot_ ? doc_ends_.size() : 0));
   ends_.reserve(doc_ends_.size());
   end_documents_at(0);  // empty documents before the first chunk

@@ -32,8 +32,6 @@ class TokenJoiner {
   std::vector<T> take_ids();
   std::vector<uint64_t> take_ends();
 
-  size_t chunks_done() const noexcept { return chunk_; }
-
  private:
   void end_documents_at(size_t chunk);
 
