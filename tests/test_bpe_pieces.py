@@ -8,6 +8,7 @@ take the long-piece merge path and pieces that are not UTF-8 at all.
 from __future__ import annotations
 
 import random
+import string
 
 import llmprep
 import pytest
@@ -117,11 +118,14 @@ def test_long_pieces_where_fixed_chunks_fail_match_tiktoken(core, tiktoken_gpt2,
         assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece]), size
 
 
-@pytest.mark.parametrize("alphabet", ["abcdefghijklmnopqrstuvwxyz", "etaoin shr", "0123456789", "-=_.,;:!?*#/+"])
+@pytest.mark.parametrize(
+    "alphabet", ["abcdefghijklmnopqrstuvwxyz", "etaoin shr", "0123456789", "-=_.,;:!?*#/+", string.ascii_letters]
+)
 def test_long_random_words_match_tiktoken(core, tiktoken_gpt2, alphabet: str) -> None:
-    # Long pieces are first cut where two bytes are adjacent in no token; a missed bigram would
-    # show up as a wrong merge here.
+    # Long pieces are first cut where two bytes are adjacent in no token (visited 64 positions at a
+    # time); a missed bigram would show up as a wrong merge here. Mixed-case letters and marks cut
+    # into spans of one or two bytes, merged into blocks of pending ids: sizes around both.
     rng = random.Random(alphabet)
-    for size in (200, 5_000, 20_000):
+    for size in (200, 5_000, 20_000, 63, 64, 65, 127, 129, 4_097, 6_000):
         piece = "".join(rng.choice(alphabet) for _ in range(size)).encode()
         assert core.encode_pieces([piece], False) == _reference(tiktoken_gpt2, [piece]), size

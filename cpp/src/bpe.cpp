@@ -39,6 +39,7 @@ constexpr size_t kChunk = 4096;           // the long-piece merge's chunk size
 constexpr size_t kGroupChunk = 512;       // ... and merge_groups' (a smaller heap)
 constexpr size_t kBatchBytes = 16384;     // merge_large hands merge_jobs spans of about this many bytes
 constexpr size_t kTailBytes = 256;        // ... and short spans after the last of them up to this many
+constexpr size_t kPendingIds = 4096;      // merge_large appends short spans' ids this many at a time
 constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
 constexpr uint32_t kDead = 0xFFFFFFFEu;   // part absorbed by its left neighbour
 constexpr uint32_t kLogFirst = 1u << 30;  // merge_heap log: this merge changed the first part
@@ -175,9 +176,10 @@ struct LongMerge {
     uint32_t prev;
     uint32_t next;
   };
-  std::vector<Part> parts;     // the parts of every span of a batch
-  QuadHeap heaps[kLanes];      // (rank << 32 | position)
-  std::vector<MergeJob> jobs;  // merge_large's batch of spans
+  std::vector<Part> parts;        // the parts of every span of a batch
+  QuadHeap heaps[kLanes];         // (rank << 32 | position)
+  std::vector<MergeJob> jobs;     // merge_large's batch of spans
+  std::vector<uint32_t> pending;  // merge_large's ids of short spans not yet appended to its output
 };
 
 namespace {
@@ -366,6 +368,18 @@ void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint3
   }
   uint32_t tok[kLargePiece];
   out.insert(out.end(), tok, tok + merge_small(p, n, tok));
+}
+
+uint32_t* BpeEncoder::merge_short(const unsigned char* p, size_t n, uint32_t* dst) const {
+  if (n > 2) return dst + merge_small(p, n, dst);
+  // One byte, or two as one token or two, without a branch on which: between a long piece's cuts
+  // they alternate at random on mixed-case letters or punctuation.
+  const unsigned a = p[0], b = p[n - 1];
+  const uint32_t pair = byte_pair_rank_[a << 8 | b];
+  const bool joined = (n == 2) & (pair != kNone);
+  dst[0] = select_no_branch(joined, pair, byte_rank_[a]);
+  dst[1] = byte_rank_[b];
+  return dst + 1 + size_t((n == 2) & !joined);
 }
 
 size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) const {
@@ -564,8 +578,15 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
     job.out_begin = out.size();
     const uint32_t end = uint32_t(job.end - base);
     for (uint32_t i = uint32_t(job.begin - base); i < end; i = parts[i].next) out.push_back(parts[i].tok);
-    for_each_span(p, job.end, job.tail_end,
-                  [&](size_t begin, size_t end) { merge_small(p + begin, end - begin, out); });
+    if (job.tail_end > job.end) {
+      const size_t at = out.size();
+      // At most one id per byte, + 1: merge_short writes a second id after a one-byte span too.
+      out.resize(at + (job.tail_end - job.end) + 1);
+      uint32_t* dst = out.data() + at;
+      for_each_span(p, job.end, job.tail_end,
+                    [&](size_t begin, size_t end) { dst = merge_short(p + begin, end - begin, dst); });
+      out.resize(size_t(dst - out.data()));
+    }
     job.out_end = out.size();
   }
 }
@@ -616,7 +637,18 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
   LongMerge& m = tls_long_merge;
   std::vector<MergeJob>& jobs = m.jobs;
   jobs.clear();
+  // Ids of short spans merged at once go to a buffer first, appended to out in blocks: on random
+  // punctuation or mixed-case letters most spans are one or two bytes, and a push_back per id, a
+  // branch per span length and a call per span were most of the time.
+  if (m.pending.size() < kPendingIds + kHeapSpan) m.pending.resize(kPendingIds + kHeapSpan);
+  uint32_t* const pending = m.pending.data();
+  uint32_t* pend = pending;
+  auto drain = [&] {
+    out.insert(out.end(), pending, pend);
+    pend = pending;
+  };
   auto flush = [&] {
+    drain();
     merge_jobs(m, p, jobs.data(), jobs.size(), out);
     jobs.clear();
   };
@@ -629,15 +661,18 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
     // A short span is merged at once, or after the batch's last span (its tail): a job each cost
     // ~10% on random punctuation, and a run of spaces in GPT-2 is a million one-byte spans. Where
     // short spans are most of the text, the batch is run early rather than scanned twice.
-    if (end - begin < kHeapSpan) {
+    const size_t n = end - begin;
+    if (n < kHeapSpan) {
       if (!jobs.empty() && end - jobs.back().end > kTailBytes) flush();
-      if (jobs.empty()) {
-        merge_small(p + begin, end - begin, out);
-      } else {
+      if (!jobs.empty()) {
         jobs.back().tail_end = end;
+        return;
       }
+      pend = merge_short(p + begin, n, pend);
+      if (pend - pending >= ptrdiff_t(kPendingIds)) drain();
       return;
     }
+    drain();
     jobs.push_back(MergeJob{begin, end});
     jobs.back().tail_end = end;
     if (end - jobs.front().begin >= kBatchBytes) flush();

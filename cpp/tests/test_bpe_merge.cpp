@@ -137,3 +137,33 @@ TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
     CHECK(got == want);
   }
 }
+
+TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, more ids than one pending block") {
+  // merge_large visits cuts 64 positions at a time by the bits of a mask, merges spans of one to
+  // a few bytes at once into a pending block of ids (4096) appended in order, and short spans after
+  // a heap span as that span's tail. \x01 is in no token (rank 1), so it is cut on both sides.
+  const RankList vocab = synthetic_vocab(11, "abcd", 2000);
+  std::unordered_map<std::string, uint32_t> ranks(vocab.begin(), vocab.end());
+  const llmprep::BpeEncoder enc(vocab, {});
+  std::mt19937_64 rng(1234);
+  for (size_t shift = 0; shift <= 65; ++shift) {
+    std::string piece(shift, '\x01');
+    std::vector<uint32_t> want(shift, 1);
+    const size_t spans = shift % 8 == 0 ? 9000 : 300;
+    for (size_t i = 0; i < spans; ++i) {
+      const size_t sizes[] = {1, 1, 2, 2, 3, 5, 0};
+      size_t n = sizes[rng() % 7];
+      if (rng() % 200 == 0) n = 32 + rng() % 40;  // now and then a heap span, whose tail follows
+      const std::string span = llmprep_test::random_bytes(rng, n, "abcd");
+      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
+      want.insert(want.end(), span_want.begin(), span_want.end());
+      piece += span;
+      piece += '\x01';
+      want.push_back(1);
+    }
+    const llmprep_test::ExactBuffer buf(piece);
+    std::vector<uint32_t> got;
+    enc.merge_piece(buf.view(), got);
+    CHECK_MESSAGE(got == want, "shift " << shift);
+  }
+}

@@ -217,6 +217,9 @@ class BpeEncoder {
   // number of ids.
   size_t merge_small(const unsigned char* p, size_t n, uint32_t* tok) const;
   void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
+  // merge_small of a span (1 <= n < 128) written at dst, which has room for max(n, 2) ids; returns
+  // the end of its ids.
+  uint32_t* merge_short(const unsigned char* p, size_t n, uint32_t* dst) const;
   void merge_large(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_span(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   void merge_groups(LongMerge& m, const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
@@ -254,7 +257,19 @@ class BpeEncoder {
   void for_each_span(const unsigned char* p, size_t begin, size_t end, F&& f) const {
     if (begin >= end) return;
     size_t start = begin;
-    for (size_t c = begin + 1; c < end; ++c) {
+    size_t c = begin + 1;
+    // 64 positions at a time, the cuts gathered into a mask and visited by their bits: a branch per
+    // position on whether it is a cut was a coin toss where spans are a byte or two long.
+    for (; c + 64 <= end; c += 64) {
+      uint64_t cuts = 0;
+      for (unsigned k = 0; k < 64; ++k) cuts |= uint64_t(!bigram_in_token(p[c + k - 1], p[c + k])) << k;
+      for (; cuts != 0; cuts &= cuts - 1) {
+        const size_t at = c + size_t(__builtin_ctzll(cuts));
+        f(start, at);
+        start = at;
+      }
+    }
+    for (; c < end; ++c) {
       if (!bigram_in_token(p[c - 1], p[c])) {
         f(start, c);
         start = c;
