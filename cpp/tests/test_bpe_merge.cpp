@@ -151,8 +151,8 @@ TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, mo
     std::vector<uint32_t> want(shift, 1);
     const size_t spans = shift % 8 == 0 ? 9000 : 300;
     for (size_t i = 0; i < spans; ++i) {
-      const size_t sizes[] = {1, 1, 2, 2, 3, 5, 0};
-      size_t n = sizes[rng() % 7];
+      const size_t sizes[] = {1, 1, 2, 2, 3, 4, 5, 0};
+      size_t n = sizes[rng() % 8];
       if (rng() % 200 == 0) n = 32 + rng() % 40;  // now and then a heap span, whose tail follows
       const std::string span = llmprep_test::random_bytes(rng, n, "abcd");
       const std::vector<uint32_t> span_want = reference_merge(span, ranks);
@@ -166,4 +166,22 @@ TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, mo
     enc.merge_piece(buf.view(), got);
     CHECK_MESSAGE(got == want, "shift " << shift);
   }
+  // Spans of three and four bytes have unrolled merges (merge_short): every one over the alphabet.
+  std::string every;
+  std::vector<uint32_t> every_want;
+  for (size_t n = 3; n <= 4; ++n) {
+    for (size_t code = 0; code < (n == 3 ? 64u : 256u); ++code) {
+      std::string span;
+      for (size_t i = 0, c = code; i < n; ++i, c /= 4) span += "abcd"[c % 4];
+      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
+      every_want.insert(every_want.end(), span_want.begin(), span_want.end());
+      every += span;
+      every += '\x01';
+      every_want.push_back(1);
+    }
+  }
+  const llmprep_test::ExactBuffer buf(every);
+  std::vector<uint32_t> got;
+  enc.merge_piece(buf.view(), got);
+  CHECK(got == every_want);
 }
