@@ -8,7 +8,8 @@
 // * The merge loop never hashes bytes: it asks a (rank, rank) -> rank table (PairMap), exact because
 //   every part during a tiktoken-style merge is itself a token.
 // * Short pieces use tiktoken's quadratic scan. Long pieces (merge_large) are cut wherever two bytes
-//   are adjacent in no token; spans up to 8 KiB are merged several at a time (merge_jobs), longer
+//   are adjacent in no token; spans under 32 bytes are merged at once (merge_short: one to four
+//   bytes unrolled, longer ones the scan); spans up to 8 KiB several at a time (merge_jobs), longer
 //   ones in 4 KiB chunks, each chunk boundary confirmed by replaying both merge logs, repeated chunks
 //   reused; where a boundary fails (random digits or letters), in ~512-byte chunks that end at a
 //   likely token boundary, regrouped where the check fails (merge_groups): O(n log chunk) in the
