@@ -87,6 +87,26 @@ void check_piece(const llmprep::BpeEncoder& enc, const std::unordered_map<std::s
   CHECK(std::vector<uint32_t>(cached.begin() + std::ptrdiff_t(want.size()), cached.end()) == want);
 }
 
+// A long piece of spans each followed by \x01 (rank 1, in no token, so cut on both sides), with the
+// ids the quadratic reference gives span by span: on the whole piece it would take minutes.
+struct SpanPiece {
+  std::string bytes;
+  std::vector<uint32_t> want;
+  void add(const std::string& span, const std::unordered_map<std::string, uint32_t>& ranks) {
+    const std::vector<uint32_t> span_want = reference_merge(span, ranks);
+    want.insert(want.end(), span_want.begin(), span_want.end());
+    want.push_back(1);
+    bytes += span;
+    bytes += '\x01';
+  }
+  std::vector<uint32_t> merged(const llmprep::BpeEncoder& enc) const {
+    const llmprep_test::ExactBuffer buf(bytes);
+    std::vector<uint32_t> got;
+    enc.merge_piece(buf.view(), got);
+    return got;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
@@ -120,68 +140,43 @@ TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
     // single bytes, the scan's, the heap's, and ones long enough for merge_span between them. The
     // reference runs per span (no token holds \x01, so no merge crosses one; `cut` above checks that
     // against the whole-piece reference): quadratic in the whole piece, it would take minutes.
-    std::string mixed;
-    std::vector<uint32_t> want;
+    SpanPiece mixed;
     for (int i = 0; i < 160; ++i) {
       const size_t sizes[] = {1, 2, 7, 31, 32, 33, 100, 511, 2000, 9000};
       const size_t n = i % 40 == 39 ? sizes[9] : sizes[rng() % 9] + rng() % 3;
-      const std::string span = llmprep_test::random_bytes(rng, n, alphabet);
-      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
-      want.insert(want.end(), span_want.begin(), span_want.end());
-      want.push_back(1);  // the byte \x01: rank 1
-      mixed += span + "\x01";
+      mixed.add(llmprep_test::random_bytes(rng, n, alphabet), ranks);
     }
-    const llmprep_test::ExactBuffer buf(mixed);
-    std::vector<uint32_t> got;
-    enc.merge_piece(buf.view(), got);
-    CHECK(got == want);
+    CHECK(mixed.merged(enc) == mixed.want);
   }
 }
 
 TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, more ids than one pending block") {
   // merge_large visits cuts 64 positions at a time by the bits of a mask, merges spans of one to
   // a few bytes at once into a pending block of ids (4096) appended in order, and short spans after
-  // a heap span as that span's tail. \x01 is in no token (rank 1), so it is cut on both sides.
+  // a heap span as that span's tail.
   const RankList vocab = synthetic_vocab(11, "abcd", 2000);
   std::unordered_map<std::string, uint32_t> ranks(vocab.begin(), vocab.end());
   const llmprep::BpeEncoder enc(vocab, {});
   std::mt19937_64 rng(1234);
   for (size_t shift = 0; shift <= 65; ++shift) {
-    std::string piece(shift, '\x01');
-    std::vector<uint32_t> want(shift, 1);
+    SpanPiece piece{std::string(shift, '\x01'), std::vector<uint32_t>(shift, 1)};
     const size_t spans = shift % 8 == 0 ? 9000 : 300;
     for (size_t i = 0; i < spans; ++i) {
       const size_t sizes[] = {1, 1, 2, 2, 3, 4, 5, 0};
       size_t n = sizes[rng() % 8];
       if (rng() % 200 == 0) n = 32 + rng() % 40;  // now and then a heap span, whose tail follows
-      const std::string span = llmprep_test::random_bytes(rng, n, "abcd");
-      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
-      want.insert(want.end(), span_want.begin(), span_want.end());
-      piece += span;
-      piece += '\x01';
-      want.push_back(1);
+      piece.add(llmprep_test::random_bytes(rng, n, "abcd"), ranks);
     }
-    const llmprep_test::ExactBuffer buf(piece);
-    std::vector<uint32_t> got;
-    enc.merge_piece(buf.view(), got);
-    CHECK_MESSAGE(got == want, "shift " << shift);
+    CHECK_MESSAGE(piece.merged(enc) == piece.want, "shift " << shift);
   }
   // Spans of three and four bytes have unrolled merges (merge_short): every one over the alphabet.
-  std::string every;
-  std::vector<uint32_t> every_want;
+  SpanPiece every;
   for (size_t n = 3; n <= 4; ++n) {
     for (size_t code = 0; code < (n == 3 ? 64u : 256u); ++code) {
       std::string span;
       for (size_t i = 0, c = code; i < n; ++i, c /= 4) span += "abcd"[c % 4];
-      const std::vector<uint32_t> span_want = reference_merge(span, ranks);
-      every_want.insert(every_want.end(), span_want.begin(), span_want.end());
-      every += span;
-      every += '\x01';
-      every_want.push_back(1);
+      every.add(span, ranks);
     }
   }
-  const llmprep_test::ExactBuffer buf(every);
-  std::vector<uint32_t> got;
-  enc.merge_piece(buf.view(), got);
-  CHECK(got == every_want);
+  CHECK(every.merged(enc) == every.want);
 }
