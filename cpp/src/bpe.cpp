@@ -349,28 +349,6 @@ std::string BpeEncoder::decode_bytes(const int64_t* ids, size_t n) const {
 // ---------------------------------------------------------------------------------------------
 // Merging
 
-// tiktoken's loop: repeatedly merge the adjacent pair whose concatenation has the lowest rank
-// (leftmost on ties). Parts live in a small array; a merge shifts the tail left by one.
-void BpeEncoder::merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const {
-  // One and two bytes directly: most spans between a long piece's cuts are that short.
-  if (n == 1) {
-    out.push_back(byte_rank_[p[0]]);
-    return;
-  }
-  if (n == 2) {
-    const uint32_t pair = byte_pair_rank_[size_t(p[0]) << 8 | p[1]];
-    if (pair != kNone) {
-      out.push_back(pair);
-    } else {
-      out.push_back(byte_rank_[p[0]]);
-      out.push_back(byte_rank_[p[1]]);
-    }
-    return;
-  }
-  uint32_t tok[kLargePiece];
-  out.insert(out.end(), tok, tok + merge_small(p, n, tok));
-}
-
 uint32_t* BpeEncoder::merge_short(const unsigned char* p, size_t n, uint32_t* dst) const {
   // Spans of three and four bytes (a third of the bytes of random mixed-case letters or marks in
   // GPT-2) unrolled: merge_small's loops and its shift cost more than their one to three merges.
@@ -420,6 +398,8 @@ uint32_t* BpeEncoder::merge_short(const unsigned char* p, size_t n, uint32_t* ds
   return dst + 1 + size_t((n == 2) & !joined);
 }
 
+// tiktoken's loop: repeatedly merge the adjacent pair whose concatenation has the lowest rank
+// (leftmost on ties). Parts live in a small array; a merge shifts the tail left by one.
 size_t BpeEncoder::merge_small(const unsigned char* p, size_t n, uint32_t* tok) const {
   uint32_t pr[kLargePiece];  // pr[i]: rank of tok[i] + tok[i + 1], kNone if not a token
   size_t m = n;
@@ -842,8 +822,10 @@ void BpeEncoder::merge_groups(LongMerge& m, const unsigned char* p, size_t n, st
 
 void BpeEncoder::merge_piece(std::string_view piece, std::vector<uint32_t>& out) const {
   const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  if (piece.empty()) return;  // merge_short takes one byte or more
   if (piece.size() < kHeapSpan) {
-    merge_small(p, piece.size(), out);
+    uint32_t tok[kHeapSpan];
+    out.insert(out.end(), tok, merge_short(p, piece.size(), tok));
   } else {
     merge_large(p, piece.size(), out);
   }

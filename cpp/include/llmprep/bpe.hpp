@@ -216,7 +216,6 @@ class BpeEncoder {
   // tiktoken's quadratic merge of a short piece (< 128 bytes) into tok (room for n ids); returns the
   // number of ids.
   size_t merge_small(const unsigned char* p, size_t n, uint32_t* tok) const;
-  void merge_small(const unsigned char* p, size_t n, std::vector<uint32_t>& out) const;
   // merge_small of a span (1 <= n < 128) written at dst, which has room for max(n, 2) ids; returns
   // the end of its ids.
   uint32_t* merge_short(const unsigned char* p, size_t n, uint32_t* dst) const;
