@@ -154,11 +154,11 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
       // The home slots of pieces [k, n) of the chunk (the first starting at `at`), prefetched.
       const auto locate = [&](size_t k, size_t at, size_t n) {
         for (; k < n; at = ends[k++]) {
-          const BytesMap::Probe probe = probe_at(at, ends[k]);
-          homes[k] = view.home(probe, std::min(ends[k] - at, kMax));
+          const size_t len = std::min(ends[k] - at, kMax);
+          homes[k] = at + 16 <= text.size() ? view.home_padded(s + at, len) : view.home(probe_at(at, ends[k]), len);
           PieceTable::View::prefetch(homes[k]);
           if constexpr (kFrozen) {
-            frozen_homes[k] = frozen_view.home(probe, std::min(ends[k] - at, kMax));
+            frozen_homes[k] = frozen_view.home(homes[k].k0, homes[k].k1);
             PieceTable::View::prefetch(frozen_homes[k]);
           }
         }

@@ -56,6 +56,7 @@ void PieceTable::free_table() noexcept {
   aligned_free(entries_);
   entries_ = nullptr;
   mask_ = 0;
+  shift_ = 63;
   huge_ = false;
 }
 
@@ -76,6 +77,8 @@ void PieceTable::allocate(size_t entries) {
   free_table();
   entries_ = static_cast<Entry*>(p);
   mask_ = entries - 1;
+  shift_ = 64;
+  for (size_t n = entries; n > 1; n >>= 1) --shift_;
   huge_ = huge;
 }
 
@@ -99,6 +102,7 @@ alignas(64) const PieceTable::Entry PieceTable::kEmptyPair[2] = {};
 void PieceTable::swap(PieceTable& other) noexcept {
   std::swap(entries_, other.entries_);
   std::swap(mask_, other.mask_);
+  std::swap(shift_, other.shift_);
   std::swap(size_, other.size_);
   std::swap(evictions_, other.evictions_);
   std::swap(spilled_, other.spilled_);
@@ -125,7 +129,7 @@ void PieceTable::insert_missing(const PieceTable& other) {
       if (e.k1 == 0) continue;
       pieces[n] = std::string_view(keys[n], other.key_bytes(e, keys[n]));
       probes[n] = BytesMap::probe(pieces[n]);
-      prefetch(probes[n]);
+      prefetch(pieces[n], probes[n]);
       entries[n++] = &e;
     }
     for (size_t k = 0; k < n; ++k) {
@@ -145,8 +149,8 @@ void PieceTable::evict() noexcept {
   ++evictions_;
 }
 
-void PieceTable::place(const Entry& e, uint64_t hash) noexcept {
-  size_t i = home(hash);
+void PieceTable::place(const Entry& e) noexcept {
+  size_t i = home(e.k0, e.k1);
   while (entries_[i].k1 != 0) i = (i + 1) & mask_;
   entries_[i] = e;
 }
@@ -158,21 +162,19 @@ void PieceTable::grow_or_evict() {
   }
   Entry* old = entries_;
   const size_t old_capacity = capacity();
+  const unsigned old_shift = shift_;
   entries_ = nullptr;  // allocate() must not free the old table: it is rehashed from below
   try {
     allocate(old_capacity * 2);
   } catch (const std::bad_alloc&) {
     entries_ = old;
     mask_ = old_capacity - 1;
+    shift_ = old_shift;
     evict();  // out of memory: keep the size we have
     return;
   }
-  char bytes[kMaxPieceBytes];
   for (size_t i = 0; i < old_capacity; ++i) {
-    const Entry& e = old[i];
-    if (e.k1 == 0) continue;
-    const size_t len = key_bytes(e, bytes);
-    place(e, BytesMap::probe(std::string_view(bytes, len)).hash);
+    if (old[i].k1 != 0) place(old[i]);  // the hash is the key words' (hash_of): no bytes to rebuild
   }
   aligned_free(old);
 }
@@ -202,7 +204,7 @@ void PieceTable::insert(std::string_view piece, const BytesMap::Probe& probe, co
     if (len > kInlineKeyBytes) key_arena_.append(piece.data() + kInlineKeyBytes, len - kInlineKeyBytes);
     ++spilled_;
   }
-  place(e, probe.hash);
+  place(e);
   ++size_;
 }
 

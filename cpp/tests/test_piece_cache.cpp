@@ -144,6 +144,49 @@ TEST_CASE("PieceTable::View::find_home: the ids of an inline piece in its home p
   }
 }
 
+TEST_CASE("PieceTable::View::home_padded: the same home and key as home(probe) for every length and offset") {
+  // The encoder's fast path reads two words at the piece's start and masks them; the slow path and
+  // every insert go through BytesMap::probe. Both must name the same pair and the same key words, or a
+  // cached piece would never be found by the fast path (a silent slowdown, not a wrong answer).
+  PieceTable table;
+  std::mt19937_64 rng(13);
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> pieces;
+  std::unordered_map<std::string, size_t> seen;
+  for (uint32_t i = 0; i < 3000; ++i) {
+    const size_t len = 1 + i % PieceTable::kMaxPieceBytes;
+    std::string key = llmprep_test::random_bytes(rng, len, i % 2 ? std::string_view("ab\0\xff", 4) : "");
+    if (!seen.emplace(key, i).second) continue;
+    pieces.emplace_back(key, ids_for(i, 1 + i % 3));
+    insert(table, key, pieces.back().second);
+  }
+  const PieceTable::View view = table.view();
+  size_t answered = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const auto& [key, ids] = pieces[i];
+    // The piece at every offset 0..7 of a larger text, with other bytes on both sides (16 readable
+    // bytes from its start, as the encoder guarantees before it takes this path).
+    for (size_t offset = 0; offset < 8; ++offset) {
+      std::string text = llmprep_test::random_bytes(rng, offset, "") + key + std::string(16, char(0xA5 + offset));
+      const ExactBuffer buf(text);
+      const auto* p = reinterpret_cast<const unsigned char*>(buf.view().data()) + offset;
+      const PieceTable::View::Home padded = view.home_padded(p, key.size());
+      const PieceTable::View::Home probed =
+          view.home(BytesMap::probe(buf.view().substr(offset, key.size())), key.size());
+      CHECK(padded.pair == probed.pair);
+      CHECK(padded.k0 == probed.k0);
+      CHECK(padded.k1 == probed.k1);
+    }
+    uint32_t dst[PieceTable::kInlineIds];
+    const uint32_t* end = PieceTable::View::find_home(view.home(BytesMap::probe(key), key.size()), dst);
+    if (key.size() > PieceTable::kInlineKeyBytes) CHECK(end == nullptr);  // spilled: the slow path's
+    if (end != nullptr) {
+      CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+      ++answered;
+    }
+  }
+  CHECK(answered > 0);
+}
+
 TEST_CASE("PieceTable::find_into_promoting: a displaced piece moves into its home pair; every piece stays findable") {
   PieceTable table;
   std::mt19937_64 rng(5);

@@ -31,12 +31,38 @@
 
 namespace llmprep {
 
+namespace piece_key {
+
+constexpr uint64_t kSecondWordBytes = (uint64_t(1) << 56) - 1;  // an entry's k1 holds bytes 8..14
+constexpr size_t kMaxLength = 64;                               // PieceTable::kMaxPieceBytes
+
+// For PieceTable::View::home_padded: per length, the masks that keep the key bytes of two words
+// loaded from the piece's start, and the length where the key's second word holds it.
+struct Masks {
+  uint64_t m0, m1, length;
+};
+constexpr Masks masks(size_t len) noexcept {
+  const size_t first = len < 8 ? len : 8;
+  const size_t second = len < 8 ? 0 : len - 8;  // at most 7 bytes are kept (bytes 8..14)
+  return {first == 8 ? ~uint64_t(0) : (uint64_t(1) << (8 * first)) - 1,
+          second >= 7 ? kSecondWordBytes : (uint64_t(1) << (8 * second)) - 1, uint64_t(len) << 56};
+}
+struct MaskTable {
+  Masks of[kMaxLength + 1];
+  constexpr MaskTable() : of() {
+    for (size_t len = 0; len <= kMaxLength; ++len) of[len] = masks(len);
+  }
+};
+inline constexpr MaskTable kMasks{};
+
+}  // namespace piece_key
+
 class PieceTable {
  public:
-  static constexpr size_t kMaxPieceBytes = 64;     // longer pieces are rare: not worth storing
-  static constexpr size_t kInlineKeyBytes = 15;    // longer keys keep bytes 15.. in an arena
-  static constexpr size_t kInlineIds = 4;          // more ids go to an arena
-  static constexpr size_t kInitialEntries = 4096;  // 128 KiB: allocated on the first insert
+  static constexpr size_t kMaxPieceBytes = piece_key::kMaxLength;  // longer pieces are rare: not worth storing
+  static constexpr size_t kInlineKeyBytes = 15;                    // longer keys keep bytes 15.. in an arena
+  static constexpr size_t kInlineIds = 4;                          // more ids go to an arena
+  static constexpr size_t kInitialEntries = 4096;                  // 128 KiB: allocated on the first insert
   static constexpr size_t kEntryBytes = 32;
   // The most ids one entry holds (a piece of n bytes has at most n), plus the slots an inline copy
   // writes past them: the room copy_ids needs.
@@ -73,7 +99,7 @@ class PieceTable {
   uint32_t* find_into_promoting(std::string_view piece, const BytesMap::Probe& probe, uint32_t* dst) noexcept {
     const Entry* e = lookup(piece, probe);
     if (e == nullptr) return nullptr;
-    const size_t pair = home(probe.hash);
+    const size_t pair = home(probe.w0, key1(probe, piece.size()));
     const size_t at = size_t(e - entries_);
     if ((at & ~size_t(1)) != pair) {
       std::swap(entries_[at], entries_[pair + 1]);
@@ -81,11 +107,13 @@ class PieceTable {
     }
     return copy_ids(*e, dst);
   }
-  // Starts loading the line `probe` will hit first (a hint; harmless if the table changes meanwhile).
-  void prefetch(const BytesMap::Probe& probe) const noexcept {
+  // Starts loading the line a lookup of `piece` will hit first (a hint; harmless if the table changes
+  // meanwhile).
+  void prefetch(std::string_view piece, const BytesMap::Probe& probe) const noexcept {
 #if defined(__GNUC__) || defined(__clang__)
-    if (entries_ != nullptr) __builtin_prefetch(entries_ + home(probe.hash));
+    if (entries_ != nullptr) __builtin_prefetch(entries_ + home(probe.w0, key1(probe, piece.size())));
 #else
+    (void)piece;
     (void)probe;
 #endif
   }
@@ -147,16 +175,26 @@ class PieceTable {
   };
   static_assert(sizeof(Entry) == kEntryBytes, "two entries per cache line");
 
+  // The hash of an entry's key, from its two words alone: the encoder's fast path computes it from
+  // two loads of the text and two masks, with no branch and no pass over the piece, and growing
+  // rehashes an entry without rebuilding its bytes. (BytesMap's hash, used before, also mixed in the
+  // bytes past the 16th one by one: a branch and a loop on every piece.) A piece over 15 bytes
+  // shares its home with those that agree on the first 15 bytes and the length; lookup's tail
+  // comparison tells them apart, and such pieces are rare.
+  static uint64_t hash_of(uint64_t k0, uint64_t k1) noexcept {
+    return (k0 * 0x9E3779B97F4A7C15ull) ^ (k1 * 0xC2B2AE3D27D4EB4Full);
+  }
   // Probes start at an even slot, so a key and its neighbour share one 64-byte line: a lookup of a
-  // key displaced by one slot (the common collision) reads no second line.
-  size_t home(uint64_t hash) const noexcept { return pair_index(hash, mask_); }
-  static size_t pair_index(uint64_t hash, size_t mask) noexcept { return size_t(hash) & mask & ~size_t(1); }
+  // key displaced by one slot (the common collision) reads no second line. The slot comes from the
+  // hash's top bits (those of a product depend on every bit of its factor; the low ones do not).
+  size_t home(uint64_t k0, uint64_t k1) const noexcept { return pair_index(hash_of(k0, k1), shift_); }
+  static size_t pair_index(uint64_t hash, unsigned shift) noexcept { return size_t(hash >> shift) & ~size_t(1); }
   // The entry holding `piece`, or nullptr: one probe sequence, shared by find and find_into.
   const Entry* lookup(std::string_view piece, const BytesMap::Probe& probe) const noexcept {
     if (entries_ == nullptr) return nullptr;
     const uint64_t k0 = probe.w0;
     const uint64_t k1 = key1(probe, piece.size());
-    for (size_t i = home(probe.hash);; i = (i + 1) & mask_) {
+    for (size_t i = home(k0, k1);; i = (i + 1) & mask_) {
       const Entry& e = entries_[i];
       if (e.k1 == k1 && e.k0 == k0) {
         // A key longer than the inline bytes also compares its tail (kept in the arena).
@@ -183,8 +221,10 @@ class PieceTable {
   }
   static size_t inline_count(const Entry& e) noexcept { return size_t(e.v[0] >> kCountShift); }
   static uint64_t key1(const BytesMap::Probe& probe, size_t len) noexcept {
-    return (probe.w1 & ((uint64_t(1) << 56) - 1)) | (uint64_t(len) << 56);
+    return (probe.w1 & kSecondWordBytes) | (uint64_t(len) << 56);
   }
+  static constexpr uint64_t kSecondWordBytes = piece_key::kSecondWordBytes;
+  using KeyMasks = piece_key::Masks;
   size_t key_bytes(const Entry& e, char* bytes) const noexcept {
     const size_t len = size_t(e.k1 >> 56);
     for (size_t k = 0; k < len && k < kInlineKeyBytes; ++k) {
@@ -198,7 +238,7 @@ class PieceTable {
   void free_table() noexcept;
   void grow_or_evict();
   void evict() noexcept;
-  void place(const Entry& e, uint64_t hash) noexcept;
+  void place(const Entry& e) noexcept;
 
  public:
   // The table's base and mask as values, for the encoder's batch loop: held in registers across a
@@ -207,20 +247,31 @@ class PieceTable {
   class View {
    public:
     // A piece's home pair of slots and its key, computed a chunk of pieces ahead of the lookup (the
-    // lookup then needs nothing else of the piece). k1 is ~0, which no entry has, for a piece that
-    // is never inline (longer than kInlineKeyBytes), so that find_home needs no length test.
+    // lookup then needs nothing else of the piece). A piece longer than kInlineKeyBytes matches only
+    // entries of its own length, which are all spilled, so find_home needs no length test.
     struct Home {
       const Entry* pair;
       uint64_t k0;
       uint64_t k1;
     };
-    Home home(const BytesMap::Probe& probe, size_t len) const noexcept {
-      const uint64_t k1 = len <= kInlineKeyBytes ? key1(probe, len) : ~uint64_t(0);
-      return Home{entries_ + pair_index(probe.hash, mask_), probe.w0, k1};
+    Home home(const BytesMap::Probe& probe, size_t len) const noexcept { return home(probe.w0, key1(probe, len)); }
+    Home home(uint64_t k0, uint64_t k1) const noexcept {
+      return Home{entries_ + pair_index(hash_of(k0, k1), shift_), k0, k1};
+    }
+    // The same for a piece of len (1..kMaxPieceBytes) bytes at p with at least 16 readable bytes
+    // from p (a piece inside a larger text), from two loads and one row of masks: no probe, no
+    // branch on the length.
+    Home home_padded(const unsigned char* p, size_t len) const noexcept {
+      const KeyMasks& m = piece_key::kMasks.of[len];
+      uint64_t w0, w1;
+      std::memcpy(&w0, p, 8);
+      std::memcpy(&w1, p + 8, 8);
+      return home(w0 & m.m0, (w1 & m.m1) | m.length);
     }
     // The ids of a piece found inline in its home pair (the line prefetch() loads), written at dst
     // (room for kInlineIds ids) with their end returned; nullptr when it is not there: absent,
-    // displaced past its pair, longer than kInlineKeyBytes or spilled (find_into then decides).
+    // displaced past its pair, or spilled (longer than kInlineKeyBytes, or more than kInlineIds ids;
+    // find_into then decides).
     // Both slots are compared and the value selected with masks, not branches (which slot holds a
     // piece is a coin toss from piece to piece); the one branch left is rarely taken.
     static uint32_t* find_home(const Home& h, uint32_t* dst) noexcept {
@@ -247,22 +298,23 @@ class PieceTable {
 #endif
     }
 
-    bool same(const View& other) const noexcept { return entries_ == other.entries_ && mask_ == other.mask_; }
+    bool same(const View& other) const noexcept { return entries_ == other.entries_ && shift_ == other.shift_; }
 
    private:
     friend class PieceTable;
-    View(const Entry* entries, size_t mask) : entries_(entries), mask_(mask) {}
+    View(const Entry* entries, unsigned shift) : entries_(entries), shift_(shift) {}
     const Entry* entries_;
-    size_t mask_;
+    unsigned shift_;
   };
-  // An empty table's view reads a static pair of empty slots.
-  View view() const noexcept { return entries_ != nullptr ? View(entries_, mask_) : View(kEmptyPair, 1); }
+  // An empty table's view reads a static pair of empty slots (every hash lands on the pair).
+  View view() const noexcept { return entries_ != nullptr ? View(entries_, shift_) : View(kEmptyPair, 63); }
 
  private:
   alignas(64) static const Entry kEmptyPair[2];
 
   Entry* entries_ = nullptr;
   size_t mask_ = 0;
+  unsigned shift_ = 63;  // 64 - log2(capacity): home() keeps the hash's top bits
   size_t size_ = 0;
   size_t evictions_ = 0;
   size_t spilled_ = 0;
