@@ -278,17 +278,18 @@ class PieceTable {
       const Entry* pair = h.pair;
       const uint64_t miss0 = (pair[0].k0 ^ h.k0) | (pair[0].k1 ^ h.k1);
       const uint64_t miss1 = (pair[1].k0 ^ h.k0) | (pair[1].k1 ^ h.k1);
-      uint64_t a[2], b[2];
-      std::memcpy(a, pair[0].v, sizeof(a));
-      std::memcpy(b, pair[1].v, sizeof(b));
-      const uint64_t pick = uint64_t(0) - uint64_t(miss0 == 0);
-      const uint64_t lo = (a[0] & pick) | (b[0] & ~pick);
-      const uint64_t hi = (a[1] & pick) | (b[1] & ~pick);
-      const size_t count = size_t(uint32_t(lo >> kFirstIdShift) >> kCountShift);
-      if (((miss0 != 0) & (miss1 != 0)) | (count > kInlineIds)) return nullptr;
-      const uint64_t ids[2] = {lo & ~(uint64_t(~kIdMask) << kFirstIdShift), hi};
-      std::memcpy(dst, ids, sizeof(ids));
-      return dst + count;
+      // The entry by arithmetic on its address (no branch), and whether it is the piece's: slot 0
+      // if it matched, else slot 1, which must then match.
+      const uint64_t in_second = uint64_t(miss0 != 0);
+      const Entry* e = pair + in_second;
+      const uint64_t miss = miss1 & (uint64_t(0) - in_second);
+      uint64_t v[2];
+      std::memcpy(v, e->v, sizeof(v));
+      const uint32_t first = uint32_t(v[0] >> kFirstIdShift);  // id | count << kCountShift
+      if ((miss != 0) | (first >= uint32_t(kInlineIds + 1) << kCountShift)) return nullptr;
+      v[0] &= ~(uint64_t(~kIdMask) << kFirstIdShift);
+      std::memcpy(dst, v, sizeof(v));
+      return dst + (first >> kCountShift);
     }
     static void prefetch(const Home& h) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
