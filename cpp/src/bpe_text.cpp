@@ -155,10 +155,15 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
       const auto locate = [&](size_t k, size_t at, size_t n) {
         for (; k < n; at = ends[k++]) {
           const size_t len = std::min(ends[k] - at, kMax);
-          homes[k] = at + 16 <= text.size() ? view.home_padded(s + at, len) : view.home(probe_at(at, ends[k]), len);
-          PieceTable::View::prefetch(homes[k]);
+          const PieceTable::View::Home home =
+              at + 16 <= text.size() ? view.home_padded(s + at, len) : view.home(probe_at(at, ends[k]), len);
+          homes[k] = home;
+          PieceTable::View::prefetch(home);
           if constexpr (kFrozen) {
-            frozen_homes[k] = frozen_view.home(homes[k].k0, homes[k].k1);
+            // From the key in registers: read back from homes[k], the two words just stored were
+            // loaded as one 16-byte value, which no store forwards (a stall of most of this loop's
+            // time in parallel calls).
+            frozen_homes[k] = frozen_view.home(home.k0, home.k1);
             PieceTable::View::prefetch(frozen_homes[k]);
           }
         }
