@@ -87,6 +87,9 @@ LONG_PIECES = {
     # The second copy of the x chunk repeats the first, but its left neighbour differs, and the
     # odd-length x run of that neighbour pairs across the boundary: it must be checked, not reused.
     "repeat-after-new-neighbour": b"x" * 4_096 + b"\x00" + b"x" * 4_095 + b"x" * 4_096 * 2 + b"x" * 50,
+    # GPT-2 has no token of two spaces: a run of them is one-byte spans, taken 64 positions at a time,
+    # here starting and ending at every offset in a block, between words that a space leads.
+    "spaces-between-words": b"".join(b" " * n + b"word" for n in range(60, 200)) + b" " * 1_000,
 }
 
 

@@ -34,13 +34,15 @@ namespace llmprep {
 
 namespace {
 
-constexpr size_t kLargePiece = 128;       // merge_small's limit
-constexpr size_t kHeapSpan = 32;          // pieces and spans this long or longer use merge_heap
-constexpr size_t kChunk = 4096;           // the long-piece merge's chunk size
-constexpr size_t kGroupChunk = 512;       // ... and merge_groups' (a smaller heap)
-constexpr size_t kBatchBytes = 16384;     // merge_large hands merge_jobs spans of about this many bytes
-constexpr size_t kTailBytes = 256;        // ... and short spans after the last of them up to this many
-constexpr size_t kPendingIds = 4096;      // merge_large appends short spans' ids this many at a time
+constexpr size_t kLargePiece = 128;    // merge_small's limit
+constexpr size_t kHeapSpan = 32;       // pieces and spans this long or longer use merge_heap
+constexpr size_t kChunk = 4096;        // the long-piece merge's chunk size
+constexpr size_t kGroupChunk = 512;    // ... and merge_groups' (a smaller heap)
+constexpr size_t kBatchBytes = 16384;  // merge_large hands merge_jobs spans of about this many bytes
+constexpr size_t kTailBytes = 256;     // ... and short spans after the last of them up to this many
+constexpr size_t kPendingIds = 4096;   // merge_large appends short spans' ids this many at a time
+constexpr size_t kPendingRoom = 64;    // ... and adds at most this many at once (one short span, or a block)
+static_assert(kPendingRoom >= kHeapSpan && kPendingRoom >= 63, "room for a short span's ids or a block of singles");
 constexpr uint32_t kNone = 0xFFFFFFFFu;   // no merge possible (also sorts last)
 constexpr uint32_t kDead = 0xFFFFFFFEu;   // part absorbed by its left neighbour
 constexpr uint32_t kLogFirst = 1u << 30;  // merge_heap log: this merge changed the first part
@@ -601,8 +603,9 @@ void BpeEncoder::merge_jobs(LongMerge& m, const unsigned char* p, MergeJob* jobs
       // At most one id per byte, + 1: merge_short writes a second id after a one-byte span too.
       out.resize(at + (job.tail_end - job.end) + 1);
       uint32_t* dst = out.data() + at;
-      for_each_span(p, job.end, job.tail_end,
-                    [&](size_t begin, size_t end) { dst = merge_short(p + begin, end - begin, dst); });
+      for_each_span(
+          p, job.end, job.tail_end, [&](size_t begin, size_t end) { dst = merge_short(p + begin, end - begin, dst); },
+          [&](size_t begin, size_t end) { dst = singles_at(p, begin, end, dst); });
       out.resize(size_t(dst - out.data()));
     }
     job.out_end = out.size();
@@ -658,7 +661,7 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
   // Ids of short spans merged at once go to a buffer first, appended to out in blocks: on random
   // punctuation or mixed-case letters most spans are one or two bytes, and a push_back per id, a
   // branch per span length and a call per span were most of the time.
-  if (m.pending.size() < kPendingIds + kHeapSpan) m.pending.resize(kPendingIds + kHeapSpan);
+  if (m.pending.size() < kPendingIds + kPendingRoom) m.pending.resize(kPendingIds + kPendingRoom);
   uint32_t* const pending = m.pending.data();
   uint32_t* pend = pending;
   auto drain = [&] {
@@ -695,7 +698,17 @@ void BpeEncoder::merge_large(const unsigned char* p, size_t n, std::vector<uint3
     jobs.back().tail_end = end;
     if (end - jobs.front().begin >= kBatchBytes) flush();
   };
-  for_each_span(p, 0, n, span);
+  // A run of one-byte spans (a 64-position block of cuts): their bytes' ranks, unless they are a
+  // batch's tail.
+  auto singles = [&](size_t begin, size_t end) {
+    if (!jobs.empty()) {
+      for (size_t i = begin; i < end; ++i) span(i, i + 1);
+      return;
+    }
+    pend = singles_at(p, begin, end, pend);
+    if (pend - pending >= ptrdiff_t(kPendingIds)) drain();
+  };
+  for_each_span(p, 0, n, span, singles);
   flush();
 }
 

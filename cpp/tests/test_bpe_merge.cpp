@@ -150,7 +150,9 @@ TEST_CASE("short and long pieces merge exactly as the quadratic reference") {
   }
 }
 
-TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, more ids than one pending block") {
+TEST_CASE(
+    "long pieces of short spans: every cut position in a 64-byte block, more ids than one pending block, whole blocks "
+    "of cuts") {
   // merge_large visits cuts 64 positions at a time by the bits of a mask, merges spans of one to
   // a few bytes at once into a pending block of ids (4096) appended in order, and short spans after
   // a heap span as that span's tail.
@@ -165,6 +167,20 @@ TEST_CASE("long pieces of short spans: every cut position in a 64-byte block, mo
       const size_t sizes[] = {1, 1, 2, 2, 3, 4, 5, 0};
       size_t n = sizes[rng() % 8];
       if (rng() % 200 == 0) n = 32 + rng() % 40;  // now and then a heap span, whose tail follows
+      piece.add(llmprep_test::random_bytes(rng, n, "abcd"), ranks);
+    }
+    CHECK_MESSAGE(piece.merged(enc) == piece.want, "shift " << shift);
+  }
+  // Runs of one-byte spans long enough to fill 64-position blocks of cuts (taken a block at a time),
+  // at every shift of the block grid, starting and ending anywhere in a block, after short spans,
+  // pending blocks of ids and heap spans (whose tails they then are).
+  for (size_t shift = 0; shift <= 65; ++shift) {
+    SpanPiece piece{std::string(shift, '\x01'), std::vector<uint32_t>(shift, 1)};
+    for (size_t i = 0; i < 120; ++i) {
+      const size_t run = rng() % 3 == 0 ? 60 + rng() % 140 : rng() % 4;  // "\x01" after each empty span
+      for (size_t k = 0; k < run; ++k) piece.add("", ranks);
+      size_t n = 1 + rng() % 5;
+      if (rng() % 4 == 0) n = 32 + rng() % 40;  // a heap span
       piece.add(llmprep_test::random_bytes(rng, n, "abcd"), ranks);
     }
     CHECK_MESSAGE(piece.merged(enc) == piece.want, "shift " << shift);

@@ -251,9 +251,11 @@ class BpeEncoder {
     const unsigned key = (unsigned(a) << 8) | b;
     return (bigrams_[key >> 6] >> (key & 63)) & 1;
   }
-  // Calls f(span_begin, span_end) for the spans of p[begin, end) between such cuts, in order.
-  template <typename F>
-  void for_each_span(const unsigned char* p, size_t begin, size_t end, F&& f) const {
+  // Calls f(span_begin, span_end) for the spans of p[begin, end) between such cuts, in order; a
+  // run of one-byte spans that fills a 64-position block goes to singles(run_begin, run_end) at
+  // once instead (each byte of the run is a span of its own).
+  template <typename F, typename G>
+  void for_each_span(const unsigned char* p, size_t begin, size_t end, F&& f, G&& singles) const {
     if (begin >= end) return;
     size_t start = begin;
     size_t c = begin + 1;
@@ -262,6 +264,14 @@ class BpeEncoder {
     for (; c + 64 <= end; c += 64) {
       uint64_t cuts = 0;
       for (unsigned k = 0; k < 64; ++k) cuts |= uint64_t(!bigram_in_token(p[c + k - 1], p[c + k])) << k;
+      if (cuts == ~uint64_t(0)) {
+        // Every position a cut (a run of spaces in GPT-2, whose vocabulary has no two-space
+        // token): the open span ends at c, bytes c..c+62 stand alone, and c+63 opens the next.
+        f(start, c);
+        singles(c, c + 63);
+        start = c + 63;
+        continue;
+      }
       for (; cuts != 0; cuts &= cuts - 1) {
         const size_t at = c + size_t(__builtin_ctzll(cuts));
         f(start, at);
@@ -275,6 +285,11 @@ class BpeEncoder {
       }
     }
     f(start, end);
+  }
+  // The ids of one-byte spans p[begin, end) written at dst (their bytes' ranks); returns their end.
+  uint32_t* singles_at(const unsigned char* p, size_t begin, size_t end, uint32_t* dst) const noexcept {
+    for (size_t i = begin; i < end; ++i) *dst++ = byte_rank_[p[i]];
+    return dst;
   }
   // id -> bytes for decoding: token id's bytes are decode_arena_[decode_offset_[id], decode_offset_[id+1]),
   // and decode_known_[id] says whether the id exists at all (ranks may have gaps).
