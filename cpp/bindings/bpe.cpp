@@ -169,9 +169,11 @@ void register_bpe(py::module_& m) {
       .def(
           "encode_to_numpy",
           [](const BpeEncoder& self, py::handle text, const std::vector<uint32_t>& allowed, int num_threads,
-             size_t task_bytes) { return vector_to_numpy(text_ids(self, text, allowed, num_threads, task_bytes)); },
+             size_t task_bytes) {
+            return read_only(vector_to_numpy(text_ids(self, text, allowed, num_threads, task_bytes)));
+          },
           py::arg("text"), py::arg("allowed_special"), py::arg("num_threads"), py::arg("task_bytes") = 0,
-          "Token ids as a uint32 numpy array that owns the C++ buffer (no copy).")
+          "Token ids as a read-only uint32 numpy array that owns the C++ buffer (no copy).")
       .def(
           "encode_batch",
           [](const BpeEncoder& self, const py::list& texts, const std::vector<uint32_t>& allowed, int num_threads,

@@ -370,9 +370,8 @@ class Encoding:
             return self._twin().encode_to_numpy(  # type: ignore[no-any-return]
                 text, allowed_special=allowed_special, disallowed_special=disallowed_special
             )
-        ids = self._call(self._core.encode_to_numpy, text, allowed, num_threads)
-        ids.flags.writeable = False
-        return ids  # type: ignore[no-any-return]
+        # The core returns it read-only, as tiktoken does.
+        return self._call(self._core.encode_to_numpy, text, allowed, num_threads)  # type: ignore[no-any-return]
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Encodes many texts in parallel, treating special tokens as ordinary text.
@@ -833,9 +832,11 @@ class Encoding:
                 except ValueError:
                     pass
             if short:
-                found = [tok for tok in disallowed if tok in text]
-                if found:
-                    token = min(found, key=lambda tok: (text.find(tok), -len(tok)))
+                for tok in disallowed:  # a plain loop: the usual answer is none, for the least cost
+                    if tok in text:
+                        found = [tok for tok in disallowed if tok in text]
+                        token = min(found, key=lambda tok: (text.find(tok), -len(tok)))
+                        break
             if token is not None:
                 raise_disallowed_special_token(token)
 
