@@ -108,12 +108,13 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
   // A chunk goes in two passes: the first hashes every piece, computes its home pair of cache slots
   // and prefetches that line, so that the second pass's lookups (misses in L1/L2 on text with many
   // distinct words) overlap instead of waiting one after another. Both passes avoid branches on the
-  // piece's length, which varies from piece to piece and was mispredicted often: the hash reads two
-  // words and masks them, and single-byte pieces go through the cache like the rest (a line in L1).
-  // The second pass needs only the home (PieceTable::View::find_home: both slots compared, the ids
-  // selected with masks); anything else (a miss, a displaced or long piece) recomputes the probe on
-  // the slow path. Ids go to a stack buffer, appended to `out` when nearly full: no capacity check
-  // per id. Table base and mask are held in a View (in registers), retaken after an insert.
+  // piece's length, which varies from piece to piece and was mispredicted often: the key is two
+  // words read and masked (PieceTable::View::home_padded), and single-byte pieces go through the
+  // cache like the rest (a line in L1). The second pass needs only the home
+  // (PieceTable::View::find_home: both slots' keys compared, the matching entry picked by its
+  // address); anything else (a miss, a displaced or long piece) computes a probe on the slow path.
+  // Ids go to a stack buffer, appended to `out` when nearly full: no capacity check per id. Table
+  // base and shift are held in a View (in registers), retaken after an insert.
   visit_pattern(pattern_, [&](auto scanner) {
     using Scanner = decltype(scanner);
     constexpr size_t kChunk = 128;

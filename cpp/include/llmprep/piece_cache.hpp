@@ -241,7 +241,7 @@ class PieceTable {
   void place(const Entry& e) noexcept;
 
  public:
-  // The table's base and mask as values, for the encoder's batch loop: held in registers across a
+  // The table's base and shift as values, for the encoder's batch loop: held in registers across a
   // chunk of pieces (the members are reloaded after every store the compiler cannot tell apart from
   // them). Valid until the next insert (which may grow or empty the table): take a new one after it.
   class View {
@@ -272,8 +272,9 @@ class PieceTable {
     // (room for kInlineIds ids) with their end returned; nullptr when it is not there: absent,
     // displaced past its pair, or spilled (longer than kInlineKeyBytes, or more than kInlineIds ids;
     // find_into then decides).
-    // Both slots are compared and the value selected with masks, not branches (which slot holds a
-    // piece is a coin toss from piece to piece); the one branch left is rarely taken.
+    // Both slots' keys are compared and the entry picked by arithmetic on its address, not by a
+    // branch (which slot holds a piece is a coin toss from piece to piece); the one branch left is
+    // rarely taken.
     static uint32_t* find_home(const Home& h, uint32_t* dst) noexcept {
       const Entry* pair = h.pair;
       const uint64_t miss0 = (pair[0].k0 ^ h.k0) | (pair[0].k1 ^ h.k1);
