@@ -37,15 +37,14 @@ constexpr uint64_t kSecondWordBytes = (uint64_t(1) << 56) - 1;  // an entry's k1
 constexpr size_t kMaxLength = 64;                               // PieceTable::kMaxPieceBytes
 
 // For PieceTable::View::home_padded: per length, the masks that keep the key bytes of two words
-// loaded from the piece's start, and the length where the key's second word holds it.
+// loaded from the piece's start (BytesMap's, the second word cut to bytes 8..14), and the length
+// where the key's second word holds it. One row per length up to kMaxLength: no clamp on the hot path.
 struct Masks {
   uint64_t m0, m1, length;
 };
 constexpr Masks masks(size_t len) noexcept {
-  const size_t first = len < 8 ? len : 8;
-  const size_t second = len < 8 ? 0 : len - 8;  // at most 7 bytes are kept (bytes 8..14)
-  return {first == 8 ? ~uint64_t(0) : (uint64_t(1) << (8 * first)) - 1,
-          second >= 7 ? kSecondWordBytes : (uint64_t(1) << (8 * second)) - 1, uint64_t(len) << 56};
+  const bytes_map_detail::KeyMasks m = bytes_map_detail::key_masks(len < 16 ? len : 16);
+  return {m.m0, m.m1 & kSecondWordBytes, uint64_t(len) << 56};
 }
 struct MaskTable {
   Masks of[kMaxLength + 1];
