@@ -295,3 +295,46 @@ def test_encode_documents_faults_are_clear_errors() -> None:
         _core.join_documents([np.array([1], dtype=np.uint16)], [1], 70000, "uint16")
     with pytest.raises(TypeError, match=r"arrays\[1\] must be a 1-D array of unsigned ids"):
         _core.join_documents([np.array([1], dtype=np.uint32), np.array([-1], dtype=np.int64)], [2], None, "uint32")
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+@pytest.mark.parametrize("engine", ["llmprep", "tiktoken"])
+def test_blocks_are_written_into_again_only_once_their_array_is_freed(engine, verdict_path) -> None:
+    # A pipeline run hands each written block back (its array freed) for the next batch to join
+    # into: the ids are the same as into fresh memory, a block still in use is never reused, and a
+    # batch that fails leaves the blocks usable.
+    enc = llmprep.get_encoding("gpt2")
+    story = verdict_path.read_text(encoding="utf-8")
+    encoder = get_chunk_encoder("gpt2", engine=engine)
+    blocks = _core.OutputBlocks()
+    texts = [story * 40, story[:5000], "short", story * 3]  # the first block ~1.6 MB: mapped by malloc, not pooled
+    want = [_joined_reference([enc.encode_ordinary(t)], [1], enc.eot_token)[0] for t in texts]  # one document per batch
+
+    first, _ = encoder.encode_documents([texts[0].encode()], [1], enc.eot_token, "uint16", 1, blocks)
+    kept = first.copy()
+    second, _ = encoder.encode_documents([texts[1].encode()], [1], enc.eot_token, "uint16", 2, blocks)
+    assert _address(second) != _address(first)  # first is still alive: its block is not free
+    assert first.tolist() == kept.tolist() == want[0]
+    assert second.tolist() == want[1]
+
+    address = _address(first)
+    del first
+    third, _ = encoder.encode_documents([texts[2].encode()], [1], enc.eot_token, "uint16", 1, blocks)
+    assert third.tolist() == want[2]  # nothing of the block's earlier ids shows
+    assert _address(third) == address  # first's block, written into again
+    del second, third
+
+    cl100k = llmprep.get_encoding("cl100k_base")
+    wide = "中文 Kubernetes".encode()
+    with pytest.raises(ValueError, match="does not fit in uint16"):
+        _core.join_documents(
+            [np.array(cl100k.encode_ordinary(wide.decode()), dtype=np.uint32)], [1], None, "uint16", blocks
+        )
+    fourth, ends = encoder.encode_documents([texts[3].encode()], [1], enc.eot_token, "uint16", 2, blocks)
+    assert fourth.tolist() == want[3] and ends.tolist() == [len(want[3])]
+    # Arrays outlive the object that hands blocks out.
+    del blocks
+    assert fourth.tolist() == want[3]

@@ -1,8 +1,10 @@
 // Bindings for corpus preprocessing: the streaming chunker that `llmprep tokenize` feeds file
 // blocks through, and a batch's encoding joined into one block of the token file (TokenJoiner). The
 // pipeline itself (inputs, batching, the token file) is Python policy.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,23 +61,90 @@ int id_bytes_of(const std::string& dtype) {
   throw std::invalid_argument("dtype must be 'uint16' or 'uint32', not '" + dtype + "'");
 }
 
+// Blocks of a token file that Python hands back once it has written them (their arrays freed), for
+// the next batch's join to write into: a pipeline run makes one and passes it to every batch. A
+// fresh block of megabytes is mapped anew by malloc, and on 20,000 files of 52 KB the kernel's
+// zeroing of its pages on first touch was ~30% of the joining thread (an encoder too). Keeps at
+// most kKeep blocks, the largest; they are freed with the object once no array uses them.
+class OutputBlocks {
+ public:
+  template <class T>
+  std::vector<T> take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& free = list<T>();
+    if (free.empty()) return {};
+    std::vector<T> block = std::move(free.back());
+    free.pop_back();
+    return block;
+  }
+  template <class T>
+  void give(std::vector<T>&& block) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& free = list<T>();
+    if (free.size() < kKeep) {
+      try {
+        free.push_back(std::move(block));
+      } catch (...) {  // no room to keep it: it is freed
+        return;
+      }
+      // The largest last, where take() looks: a batch a little larger than the last one then
+      // does not reallocate.
+      std::sort(free.begin(), free.end(), [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+    }
+  }
+
+ private:
+  static constexpr size_t kKeep = 2;  // the pipeline has two batches in flight
+  template <class T>
+  std::vector<std::vector<T>>& list() {
+    if constexpr (sizeof(T) == 2) {
+      return u16_;
+    } else {
+      return u32_;
+    }
+  }
+  std::mutex mutex_;
+  std::vector<std::vector<uint16_t>> u16_;
+  std::vector<std::vector<uint32_t>> u32_;
+};
+
+// A 1-D numpy array owning `block`, which goes back to `home` when the array is freed.
+template <class T>
+py::array_t<T> block_to_numpy(std::vector<T>&& block, std::shared_ptr<OutputBlocks> home) {
+  struct Owned {
+    std::vector<T> block;
+    std::shared_ptr<OutputBlocks> home;
+  };
+  auto* owned = new Owned{std::move(block), std::move(home)};
+  py::capsule owner(owned, [](void* p) {
+    auto* o = static_cast<Owned*>(p);
+    o->home->give(std::move(o->block));
+    delete o;
+  });
+  return py::array_t<T>({static_cast<py::ssize_t>(owned->block.size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                        owned->block.data(), owner);
+}
+
 // Runs fill(joiner) on a TokenJoiner of the dtype's id type without the GIL, and returns the
-// joined ids and the documents' ends as numpy arrays that own their buffers.
+// joined ids and the documents' ends as numpy arrays that own their buffers (the ids' block taken
+// from and handed back to `blocks`, unless it is null).
 template <class Fill>
 py::tuple join_as(const std::string& dtype, std::vector<size_t> doc_ends, size_t n_chunks, std::optional<uint32_t> eot,
-                  size_t reserve_ids, Fill&& fill) {
+                  size_t reserve_ids, const std::shared_ptr<OutputBlocks>& blocks, Fill&& fill) {
   const auto run = [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     std::vector<T> ids;
     std::vector<uint64_t> ends;
     {
       py::gil_scoped_release release;
-      TokenJoiner<T> joiner(std::move(doc_ends), n_chunks, eot, reserve_ids);
+      TokenJoiner<T> joiner(std::move(doc_ends), n_chunks, eot, reserve_ids,
+                            blocks ? blocks->take<T>() : std::vector<T>());
       fill(joiner);
       ids = joiner.take_ids();
       ends = joiner.take_ends();
     }
-    return py::make_tuple(vector_to_numpy(std::move(ids)), vector_to_numpy(std::move(ends)));
+    py::array_t<T> joined = blocks ? block_to_numpy(std::move(ids), blocks) : vector_to_numpy(std::move(ids));
+    return py::make_tuple(std::move(joined), vector_to_numpy(std::move(ends)));
   };
   return id_bytes_of(dtype) == 2 ? run(uint16_t{}) : run(uint32_t{});
 }
@@ -145,6 +214,12 @@ void register_tokenize(py::module_& m) {
           "document of valid UTF-8 no longer than chunk_bytes comes back as [data] itself.")
       .def_property_readonly("bytes_in", &TextChunker::bytes_in, "Source bytes consumed so far.");
 
+  py::class_<OutputBlocks, std::shared_ptr<OutputBlocks>>(
+      m, "OutputBlocks",
+      "Token-file blocks handed back once written, for the next batch's join to reuse (one per pipeline run; "
+      "pass it as blocks= to bpe_encode_documents / join_documents).")
+      .def(py::init<>());
+
   m.def(
       "bpe_encode_chunks",
       [](const BpeEncoder& encoder, const std::vector<py::bytes>& chunks, int num_threads) {
@@ -169,13 +244,14 @@ void register_tokenize(py::module_& m) {
   m.def(
       "bpe_encode_documents",
       [](const BpeEncoder& encoder, const std::vector<py::bytes>& chunks, std::vector<size_t> doc_ends,
-         std::optional<uint32_t> eot, const std::string& dtype, int num_threads) {
+         std::optional<uint32_t> eot, const std::string& dtype, int num_threads,
+         const std::shared_ptr<OutputBlocks>& blocks) {
         const std::vector<std::string_view> views = views_of(chunks);
         size_t total = 0;
         for (std::string_view v : views) total += v.size();
         // A token is at least one byte: reserving an id per byte never regrows (pages are touched
         // only as ids are written).
-        return join_as(dtype, std::move(doc_ends), views.size(), eot, total, [&](auto& joiner) {
+        return join_as(dtype, std::move(doc_ends), views.size(), eot, total, blocks, [&](auto& joiner) {
           check_chunks_utf8(views, num_threads);
           // The sink runs on this thread, in chunk order, while the other threads still encode
           // later chunks: the join overlaps the encoding.
@@ -189,15 +265,17 @@ void register_tokenize(py::module_& m) {
         });
       },
       py::arg("encoder"), py::arg("chunks"), py::arg("doc_ends"), py::arg("eot"), py::arg("dtype"),
-      py::arg("num_threads"),
+      py::arg("num_threads"), py::arg("blocks") = nullptr,
       "bpe_encode_chunks joined into one block of a token file: (ids as dtype 'uint16' or 'uint32', with eot "
       "after each document unless it is None; each document's end offset, uint64). doc_ends[d]: the number of "
-      "chunks before document d ends. ValueError for an id that does not fit dtype.");
+      "chunks before document d ends. ValueError for an id that does not fit dtype. blocks: an OutputBlocks to take "
+      "the ids' block from "
+      "and hand it back to when the array is freed.");
 
   m.def(
       "join_documents",
       [](const std::vector<py::array>& arrays, std::vector<size_t> doc_ends, std::optional<uint32_t> eot,
-         const std::string& dtype) {
+         const std::string& dtype, const std::shared_ptr<OutputBlocks>& blocks) {
         // Unsigned ids of up to 32 bits, as any encoder's encode_chunks returns them; copied to
         // uint32 only when narrower (the word-level tokenizer's uint16 arrays).
         std::vector<py::array_t<uint32_t, py::array::c_style>> ids;
@@ -209,14 +287,14 @@ void register_tokenize(py::module_& m) {
           ids.push_back(py::array_t<uint32_t, py::array::c_style | py::array::forcecast>::ensure(arrays[i]));
           total += size_t(arrays[i].size());
         }
-        return join_as(dtype, std::move(doc_ends), ids.size(), eot, total, [&](auto& joiner) {
+        return join_as(dtype, std::move(doc_ends), ids.size(), eot, total, blocks, [&](auto& joiner) {
           for (const auto& a : ids) {
             joiner.append(a.data(), size_t(a.size()));
             joiner.end_chunk();
           }
         });
       },
-      py::arg("arrays"), py::arg("doc_ends"), py::arg("eot"), py::arg("dtype"),
+      py::arg("arrays"), py::arg("doc_ends"), py::arg("eot"), py::arg("dtype"), py::arg("blocks") = nullptr,
       "The same join for ids already encoded (one array per chunk).");
 }
 

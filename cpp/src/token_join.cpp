@@ -30,8 +30,9 @@ template <class T>
 
 template <class T>
 TokenJoiner<T>::TokenJoiner(std::vector<size_t> doc_ends, size_t n_chunks, std::optional<uint32_t> eot,
-                            size_t reserve_ids)
-    : doc_ends_(std::move(doc_ends)), n_chunks_(n_chunks), eot_(eot) {
+                            size_t reserve_ids, std::vector<T> storage)
+    : doc_ends_(std::move(doc_ends)), n_chunks_(n_chunks), eot_(eot), ids_(std::move(storage)) {
+  ids_.clear();
   for (size_t d = 0; d < doc_ends_.size(); ++d) {
     if (doc_ends_[d] > n_chunks_ || (d > 0 && doc_ends_[d] < doc_ends_[d - 1]))
       throw std::invalid_argument("document ends must be non-decreasing chunk counts, at most the number of chunks");
@@ -48,24 +49,19 @@ TokenJoiner<T>::TokenJoiner(std::vector<size_t> doc_ends, size_t n_chunks, std::
 template <class T>
 void TokenJoiner<T>::append(const uint32_t* ids, size_t n) {
   if (chunk_ >= n_chunks_) throw std::logic_error("TokenJoiner: ids after the last chunk");
-  const size_t at = ids_.size();
-  ids_.resize(at + n);
-  T* out = ids_.data() + at;
-  if constexpr (sizeof(T) == sizeof(uint32_t)) {
-    std::copy_n(ids, n, out);
-  } else {
-    // Narrowing and the range check in one pass: the high bits of every id are OR-ed together,
-    // and only a part that has some is searched for the id to name.
+  if constexpr (sizeof(T) < sizeof(uint32_t)) {
+    // The range check first, so that nothing of a part holding a bad id is kept: the ids OR-ed
+    // together (one vectorised pass over a part still in cache), the bad one searched for only
+    // when some id has high bits.
     uint32_t high = 0;
-    for (size_t i = 0; i < n; ++i) {
-      high |= ids[i];
-      out[i] = static_cast<T>(ids[i]);
-    }
+    for (size_t i = 0; i < n; ++i) high |= ids[i];
     if (high > std::numeric_limits<T>::max()) {
-      ids_.resize(at);
       does_not_fit<T>(*std::find_if(ids, ids + n, [](uint32_t id) { return id > std::numeric_limits<T>::max(); }));
     }
   }
+  // Appended, not resized and overwritten: a resize writes zeros over the reserved block first.
+  // (Narrowing to T where T is uint16_t.)
+  ids_.insert(ids_.end(), ids, ids + n);
 }
 
 template <class T>

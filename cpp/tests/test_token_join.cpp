@@ -39,7 +39,11 @@ Joined reference(const std::vector<std::vector<uint32_t>>& chunks, const std::ve
 template <class T>
 Joined join(const std::vector<std::vector<uint32_t>>& chunks, const std::vector<size_t>& doc_ends,
             std::optional<uint32_t> eot, std::mt19937_64& rng) {
-  TokenJoiner<T> joiner(doc_ends, chunks.size(), eot, rng() % 2 ? 0 : 1000);
+  // Half the time into a recycled block: stale contents that must not show, a capacity that may or
+  // may not suffice.
+  std::vector<T> storage;
+  if (rng() % 2) storage.assign(rng() % 200, T(0xBEEF));
+  TokenJoiner<T> joiner(doc_ends, chunks.size(), eot, rng() % 2 ? 0 : 1000, std::move(storage));
   for (const auto& chunk : chunks) {
     // In random parts, as the encoder hands over a chunk cut into several tasks.
     size_t at = 0;
@@ -97,6 +101,20 @@ TEST_CASE("TokenJoiner keeps ids above 65535 in uint32 and names the first one t
     CHECK(std::string(e.what()).find("token id 65536 does not fit in uint16 (max 65535)") == 0);
   }
   CHECK_THROWS_AS(TokenJoiner<uint16_t>({0}, 0, uint32_t(100000)), std::invalid_argument);  // the eot itself
+}
+
+TEST_CASE("TokenJoiner writes into the block it is given, and keeps nothing of a part that does not fit") {
+  std::vector<uint16_t> block(4096, 0xBEEF);
+  const uint16_t* const memory = block.data();
+  const std::vector<uint32_t> ids = {1, 2, 3};
+  TokenJoiner<uint16_t> joiner({1}, 1, uint32_t(9), 100, std::move(block));
+  joiner.append(ids.data(), ids.size());
+  const std::vector<uint32_t> bad = {4, 70000, 5};
+  CHECK_THROWS_AS(joiner.append(bad.data(), bad.size()), std::invalid_argument);
+  joiner.end_chunk();
+  const std::vector<uint16_t> got = joiner.take_ids();
+  CHECK(got == std::vector<uint16_t>{1, 2, 3, 9});
+  CHECK(got.data() == memory);  // the same memory: no fresh pages
 }
 
 TEST_CASE("TokenJoiner rejects document ends that decrease or pass the last chunk, and misuse") {

@@ -74,11 +74,22 @@ class TextChunker:
     def bytes_in(self) -> int: ...
 
 def bpe_encode_chunks(encoder: BpeEncoder, chunks: list[bytes], num_threads: int) -> list[npt.NDArray[np.uint32]]: ...
+class OutputBlocks:
+    """Token-file blocks handed back once written, for the next batch's join to reuse."""
+
+    def __init__(self) -> None: ...
+
 def bpe_encode_documents(
-    encoder: BpeEncoder, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+    encoder: BpeEncoder,
+    chunks: list[bytes],
+    doc_ends: list[int],
+    eot: int | None,
+    dtype: str,
+    num_threads: int,
+    blocks: OutputBlocks | None = None,
 ) -> tuple[npt.NDArray[np.unsignedinteger[Any]], npt.NDArray[np.uint64]]: ...
 def join_documents(
-    arrays: list[npt.NDArray[Any]], doc_ends: list[int], eot: int | None, dtype: str
+    arrays: list[npt.NDArray[Any]], doc_ends: list[int], eot: int | None, dtype: str, blocks: OutputBlocks | None = None
 ) -> tuple[npt.NDArray[np.unsignedinteger[Any]], npt.NDArray[np.uint64]]: ...
 
 class BpeEncoder:

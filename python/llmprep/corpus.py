@@ -120,21 +120,34 @@ class ChunkEncoder(Protocol):
         ...
 
     def encode_documents(
-        self, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+        self,
+        chunks: list[bytes],
+        doc_ends: list[int],
+        eot: int | None,
+        dtype: str,
+        num_threads: int,
+        blocks: _core.OutputBlocks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """One block of a token file: the chunks' ids as ``dtype``, ``eot`` (unless None) after each
         document; and each document's end offset in the block. ``doc_ends[d]`` is the number of
-        chunks before document ``d`` ends."""
+        chunks before document ``d`` ends. ``blocks``: where a pipeline run's written blocks come
+        back, to be written into again (no fresh pages per batch)."""
         ...
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
 
 def _join_encoded(
-    encoder: ChunkEncoder, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+    encoder: ChunkEncoder,
+    chunks: list[bytes],
+    doc_ends: list[int],
+    eot: int | None,
+    dtype: str,
+    num_threads: int,
+    blocks: _core.OutputBlocks | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`ChunkEncoder.encode_documents` for an encoder that only has `encode_chunks`."""
-    return _core.join_documents(encoder.encode_chunks(chunks, num_threads), doc_ends, eot, dtype)
+    return _core.join_documents(encoder.encode_chunks(chunks, num_threads), doc_ends, eot, dtype, blocks)
 
 
 class _TiktokenEncoder:
@@ -160,9 +173,15 @@ class _TiktokenEncoder:
         return [np.array(ids, dtype=np.uint32) for ids in lists]
 
     def encode_documents(
-        self, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+        self,
+        chunks: list[bytes],
+        doc_ends: list[int],
+        eot: int | None,
+        dtype: str,
+        num_threads: int,
+        blocks: _core.OutputBlocks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads)
+        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads, blocks)
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._enc.decode(list(ids)))
@@ -198,10 +217,16 @@ class _LlmprepBpeEncoder:
         return _core.bpe_encode_chunks(self._enc._core, chunks, num_threads)
 
     def encode_documents(
-        self, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+        self,
+        chunks: list[bytes],
+        doc_ends: list[int],
+        eot: int | None,
+        dtype: str,
+        num_threads: int,
+        blocks: _core.OutputBlocks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         # Encoded and joined in C++, the join on the calling thread while the others still encode.
-        return _core.bpe_encode_documents(self._enc._core, chunks, doc_ends, eot, dtype, num_threads)
+        return _core.bpe_encode_documents(self._enc._core, chunks, doc_ends, eot, dtype, num_threads, blocks)
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._enc.decode(list(ids)))
@@ -239,9 +264,15 @@ class _SimpleEncoder:
             ) from None
 
     def encode_documents(
-        self, chunks: list[bytes], doc_ends: list[int], eot: int | None, dtype: str, num_threads: int
+        self,
+        chunks: list[bytes],
+        doc_ends: list[int],
+        eot: int | None,
+        dtype: str,
+        num_threads: int,
+        blocks: _core.OutputBlocks | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads)
+        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads, blocks)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids))
@@ -818,12 +849,17 @@ def tokenize_pieces(
                 progress(done.input_bytes, writer.n_tokens - tokens_before, len(done.doc_ends))
 
         batch = _Batch()
+        # Each batch's block comes back here once written and the next batch joins into it: a
+        # fresh block's pages were zeroed by the kernel as the encoder thread touched them.
+        blocks = _core.OutputBlocks()
         read_buffer = bytearray(_READ_BYTES)  # the chunker copies what it keeps: one buffer serves every file
 
         def submit() -> None:
             nonlocal batch
             eot_id = writer.eot_token
-            job = pool.submit(encoder.encode_documents, batch.chunks, batch.doc_ends, eot_id, dtype, num_threads)
+            job = pool.submit(
+                encoder.encode_documents, batch.chunks, batch.doc_ends, eot_id, dtype, num_threads, blocks
+            )
             in_flight.append((batch, job))
             batch = _Batch()
             while len(in_flight) > 1:

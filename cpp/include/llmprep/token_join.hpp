@@ -20,8 +20,12 @@ namespace llmprep {
 template <class T>
 class TokenJoiner {
  public:
-  // Throws std::invalid_argument if doc_ends decreases or exceeds n_chunks.
-  TokenJoiner(std::vector<size_t> doc_ends, size_t n_chunks, std::optional<uint32_t> eot, size_t reserve_ids = 0);
+  // Throws std::invalid_argument if doc_ends decreases or exceeds n_chunks. `storage`: a block to
+  // write into again (its contents are dropped, its capacity kept): a pipeline hands each batch's
+  // block back once it is written, as a fresh block of megabytes costs a page fault and the
+  // kernel's zeroing of every page it touches.
+  TokenJoiner(std::vector<size_t> doc_ends, size_t n_chunks, std::optional<uint32_t> eot, size_t reserve_ids = 0,
+              std::vector<T> storage = {});
 
   // Appends the next ids of the current chunk.
   void append(const uint32_t* ids, size_t n);
