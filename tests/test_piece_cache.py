@@ -198,3 +198,25 @@ def test_parallel_calls_from_several_python_threads(refs, text) -> None:
     with ThreadPoolExecutor(3) as pool:
         got = list(pool.map(lambda p: enc.encode_to_numpy(p, [], 2, 4_096), parts * 3))
     assert all(np.array_equal(g, e) for g, e in zip(got, expected * 3))
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+def test_spilled_pieces_found_again_by_the_encode_loop(refs, name) -> None:
+    # Text whose pieces spill (keys over 15 bytes, more than four ids), repeated so that later
+    # occurrences are answered from the home pair's arena (View::find_spilled), serial and in
+    # parallel calls (the caller's frozen table first); long keys that share their first 15 bytes
+    # and their length differ only in the tail.
+    ref = refs[name]
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyzéßø"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(6, 40))) for _ in range(300)]
+    words += ["internationalisation" + "".join(rng.choice("xyz") for _ in range(6)) for _ in range(50)]
+    words += ["".join(rng.choice("中文日本語のカタカナ한국어") for _ in range(rng.randint(2, 20))) for _ in range(100)]
+    text = " ".join(rng.choice(words) for _ in range(20_000))
+    expected = np.asarray(ref.encode_ordinary(text), dtype=np.uint32)
+    enc = fresh(ref)
+    for _ in range(2):
+        assert np.array_equal(enc.encode_to_numpy(text, [], 1), expected)
+    assert _testing.piece_cache_stats(enc)["spilled"] > 300
+    for _ in range(2):
+        assert np.array_equal(enc.encode_to_numpy(text, [], 2, 16_384), expected)

@@ -187,13 +187,21 @@ void BpeEncoder::encode_ordinary_serial(std::string_view text, PieceCache& cache
           const std::string_view piece(text.data() + at, ends[k] - at);
           if (piece.size() <= kMax) {
             flush_unless_room(kMax + (n - k) * PieceTable::kInlineIds);
-            w = encode_cached(piece, probe_at(at, ends[k]), cache, w);
-            const PieceTable::View now = cache.table.view();
-            if (!now.same(view)) {
-              // The insert grew the table: the rest of the chunk's homes pointed into the old one.
-              view = now;
-              locate(k + 1, ends[k], n);
+            // A spilled piece in its home pair: read from the arena, no second hash and probe.
+            uint32_t* spilled = nullptr;
+            if constexpr (kFrozen) spilled = frozen_view.find_spilled(frozen_homes[k], s + at, piece.size(), w);
+            if (spilled == nullptr) spilled = view.find_spilled(homes[k], s + at, piece.size(), w);
+            if (spilled != nullptr) {
+              w = spilled;
+              continue;
             }
+            w = encode_cached(piece, probe_at(at, ends[k]), cache, w);
+            // The insert may have moved the arenas (the view reads them) or grown the table: then
+            // the rest of the chunk's homes pointed into the old one.
+            const PieceTable::View now = cache.table.view();
+            const bool moved = !now.same(view);
+            view = now;
+            if (moved) locate(k + 1, ends[k], n);
           } else {
             out.insert(out.end(), ids, w);  // keep the order: a long piece appends to out directly
             w = ids;

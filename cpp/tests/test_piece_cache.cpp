@@ -144,6 +144,53 @@ TEST_CASE("PieceTable::View::find_home: the ids of an inline piece in its home p
   }
 }
 
+TEST_CASE(
+    "PieceTable::View::find_spilled: the ids of a spilled piece in its home pair, else nothing, never other ids") {
+  PieceTable table;
+  uint32_t dst[PieceTable::kMaxIds];
+  const auto find_spilled = [&](const std::string& key) -> const uint32_t* {
+    const ExactBuffer buf(key);  // the tail is compared in place: a read past the key is caught
+    const BytesMap::Probe probe = BytesMap::probe(buf.view());
+    const PieceTable::View view = table.view();
+    return view.find_spilled(view.home(probe, key.size()), reinterpret_cast<const unsigned char*>(buf.view().data()),
+                             key.size(), dst);
+  };
+  CHECK(find_spilled("abc") == nullptr);  // an empty table's view
+  std::mt19937_64 rng(12);
+  std::unordered_map<std::string, std::vector<uint32_t>> ref;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    const size_t len = 1 + i % 40;          // both sides of the 15/16-byte inline key limit
+    const size_t count = 1 + (i / 40) % 9;  // both sides of the 4/5-id inline limit
+    // Long keys that agree on their first 15 bytes and length, told apart only by the tail.
+    std::string key = i % 4 == 0 && len > PieceTable::kInlineKeyBytes
+                          ? std::string(PieceTable::kInlineKeyBytes, 'k') +
+                                llmprep_test::random_bytes(rng, len - PieceTable::kInlineKeyBytes, "xy")
+                          : llmprep_test::random_bytes(rng, len, i % 3 ? std::string_view("ab\0\xff", 4) : "");
+    if (ref.count(key)) continue;
+    ref[key] = ids_for(i, count);
+    insert(table, key, ref[key]);
+  }
+  size_t spilled_pieces = 0, found_at_home = 0;
+  for (const auto& [key, ids] : ref) {
+    const uint32_t* end = find_spilled(key);
+    const bool spilled = key.size() > PieceTable::kInlineKeyBytes || ids.size() > PieceTable::kInlineIds;
+    spilled_pieces += spilled;
+    if (end == nullptr) continue;  // inline, or displaced past its pair: not answered here
+    CHECK(spilled);
+    CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+    ++found_at_home;
+  }
+  CHECK(spilled_pieces > 5000);
+  CHECK(found_at_home * 10 >= spilled_pieces * 7);
+  // Absent long keys sharing a present key's first 15 bytes and length: never found.
+  for (const auto& [key, ids] : ref) {
+    if (key.size() <= PieceTable::kInlineKeyBytes) continue;
+    std::string other = key;
+    other.back() = char(other.back() ^ 0x40);
+    if (!ref.count(other)) CHECK(find_spilled(other) == nullptr);
+  }
+}
+
 TEST_CASE("PieceTable::View::home_padded: the same home and key as home(probe) for every length and offset") {
   // The encoder's fast path reads two words at the piece's start and masks them; the slow path and
   // every insert go through BytesMap::probe. Both must name the same pair and the same key words, or a
