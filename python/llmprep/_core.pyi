@@ -74,6 +74,7 @@ class TextChunker:
     def bytes_in(self) -> int: ...
 
 def bpe_encode_chunks(encoder: BpeEncoder, chunks: list[bytes], num_threads: int) -> list[npt.NDArray[np.uint32]]: ...
+
 class OutputBlocks:
     """Token-file blocks handed back once written, for the next batch's join to reuse."""
 

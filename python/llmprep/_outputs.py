@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from ._direct_file import open_direct
+
 __all__ = ["STDOUT", "Output", "check_output", "is_in_place"]
 
 #: The output name that means standard output (``-o -``).
@@ -153,6 +155,8 @@ class Output:
         allow_stdout: Accept ``"-"``.
         seekable: The writer seeks back (a header written last): a destination written in place
             must then support seeking, else ValueError.
+        direct: Write the temporary file's sequential bulk with O_DIRECT where the file system
+            allows it (`_direct_file`): for large outputs written once, front to back.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
@@ -170,6 +174,7 @@ class Output:
         overwrite: bool = False,
         allow_stdout: bool = False,
         seekable: bool = False,
+        direct: bool = False,
     ) -> None:
         self.name = os.fspath(path)
         self.in_place = check_output(self.name, inputs=inputs, overwrite=overwrite, allow_stdout=allow_stdout)
@@ -201,15 +206,15 @@ class Output:
         else:
             # Rename over the real file, so a symbolic link at `path` keeps pointing at the output.
             self.target = Path(os.path.realpath(self.name))
-            self.file = self._temp_file(self.target.parent)
+            self.file = self._temp_file(self.target.parent, direct=direct)
 
-    def _temp_file(self, folder: Path) -> BinaryIO:
+    def _temp_file(self, folder: Path, *, direct: bool = False) -> BinaryIO:
         try:
             fd, temp = tempfile.mkstemp(prefix=f".{Path(self.name).name}.", suffix=".tmp", dir=folder)
         except OSError as e:
             raise self.error(e) from None
         self._temps.append(Path(temp))
-        return os.fdopen(fd, "w+b", buffering=1 << 20)
+        return open_direct(fd) if direct else os.fdopen(fd, "w+b", buffering=1 << 20)
 
     def scratch(self) -> BinaryIO:
         """A temporary file for spilled data, removed by `commit` and `abort` (beside the output,

@@ -624,8 +624,14 @@ class TokenFileWriter:
         self._eot = None if eot_token is None else np.array([eot_token], dtype=self.dtype)
         inputs = list(inputs)
         self._done = False
+        # The ids are written once, front to back: past the page cache where the file system allows.
         self._out = Output(
-            path, inputs=inputs, overwrite=overwrite, allow_stdout=format == "raw", seekable=format == "llmprep"
+            path,
+            inputs=inputs,
+            overwrite=overwrite,
+            allow_stdout=format == "raw",
+            seekable=format == "llmprep",
+            direct=True,
         )
         self.in_place = self._out.in_place
         self._sidecar_out: Output | None = None
