@@ -338,3 +338,55 @@ def test_blocks_are_written_into_again_only_once_their_array_is_freed(engine, ve
     # Arrays outlive the object that hands blocks out.
     del blocks
     assert fourth.tolist() == want[3]
+
+
+def test_small_files_are_sniffed_when_read_not_at_planning(tmp_path, monkeypatch) -> None:
+    # Planning leaves small files whose name settles nothing to be sniffed when they are read whole
+    # (one open each, not two); what that decides, and the notes, equal planning's own sniffing,
+    # for every kind of content, and for --shard, which counts documents by format first.
+    import gzip
+
+    import llmprep._inputs as inputs
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from llmprep.corpus import _expand_inputs, plan_inputs
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("plain text, the commonest case", encoding="utf-8")
+    (folder / "b.txt").write_text('{"text": "a JSON object on the first line"}\n{"text": "second"}\n', encoding="utf-8")
+    (folder / "c").write_bytes(gzip.compress(b"compressed without a suffix"))
+    pq.write_table(pa.table({"text": ["row one", "row two"]}), folder / "d")
+    (folder / "e.txt").write_bytes(b"")
+    (folder / "f.jsonl").write_text('{"text": "named JSONL"}\n', encoding="utf-8")
+    (folder / "g.txt").write_text("PAR1 is how this text begins", encoding="utf-8")
+    enc = get_chunk_encoder("gpt2")
+
+    sniffed: list[str] = []
+    real = inputs.sniff_input
+    monkeypatch.setattr(inputs, "sniff_input", lambda path, *a, **k: sniffed.append(path) or real(path, *a, **k))
+    planned = plan_inputs([str(folder)], tmp_path / "out.tok")
+    assert [s.format for s in planned] == ["auto"] * 5 + ["jsonl", "auto"]
+    assert sniffed == [str(folder / "f.jsonl")]  # only the file its name decides is opened
+    monkeypatch.setattr(inputs, "sniff_input", real)
+
+    def tokenize(out: str, planned_sources, **kwargs) -> tuple[bytes, list[str]]:
+        notes: list[str] = []
+        tokenize_corpus(
+            [str(folder)], tmp_path / out, enc, workers=1, planned=planned_sources, note=notes.append, **kwargs
+        )
+        return (tmp_path / out).read_bytes(), notes
+
+    # The reference: every input sniffed at planning, as before (its note given there).
+    planning_notes: list[str] = []
+    eager = _expand_inputs([str(folder)], None, tmp_path / "ref.tok", note=planning_notes.append)
+    assert [s.format for s in eager] == ["text", "jsonl", "text", "parquet", "text", "jsonl", "text"]
+    want, _ = tokenize("ref.tok", eager)
+    got, got_notes = tokenize("out.tok", planned)
+    assert got == want
+    assert got_notes == planning_notes and "b.txt: its first line is a JSON object" in got_notes[0]
+    for i in range(3):  # shards count documents by format: JSONL records and Parquet rows
+        eager = _expand_inputs([str(folder)], None, tmp_path / "ref.tok")
+        want, _ = tokenize(f"ref{i}.tok", eager, shard=(i, 3))
+        got, _ = tokenize(f"out{i}.tok", plan_inputs([str(folder)], tmp_path / f"out{i}.tok"), shard=(i, 3))
+        assert got == want

@@ -25,6 +25,8 @@ from typing import Any, BinaryIO
 __all__ = [
     "FORMATS",
     "detect_format",
+    "format_by_name",
+    "format_of_contents",
     "iter_parquet_texts",
     "open_input",
     "parquet_row_groups",
@@ -180,6 +182,35 @@ def _first_line_is_json_object(head: bytes) -> bool:
         return False
 
 
+def format_by_name(path: str) -> str | None:
+    """The format a file's name settles ("jsonl" or "parquet", a compression suffix aside), or None."""
+    ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
+    return "jsonl" if ext in _JSONL_SUFFIXES else "parquet" if ext == ".parquet" else None
+
+
+def _jsonl_by_content(path: str, head: bytes, note: Callable[[str], None] | None) -> bool:
+    """Whether a text's head (its first 512 bytes, or 64 KiB more when no line ends in them) makes
+    it JSONL: a first line that parses as a JSON object. Reported through ``note``."""
+    if not _first_line_is_json_object(head):
+        return False
+    if note is not None:
+        note(f"{path}: its first line is a JSON object, so it is read as JSONL (--input-format text to override)")
+    return True
+
+
+def format_of_contents(path: str, data: bytes, note: Callable[[str], None] | None = None) -> str:
+    """`sniff_input`'s answer by content for a plain (uncompressed) file read whole: ``data`` is all
+    of it. "parquet", "jsonl" or "text", by the same rules on the same bytes, with the same note:
+    `llmprep tokenize` reads a small file once and decides here, instead of opening it at planning
+    as well."""
+    if data[:4] == _PARQUET_MAGIC and len(data) >= 12 and data[-4:] == _PARQUET_MAGIC:
+        return "parquet"
+    head = data[:512]
+    if head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
+        head = data[: 512 + _SNIFF_BYTES]
+    return "jsonl" if _jsonl_by_content(path, head, note) else "text"
+
+
 def detect_format(path: str, requested: str, note: Callable[[str], None] | None = None) -> str:
     """The format of an input: ``requested`` unless it is ``"auto"``; then by extension (after any
     compression suffix), then by content (Parquet magic; a first non-blank byte ``{`` on a first
@@ -204,10 +235,7 @@ def sniff_input(
         raise ValueError("Parquet cannot be read from standard input (it needs a seekable file)")
     if path == "-":
         return (requested if requested != "auto" else "text"), False  # stdin is read once: JSONL needs the flag
-    by_name: str | None = requested
-    if requested == "auto":
-        ext = os.path.splitext(strip_compression_suffix(path))[1].lower()
-        by_name = "jsonl" if ext in _JSONL_SUFFIXES else "parquet" if ext == ".parquet" else None
+    by_name = format_by_name(path) if requested == "auto" else requested
     if not (os.path.isfile(path) if regular_file is None else regular_file):
         return by_name or "text", False  # a pipe can be read only once; name the format with --input-format
     # A bare descriptor: a Python file object costs an fstat and two objects per file, which for a
@@ -234,11 +262,7 @@ def sniff_input(
             if head.lstrip().startswith(b"{") and b"\n" not in head.lstrip():
                 head += stream.read(_SNIFF_BYTES)
     # Most inputs are text whose first non-blank byte is not "{": the first 512 bytes settle it.
-    if _first_line_is_json_object(head):
-        if note is not None:
-            note(f"{path}: its first line is a JSON object, so it is read as JSONL (--input-format text to override)")
-        return "jsonl", compressed
-    return "text", compressed
+    return ("jsonl" if _jsonl_by_content(path, head, note) else "text"), compressed
 
 
 def _parquet_file(path: str) -> Any:

@@ -41,7 +41,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from llmprep import _core
-from llmprep._inputs import open_input, read_small_plain
+from llmprep._inputs import format_of_contents, open_input, read_small_plain
 from llmprep.encoding.registry import ENCODING_NAMES, native_pattern_of
 from llmprep.tokens import TokenFileHeader, TokenFileWriter, check_id_dtype, narrowest_id_dtype
 
@@ -345,7 +345,9 @@ class _Source:
     file one per non-blank line, a Parquet file one per row."""
 
     path: str
-    format: str  # "text", "jsonl" or "parquet"
+    # "text", "jsonl" or "parquet"; "auto": a small plain file whose format is decided from its
+    # bytes when it is read whole (see _expand_inputs' defer_small; resolve_format).
+    format: str
     size: int | None  # bytes on disk, or None for stdin and pipes
     compressed: bool = False
     doc_sizes: list[int] | None = None  # input bytes of each document; counted only for --shard
@@ -355,6 +357,14 @@ class _Source:
     def n_documents(self) -> int:
         return 1 if self.doc_sizes is None else len(self.doc_sizes)
 
+    def resolve_format(self, input_format: str = "auto", note: Callable[[str], None] | None = None) -> None:
+        """Sniffs a source whose format was left to its reading ("auto"), as planning would have."""
+        if self.format == "auto":
+            from llmprep._inputs import sniff_input
+
+            self.format, compressed = sniff_input(self.path, input_format, note, regular_file=True)
+            self.compressed = compressed and self.size is not None
+
 
 def _expand_inputs(
     inputs: Sequence[str],
@@ -363,13 +373,19 @@ def _expand_inputs(
     input_format: str = "auto",
     note: Callable[[str], None] | None = None,
     output_folder: Path | None = None,
+    defer_small: int = 0,
 ) -> list[_Source]:
     """The inputs in document order, with their formats. Inside directories, hidden entries and the
     output file itself (and its raw sidecar), or everything in ``output_folder``, are skipped, so
     re-running into the corpus folder is safe. A missing input is an error here, before any
     vocabulary is loaded. Each listed file costs one stat and one open (sniff_input): a folder of
-    20,000 small files took longer to plan than to tokenize when each took several of both."""
-    from llmprep._inputs import sniff_input
+    20,000 small files took longer to plan than to tokenize when each took several of both.
+
+    ``defer_small``: with ``input_format="auto"``, a regular file of at most this many bytes whose
+    name settles nothing (no .jsonl/.parquet or compression suffix) is not opened here: its format
+    is "auto", decided from its bytes when `tokenize_pieces` reads it whole (one open per file
+    instead of two; planning 20,000 files of 52 KB opened each for ~0.5 s before any encoding)."""
+    from llmprep._inputs import format_by_name, sniff_input, strip_compression_suffix
 
     # The output and its sidecar by (device, inode), to compare each listed file's stat with, and by
     # resolved path, which decides when the inode matches (a hard link of the output is another
@@ -403,9 +419,19 @@ def _expand_inputs(
             raise FileNotFoundError(f"input {item} does not exist")
     sources = []
     for name, listed_stat in found:
+        size, mtime = (None, None) if listed_stat is None else (listed_stat.st_size, listed_stat.st_mtime_ns)
+        if (
+            defer_small > 0
+            and input_format == "auto"
+            and size is not None
+            and size <= defer_small
+            and strip_compression_suffix(name) == name
+            and format_by_name(name) is None
+        ):
+            sources.append(_Source(name, "auto", size, mtime_ns=mtime))
+            continue
         # A listed stat is a regular file's (a folder lists only those; a named input passed is_file()).
         fmt, compressed = sniff_input(name, input_format, note, regular_file=True if listed_stat is not None else None)
-        size, mtime = (None, None) if listed_stat is None else (listed_stat.st_size, listed_stat.st_mtime_ns)
         sources.append(_Source(name, fmt, size, compressed and size is not None, mtime_ns=mtime))
     return sources
 
@@ -726,6 +752,7 @@ def tokenize_corpus(
             raise ValueError("--shard needs regular files (their documents are measured first), not stdin or pipes")
         sizes: list[int] = []
         for s in sources:
+            s.resolve_format(input_format, note)  # documents are counted by format
             s.doc_sizes = _document_sizes(s, jsonl_field, text_column)
             sizes.extend(s.doc_sizes)
         first_doc, last_doc = shard_bounds(sizes, *shard)
@@ -767,6 +794,7 @@ def tokenize_corpus(
         overwrite=overwrite,
         text_column=text_column,
         inputs=[s.path for s in sources],
+        note=note,
     )
     stats.seconds = time.perf_counter() - start_time
     return stats
@@ -807,6 +835,7 @@ def tokenize_pieces(
     overwrite: bool = False,
     text_column: str = "text",
     inputs: Sequence[str] = (),
+    note: Callable[[str], None] | None = None,
 ) -> TokenizeStats:
     """The pipeline of `tokenize_corpus` over pieces already planned: one token file.
 
@@ -814,7 +843,8 @@ def tokenize_pieces(
     `tokenize_corpus` would write them (so the files of consecutive pieces, merged, equal the file
     of all of them). ``dtype`` is ``"uint16"`` or ``"uint32"`` (already chosen); ``progress`` gets
     (input bytes, tokens, documents) increments after each batch; ``inputs`` are the files the
-    output must not be. Arguments are checked by the callers (`tokenize_corpus`,
+    output must not be; ``note`` gets what sniffing a source planned as "auto" finds (a text
+    read as JSONL). Arguments are checked by the callers (`tokenize_corpus`,
     `llmprep.distributed.tokenize`).
     """
     start_time = time.perf_counter()
@@ -886,6 +916,19 @@ def tokenize_pieces(
 
         for piece in pieces:
             source, lo, stop = piece.source, piece.first, piece.stop
+            # A small plain file is read whole: one chunk, the bytes object read (no other copy),
+            # unless it is compressed or grew since planning. Asking for the planned size, not
+            # chunk_bytes: a 256 KiB request is an mmap'd buffer per file, ~15% slower on 20,000
+            # files of 52 KB. One planned as "auto" is sniffed here, from those bytes.
+            whole = None
+            size = source.size
+            if source.format in ("text", "auto") and not source.compressed and size is not None and size <= chunk_bytes:
+                whole = read_small_plain(source.path, size)
+            if source.format == "auto":
+                if whole is None:
+                    source.resolve_format("auto", note)  # compressed, grown, or larger than a chunk
+                else:
+                    source.format = format_of_contents(source.path, whole, note)
             if source.format == "parquet":
                 from llmprep._inputs import iter_parquet_texts
 
@@ -901,16 +944,11 @@ def tokenize_pieces(
                     add_text_document(text, where, line_bytes)
                 continue
             name = "<stdin>" if source.path == STDIN else source.path
-            if source.format == "text" and source.size is not None and source.size <= chunk_bytes:
-                # A small file whole: one chunk, the bytes object read (no other copy), unless it is
-                # compressed or grew since planning. Asking for the planned size, not chunk_bytes:
-                # a 256 KiB request is an mmap'd buffer per file, ~15% slower on 20,000 files of 52 KB.
-                whole = None if source.compressed else read_small_plain(source.path, source.size)
-                if whole is not None:
-                    add(_core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name).whole(whole), len(whole))
-                    end_document()
-                    continue
-            with open_input(source.path, stdin) as stream:
+            if whole is not None and source.format == "text":
+                add(_core.TextChunker(encoder.cut_rule, chunk_bytes, replace, name).whole(whole), len(whole))
+                end_document()
+                continue
+            with open_input(source.path, stdin) as stream:  # (a small file found to be JSONL: read again)
                 if source.format == "jsonl":
                     for text, where, line_bytes in _jsonl_records(stream, name, jsonl_field, replace, lo, stop):
                         add_text_document(text, where, line_bytes)
@@ -994,7 +1032,8 @@ def plan_inputs(
         raise ValueError(
             "-o - streams ids to standard output only with --format raw: the llmprep format needs a seekable file"
         )
-    sources = _expand_inputs(inputs, glob, Path(output), input_format, note)
+    # Small files are sniffed when read (tokenize_pieces), or by tokenize_corpus for --shard.
+    sources = _expand_inputs(inputs, glob, Path(output), input_format, note, defer_small=DEFAULT_CHUNK_BYTES)
     if sum(1 for s in sources if s.path == STDIN) > 1:
         raise ValueError("stdin ('-') can be given only once")
     if any(s.path == STDIN and s.format == "parquet" for s in sources):
