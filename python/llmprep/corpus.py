@@ -137,20 +137,26 @@ class ChunkEncoder(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
 
 
-def _join_encoded(
-    encoder: ChunkEncoder,
-    chunks: list[bytes],
-    doc_ends: list[int],
-    eot: int | None,
-    dtype: str,
-    num_threads: int,
-    blocks: _core.OutputBlocks | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """`ChunkEncoder.encode_documents` for an encoder that only has `encode_chunks`."""
-    return _core.join_documents(encoder.encode_chunks(chunks, num_threads), doc_ends, eot, dtype, blocks)
+class _JoinedChunks:
+    """`ChunkEncoder.encode_documents` for an encoder that only has `encode_chunks`: its arrays
+    joined in C++ (`_core.join_documents`)."""
+
+    def encode_chunks(self, chunks: list[bytes], num_threads: int) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def encode_documents(
+        self,
+        chunks: list[bytes],
+        doc_ends: list[int],
+        eot: int | None,
+        dtype: str,
+        num_threads: int,
+        blocks: _core.OutputBlocks | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _core.join_documents(self.encode_chunks(chunks, num_threads), doc_ends, eot, dtype, blocks)
 
 
-class _TiktokenEncoder:
+class _TiktokenEncoder(_JoinedChunks):
     """A named encoding through tiktoken: the reference (``engine="tiktoken"``), for comparisons."""
 
     def __init__(self, name: str) -> None:
@@ -171,17 +177,6 @@ class _TiktokenEncoder:
         texts = [c.decode("utf-8") for c in chunks]
         lists = self._enc.encode_ordinary_batch(texts, num_threads=max(num_threads, 1))
         return [np.array(ids, dtype=np.uint32) for ids in lists]
-
-    def encode_documents(
-        self,
-        chunks: list[bytes],
-        doc_ends: list[int],
-        eot: int | None,
-        dtype: str,
-        num_threads: int,
-        blocks: _core.OutputBlocks | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads, blocks)
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._enc.decode(list(ids)))
@@ -232,7 +227,7 @@ class _LlmprepBpeEncoder:
         return str(self._enc.decode(list(ids)))
 
 
-class _SimpleEncoder:
+class _SimpleEncoder(_JoinedChunks):
     """A saved `SimpleTokenizer` vocabulary (the chapter's word-level tokenizer)."""
 
     cut_rule = "whitespace"
@@ -262,17 +257,6 @@ class _SimpleEncoder:
                 f"word {word!r} is not in the vocabulary {self._vocab_path}, which has no <|unk|> "
                 "(a V1 vocabulary); build one with <|unk|> (llmprep vocab keeps it by default)"
             ) from None
-
-    def encode_documents(
-        self,
-        chunks: list[bytes],
-        doc_ends: list[int],
-        eot: int | None,
-        dtype: str,
-        num_threads: int,
-        blocks: _core.OutputBlocks | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _join_encoded(self, chunks, doc_ends, eot, dtype, num_threads, blocks)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids))
