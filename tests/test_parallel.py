@@ -145,3 +145,38 @@ def test_pool_survives_fork() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_while_the_kept_learned_tables_are_locked() -> None:
+    # A fork can land while another thread holds the mutex of the kept learned piece caches (taking
+    # or giving back a table); in the child that mutex stays locked forever. The child must forget
+    # the parent's kept tables and make its own (per_process.hpp) instead of waiting on it: a test
+    # hook holds the lock across the fork, and the child, under an alarm, encodes in parallel.
+    script = textwrap.dedent(
+        """
+        import os, signal
+        import llmprep
+        from llmprep._core import _testing
+
+        enc = llmprep.get_encoding("gpt2")
+        text = " ".join(f"w{i % 7919}x{i % 131}" for i in range(60000))
+        docs = [text[i : i + 70000] for i in range(0, len(text), 70000)]
+        want = enc.encode_ordinary_batch(docs, num_threads=1)
+        assert enc.encode_ordinary_batch(docs, num_threads=2) == want  # tables kept in the parent
+        _testing.hold_learned_caches_lock(True)
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(30)  # a child waiting on the parent's lock dies instead of hanging
+            os._exit(0 if enc.encode_ordinary_batch(docs, num_threads=2) == want else 3)
+        _testing.hold_learned_caches_lock(False)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert enc.encode_ordinary_batch(docs, num_threads=2) == want  # the parent's still work
+        print("ok")
+        """
+    )
+    env = dict(os.environ, LLMPREP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

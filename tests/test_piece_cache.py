@@ -220,3 +220,22 @@ def test_spilled_pieces_found_again_by_the_encode_loop(refs, name) -> None:
     assert _testing.piece_cache_stats(enc)["spilled"] > 300
     for _ in range(2):
         assert np.array_equal(enc.encode_to_numpy(text, [], 2, 16_384), expected)
+
+
+def test_kept_learned_tables_start_empty_for_the_next_call(refs, text) -> None:
+    # A parallel call's learned tables are kept for the next call (bpe.cpp's LearnedPool) and
+    # cleared when taken: encoders that give the same pieces other ids take turns, so an entry left
+    # over from the other encoder's call would give a wrong id. Each call reads more bytes per thread
+    # than a table of the initial size holds (so it may take a kept one) with fewer distinct pieces
+    # than make a table grow, and starts from a fresh encoder (an empty frozen table), so every
+    # piece is looked up in the learned table first.
+    assert INITIAL_ENTRIES * ENTRY_BYTES < 150_000
+    for start in range(0, 100_000, 20_000):
+        part = text[start : start + 20_000] * 15
+        for name in ("gpt2", "cl100k_base", "o200k_base", "gpt2"):
+            ref = refs[name]
+            enc = fresh(ref)
+            got = enc.encode_to_numpy(part, [], 2, 8_192)
+            assert np.array_equal(got, np.asarray(ref.encode_ordinary(part), dtype=np.uint32)), name
+            # What both threads learned fits a table of the initial size: none of them grew.
+            assert _testing.piece_cache_stats(enc)["size"] * 4 <= INITIAL_ENTRIES * 3

@@ -142,6 +142,10 @@ void register_bpe(py::module_& m) {
       py::arg("max_table_bytes") = py::none(), py::arg("huge_pages") = py::none(),
       "Test hook: set the process-wide piece-cache cap (bytes of table per thread) and huge-page use for "
       "tables grown from now on; returns the settings before, (max_table_bytes, huge_pages).");
+  // The GIL stays held: the lock is taken and released on the one thread that holds it.
+  testing.def("hold_learned_caches_lock", &hold_learned_caches_lock, py::arg("hold"),
+              "Test hook: lock (True) or unlock (False) the kept learned piece caches' mutex, from the same "
+              "thread, so that a test can fork while it is held.");
   py::class_<BpeEncoder>(m, "BpeEncoder",
                          "Byte-level BPE over a rank table with a pre-tokenizer pattern (gpt2, cl100k_base or "
                          "o200k_base) in front (private: use llmprep.Encoding).")

@@ -20,15 +20,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
 #include "bpe_cached.hpp"
 #include "llmprep/errors.hpp"
 #include "llmprep/piece_cache.hpp"
+#include "per_process.hpp"
 
 namespace llmprep {
 
@@ -914,15 +917,70 @@ struct CallSlot {
 thread_local CallSlot tls_call;
 std::atomic<uint64_t> next_call_id{1};
 
+// The learned caches of finished parallel calls, kept for the next call's threads. A fresh one
+// starts at the initial size and doubles as the thread learns (a memset, fresh pages and a rehash
+// each time), in every call: measured on novel text, two threads spent ~10% more CPU than with kept
+// tables cleared in place (docs/performance.md, "Two threads on novel text"). Clearing costs a
+// memset of the whole table, so a call takes only a table no larger than the bytes each of its
+// threads will read, or of the initial size (small calls start small as before). Tables past kKeepBytes are freed, and
+// at most kKeep kept. One per process (per_process.hpp: a forked child starts with none).
+class LearnedPool {
+ public:
+  // A cleared cache of at most max_bytes of table, or a new one. Runs on the thread that will use
+  // it, so the threads of a call clear theirs in parallel.
+  std::unique_ptr<PieceCache> take(size_t max_bytes) {
+    // A fresh table is allocated (and zeroed) at the initial size on the first insert anyway.
+    max_bytes = std::max(max_bytes, PieceTable::kInitialEntries * PieceTable::kEntryBytes);
+    std::unique_ptr<PieceCache> cache;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      size_t best = free_.size();  // the largest that fits
+      for (size_t k = 0; k < free_.size(); ++k) {
+        const size_t bytes = table_bytes(*free_[k]);
+        if (bytes <= max_bytes && (best == free_.size() || bytes > table_bytes(*free_[best]))) best = k;
+      }
+      if (best < free_.size()) {
+        cache = std::move(free_[best]);
+        free_.erase(free_.begin() + std::ptrdiff_t(best));
+      }
+    }
+    if (cache == nullptr) return std::make_unique<PieceCache>();
+    cache->table.clear();
+    return cache;
+  }
+  void give(std::unique_ptr<PieceCache> cache) noexcept {
+    if (table_bytes(*cache) == 0 || table_bytes(*cache) > kKeepBytes) return;
+    cache->frozen = nullptr;
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.size() >= kKeep) return;
+    try {
+      free_.push_back(std::move(cache));
+    } catch (...) {  // no room to keep it: freed
+    }
+  }
+  std::mutex& mutex_for_tests() noexcept { return mutex_; }
+
+ private:
+  static size_t table_bytes(const PieceCache& cache) noexcept {
+    return cache.table.capacity() * PieceTable::kEntryBytes;
+  }
+  static constexpr size_t kKeep = 8;
+  static constexpr size_t kKeepBytes = size_t(8) << 20;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PieceCache>> free_;
+};
+
 }  // namespace
 
-ParallelCaches::ParallelCaches(const BpeEncoder& encoder)
-    : caller_(encoder.thread_cache()), call_(next_call_id.fetch_add(1, std::memory_order_relaxed)) {}
+ParallelCaches::ParallelCaches(const BpeEncoder& encoder, size_t bytes_per_thread)
+    : caller_(encoder.thread_cache()),
+      call_(next_call_id.fetch_add(1, std::memory_order_relaxed)),
+      bytes_per_thread_(bytes_per_thread) {}
 
 PieceCache& ParallelCaches::for_this_thread() {
   CallSlot& slot = tls_call;
   if (slot.call == call_) return *slot.cache;
-  auto cache = std::make_unique<PieceCache>();
+  std::unique_ptr<PieceCache> cache = PerProcess<LearnedPool>::get().take(bytes_per_thread_);
   cache->owner = caller_.owner;
   cache->frozen = &caller_.table;
   slot = CallSlot{call_, cache.get()};
@@ -931,8 +989,20 @@ PieceCache& ParallelCaches::for_this_thread() {
   return *learned_.back();
 }
 
+void hold_learned_caches_lock(bool hold) {
+  std::mutex& mutex = PerProcess<LearnedPool>::get().mutex_for_tests();
+  if (hold) {
+    mutex.lock();
+  } else {
+    mutex.unlock();
+  }
+}
+
 void ParallelCaches::finish() {
-  for (const auto& cache : learned_) caller_.absorb(*cache);
+  for (auto& cache : learned_) {
+    caller_.absorb(*cache);
+    PerProcess<LearnedPool>::get().give(std::move(cache));
+  }
   learned_.clear();
 }
 

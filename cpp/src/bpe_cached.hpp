@@ -14,11 +14,13 @@ namespace llmprep {
 
 // The piece caches of one parallel encoding call (see PieceCache::frozen): the calling thread's
 // cache, frozen for the call and probed first by every thread, and one small cache per thread of the
-// call for the pieces it learns, absorbed into the caller's by finish(). Constructed and finished
-// on the calling thread; dropped without finish() (an exception) the new pieces are forgotten.
+// call for the pieces it learns, absorbed into the caller's by finish() (and the tables kept for
+// later calls: bpe.cpp's LearnedPool). Constructed and finished on the calling thread; dropped
+// without finish() (an exception) the new pieces are forgotten. bytes_per_thread: about how much
+// text each thread will encode (bounds the size of a kept table a thread may take).
 class ParallelCaches {
  public:
-  explicit ParallelCaches(const BpeEncoder& encoder);
+  ParallelCaches(const BpeEncoder& encoder, size_t bytes_per_thread);
   ParallelCaches(const ParallelCaches&) = delete;
   ParallelCaches& operator=(const ParallelCaches&) = delete;
   // This thread's cache for the call (made on its first task of the call).
@@ -28,6 +30,7 @@ class ParallelCaches {
  private:
   PieceCache& caller_;
   const uint64_t call_;
+  const size_t bytes_per_thread_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<PieceCache>> learned_;
 };

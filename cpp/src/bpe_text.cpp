@@ -324,7 +324,7 @@ void BpeEncoder::run_tasks(const std::vector<EncodeSegment>& tasks, int threads,
     }
   }
   const int64_t n_units = int64_t(unit_first.size()) - 1;
-  ParallelCaches caches(*this);
+  ParallelCaches caches(*this, total / size_t(threads));
   parallel_tasks_ordered(
       n_units, threads,
       [&](int64_t u) {

@@ -4,10 +4,9 @@
 //
 // Design notes (measurements and rejected designs: docs/performance.md):
 // * The pool is kept between calls, so per-thread caches (BPE's piece cache) stay warm.
-// * Fork safety: PyTorch's DataLoader forks. A pthread_atfork child handler drops the pool (leaked,
-//   never touched again: its mutex may have been held by a thread that does not exist in the
-//   child); the pool pointer is published with a compare-and-swap, never under a lock a forking
-//   thread could leave held. Without pthreads (Windows) there is no fork and no handler.
+// * Fork safety: PyTorch's DataLoader forks. A forked child forgets the pool (leaked, never touched
+//   again: its mutex may have been held by a thread that does not exist in the child) and starts
+//   its own on first use: the policy of per_process.hpp.
 // * Idle workers sleep on a condition variable: no spinning on a machine whose other core is busy.
 // * parallel_tasks_ordered lets the caller consume finished tasks in order (building Python lists
 //   under the GIL) while the other threads still work, so the serial part overlaps the parallel one.
@@ -26,10 +25,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <pthread.h>
-#define LLMPREP_HAVE_PTHREAD_ATFORK 1
-#endif
+#include "per_process.hpp"
 
 namespace llmprep {
 
@@ -122,28 +118,8 @@ class Pool {
   int running_ = 0;
 };
 
-// Never deleted: worker threads wait on it until the process ends (a forked child leaks its copy).
-std::atomic<Pool*> g_pool{nullptr};
-
-#ifdef LLMPREP_HAVE_PTHREAD_ATFORK
-std::atomic<bool> g_atfork_registered{false};
-void forget_pool_in_child() { g_pool.store(nullptr, std::memory_order_relaxed); }
-#endif
-
-Pool& pool() {
-  Pool* current = g_pool.load(std::memory_order_acquire);
-  if (current != nullptr) return *current;
-#ifdef LLMPREP_HAVE_PTHREAD_ATFORK
-  // Handlers are inherited by children, so one registration serves every later generation.
-  if (!g_atfork_registered.exchange(true)) pthread_atfork(nullptr, nullptr, forget_pool_in_child);
-#endif
-  Pool* fresh = new Pool();
-  if (!g_pool.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) {
-    delete fresh;  // another thread published one first (no thread was started in ours)
-    return *current;
-  }
-  return *fresh;
-}
+// Worker threads wait on the pool until the process ends; a forked child leaks its copy.
+Pool& pool() { return PerProcess<Pool>::get(); }
 
 // Runs body(slot) for every slot in [0, slots): on the pool if it is free, else on threads started
 // for this call; a slot whose thread cannot be started runs on the calling thread after slot 0.

@@ -97,6 +97,15 @@ void PieceTable::reset() noexcept {
   key_arena_.shrink_to_fit();
 }
 
+void PieceTable::clear() noexcept {
+  if (entries_ != nullptr) std::memset(static_cast<void*>(entries_), 0, capacity() * kEntryBytes);
+  size_ = 0;
+  spilled_ = 0;
+  evictions_ = 0;
+  id_arena_.clear();
+  key_arena_.clear();
+}
+
 alignas(64) const PieceTable::Entry PieceTable::kEmptyPair[2] = {};
 
 void PieceTable::swap(PieceTable& other) noexcept {

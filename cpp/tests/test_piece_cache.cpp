@@ -102,6 +102,47 @@ TEST_CASE("PieceTable: every length 1..64 and id count 1..9, inline and spilled,
   CHECK_FALSE(found);
 }
 
+TEST_CASE("PieceTable::clear: keeps the memory, forgets every piece (inline and spilled), then refills") {
+  PieceTable table;
+  std::mt19937_64 rng(9);
+  std::unordered_map<std::string, std::vector<uint32_t>> first;
+  for (uint32_t i = 0; i < 12000; ++i) {
+    const size_t len = 1 + i % 24;          // both sides of the inline key limit
+    const size_t count = 1 + (i / 24) % 6;  // both sides of the inline id limit
+    std::string key = llmprep_test::random_bytes(rng, len, "abc");
+    if (first.count(key)) continue;
+    first[key] = ids_for(i, count);
+    insert(table, key, first[key]);
+  }
+  REQUIRE(table.spilled() > 0);
+  const size_t capacity = table.capacity();
+  table.clear();
+  CHECK(table.capacity() == capacity);
+  CHECK(table.size() == 0);
+  CHECK(table.spilled() == 0);
+  CHECK(table.evictions() == 0);
+  size_t listed = 0;
+  table.for_each([&](std::string_view, const uint32_t*, size_t) { ++listed; });
+  CHECK(listed == 0);
+  for (const auto& [key, ids] : first) {
+    bool found = true;
+    CHECK(lookup(table, key, found).empty());
+    CHECK_FALSE(found);
+  }
+  // Refilled with the same keys and other ids (another encoder's): only the new ids come back.
+  for (auto& [key, ids] : first) {
+    for (uint32_t& id : ids) id += 7;
+    insert(table, key, ids);
+  }
+  CHECK(table.size() == first.size());
+  CHECK(table.capacity() == capacity);
+  for (const auto& [key, ids] : first) {
+    bool found = false;
+    CHECK(lookup(table, key, found) == ids);
+    CHECK(found);
+  }
+}
+
 // The encoder's fast path: View::find_home over a piece's home pair.
 uint32_t* find_home(const PieceTable& table, const std::string& key, uint32_t* dst) {
   const ExactBuffer buf(key);

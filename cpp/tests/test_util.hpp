@@ -8,6 +8,9 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace llmprep_test {
 
@@ -35,6 +38,33 @@ inline std::string random_bytes(std::mt19937_64& rng, size_t n, std::string_view
     }
   }
   return s;
+}
+
+using RankList = std::vector<std::pair<std::string, uint32_t>>;
+
+// 256 single bytes, then `n_merges` tokens, each the concatenation of two earlier tokens drawn
+// mostly from those spelled in `alphabet` (so long runs of those letters merge deeply).
+inline RankList synthetic_vocab(uint64_t seed, std::string_view alphabet, size_t n_merges) {
+  std::mt19937_64 rng(seed);
+  RankList vocab;
+  std::unordered_map<std::string, uint32_t> seen;
+  for (int b = 0; b < 256; ++b) {
+    vocab.emplace_back(std::string(1, char(b)), uint32_t(b));
+    seen.emplace(vocab.back().first, uint32_t(b));
+  }
+  std::vector<std::string> pool;
+  for (char c : alphabet) pool.emplace_back(1, c);
+  while (vocab.size() < 256 + n_merges) {
+    const std::string& a = pool[rng() % pool.size()];
+    const std::string& b = pool[rng() % pool.size()];
+    std::string t = a + b;
+    if (t.size() > 24 || seen.count(t)) continue;
+    const uint32_t rank = uint32_t(vocab.size());
+    seen.emplace(t, rank);
+    vocab.emplace_back(t, rank);
+    pool.push_back(std::move(t));
+  }
+  return vocab;
 }
 
 }  // namespace llmprep_test

@@ -298,4 +298,9 @@ class BpeEncoder {
   std::vector<uint8_t> decode_known_;
 };
 
+// Tests only: locks (hold) or unlocks the mutex of the process's kept learned piece caches (bpe.cpp's
+// LearnedPool), from the same thread, so that a test can fork while it is held, as a fork landing
+// while another thread hands a table back would.
+void hold_learned_caches_lock(bool hold);
+
 }  // namespace llmprep

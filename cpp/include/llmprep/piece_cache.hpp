@@ -122,6 +122,9 @@ class PieceTable {
   // Drops everything and frees the memory (the next insert starts small again); the statistics start
   // over too, so that they describe the cache of the encoder the thread serves now.
   void reset() noexcept;
+  // Drops everything but keeps the memory (a table reused by another call: no growth from the
+  // initial size, no fresh pages); the statistics start over.
+  void clear() noexcept;
   // Exchanges the contents (and statistics) of two tables, in O(1).
   void swap(PieceTable& other) noexcept;
   // Inserts every piece of `other` that this table lacks (as insert would: growing, or emptying
@@ -143,7 +146,7 @@ class PieceTable {
 
   size_t size() const noexcept { return size_; }
   size_t capacity() const noexcept { return entries_ == nullptr ? 0 : mask_ + 1; }
-  size_t evictions() const noexcept { return evictions_; }  // since the last reset()
+  size_t evictions() const noexcept { return evictions_; }  // since the last reset() or clear()
   size_t spilled() const noexcept { return spilled_; }
   bool huge_pages() const noexcept { return huge_; }
 
