@@ -134,22 +134,118 @@ def test_file_dtype_is_the_narrowest_unless_forced() -> None:
             check_options("strict", bad)
 
 
-def test_one_encoder_thread_keeps_what_it_learned_across_calls(mixed, tmp_path) -> None:
+def test_the_encoder_threads_keep_what_they_learned_across_calls(mixed, tmp_path) -> None:
     # The piece cache lives on the thread that calls the encoder: tokenize calls in a row (a Ray
-    # worker's shards) use one long-lived thread, so the second call starts from the first's cache.
+    # worker's shards) use the same long-lived threads, so the second call starts from the first's
+    # cache. A call with another number of workers gets threads of its own.
     from llmprep import corpus
     from llmprep._core import _testing
 
     enc = get_chunk_encoder("gpt2")
     core = enc._enc._core  # type: ignore[attr-defined]
     tokenize_corpus([str(mixed / "a.txt")], tmp_path / "1.tok", enc, workers=1)
-    thread = corpus._encoder_thread
-    assert thread is not None
-    learned = thread.submit(_testing.piece_cache_stats, core).result()["size"]
+    threads = corpus._encoder_threads
+    assert threads is not None
+    learned = threads.submit(_testing.piece_cache_stats, core).result()["size"]
     assert learned > 1000
-    tokenize_corpus([str(mixed / "c.txt")], tmp_path / "2.tok", enc, workers=2)
-    assert corpus._encoder_thread is thread
-    assert thread.submit(_testing.piece_cache_stats, core).result()["size"] > learned
+    tokenize_corpus([str(mixed / "c.txt")], tmp_path / "2.tok", enc, workers=1)
+    assert corpus._encoder_threads is threads
+    assert threads.submit(_testing.piece_cache_stats, core).result()["size"] > learned
+    tokenize_corpus([str(mixed)], tmp_path / "3.tok", enc, workers=2, batch_bytes=1 << 16)
+    two = corpus._encoder_threads
+    assert two is not threads and two is not None
+    tokenize_corpus([str(mixed)], tmp_path / "4.tok", enc, workers=2, batch_bytes=1 << 16)
+    assert corpus._encoder_threads is two
+    assert (tmp_path / "3.tok").read_bytes() == (tmp_path / "4.tok").read_bytes()
+
+
+class _Watched:
+    """A ChunkEncoder that records how many threads each batch was given and how many batches ran
+    at once, and can fail on one batch (after a pause, so that others are running)."""
+
+    def __init__(self, inner, fail_at: int | None = None) -> None:
+        import threading
+
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._running = 0
+        self.fail_at = fail_at
+        self.calls: list[int] = []
+        self.most_at_once = 0
+        self.name, self.vocab_size, self.eot_token = inner.name, inner.vocab_size, inner.eot_token
+        self.cut_rule = inner.cut_rule
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def encode_chunks(self, chunks, num_threads):
+        return self._inner.encode_chunks(chunks, num_threads)
+
+    def decode(self, ids):
+        return self._inner.decode(ids)
+
+    def encode_documents(self, chunks, doc_ends, eot, dtype, num_threads, blocks=None):
+        import time
+
+        with self._lock:
+            index = len(self.calls)
+            self.calls.append(num_threads)
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            time.sleep(0.01)  # long enough for batches to overlap
+            if index == self.fail_at:
+                raise RuntimeError("batch failed")
+            return self._inner.encode_documents(chunks, doc_ends, eot, dtype, num_threads, blocks)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+
+@pytest.fixture(scope="module")
+def forty(tmp_path_factory, verdict_path):
+    """Forty small files cut from the story: forty batches when a batch holds 2 KiB."""
+    root = tmp_path_factory.mktemp("forty")
+    story = verdict_path.read_text(encoding="utf-8")
+    for i in range(40):
+        (root / f"{i:02d}.txt").write_text(story[i * 400 : i * 400 + 3000], encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_batches_go_one_per_thread_and_the_last_takes_the_idle_ones(mixed, forty, tmp_path, workers) -> None:
+    # Each batch is encoded on one thread (share nothing: caches of their own), at most `workers`
+    # at once; the last batch also gets the threads the others left idle, so an input of one batch
+    # uses every worker. The bytes are those of one worker.
+    enc = get_chunk_encoder("gpt2")
+    tokenize_corpus([str(forty)], tmp_path / "ref.tok", enc, workers=1)
+    many = _Watched(enc)
+    tokenize_corpus([str(forty)], tmp_path / "many.tok", many, workers=workers, batch_bytes=2048)
+    assert (tmp_path / "many.tok").read_bytes() == (tmp_path / "ref.tok").read_bytes()
+    assert len(many.calls) >= 40  # (a document that ends a batch has its end in the next one)
+    assert all(n == 1 for n in many.calls[:-1])
+    assert 1 <= many.calls[-1] <= workers
+    assert many.most_at_once == workers
+    one = _Watched(enc)
+    tokenize_corpus([str(mixed / "a.txt")], tmp_path / "one.tok", one, workers=workers)
+    assert one.calls == [workers]
+
+
+def test_a_failed_batch_leaves_no_other_batch_running(forty, tmp_path) -> None:
+    # The error surfaces once the batches before it are written; batches queued behind it are
+    # cancelled and the running ones finished before the call returns: nothing writes into the
+    # discarded output's blocks, nothing is left queued for the next call, and no file remains.
+    enc = get_chunk_encoder("gpt2")
+    watched = _Watched(enc, fail_at=5)
+    with pytest.raises(RuntimeError, match="batch failed"):
+        tokenize_corpus([str(forty)], tmp_path / "bad.tok", watched, workers=3, batch_bytes=2048)
+    assert watched.running == 0
+    assert 6 <= len(watched.calls) < 40
+    assert not (tmp_path / "bad.tok").exists()
+    tokenize_corpus([str(forty)], tmp_path / "ok.tok", enc, workers=3, batch_bytes=2048)
+    tokenize_corpus([str(forty)], tmp_path / "ref.tok", enc, workers=1)
+    assert (tmp_path / "ok.tok").read_bytes() == (tmp_path / "ref.tok").read_bytes()
 
 
 def test_concurrent_and_failed_calls_each_get_their_own_bytes(mixed, tmp_path) -> None:

@@ -94,7 +94,9 @@ class OutputBlocks {
   }
 
  private:
-  static constexpr size_t kKeep = 2;  // the pipeline has two batches in flight
+  // A written batch gives one back as the next batch to be joined takes one: a few kept cover the
+  // gap between them, for any number of encoder threads (each batch joins on its own thread).
+  static constexpr size_t kKeep = 4;
   template <class T>
   std::vector<std::vector<T>>& list() {
     if constexpr (sizeof(T) == 2) {

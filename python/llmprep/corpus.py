@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -64,43 +64,65 @@ STDIN = "-"
 # batch is the idle tail), large enough that per-chunk overhead (a bytes object, a numpy array,
 # one task) is invisible next to encoding.
 DEFAULT_CHUNK_BYTES = 1 << 18
+# Text per batch (one encoder thread's unit of work): 16 chunks. Small enough that the threads
+# finish a corpus together and memory stays low (workers + 2 batches of text and ids), large enough
+# that per-batch overhead (a call, a join, a write) is invisible.
+DEFAULT_BATCH_BYTES = 16 * DEFAULT_CHUNK_BYTES
 _READ_BYTES = 1 << 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# The thread tokenize_pieces hands batches to, kept for the process's life. The C++ piece cache
+# The threads tokenize_pieces hands batches to, kept for the process's life. The C++ piece cache
 # belongs to the thread that calls the encoder, so a long-lived thread carries what it learned from
 # one call to the next: a Ray worker tokenizing shard after shard started each one cold when every
-# call made a new thread. A call made while another one runs gets a thread of its own.
-_encoder_thread_lock = threading.Lock()
-_encoder_thread: ThreadPoolExecutor | None = None
+# call made a new thread. Each thread encodes whole batches on its own (share nothing): a parallel
+# call per batch looks every piece up in the caller's frozen table and the call's own and absorbs
+# what the call learned at its end; on novel text it took ~12% more CPU than batches spread over
+# threads with caches of their own (docs/performance.md). A call made while another one runs gets
+# threads of its own.
+_encoder_threads_lock = threading.Lock()
+_encoder_threads: ThreadPoolExecutor | None = None
+_encoder_threads_count = 0
 
 
 @contextlib.contextmanager
-def _encoder_executor() -> Iterator[ThreadPoolExecutor]:
-    """The single-thread executor for a `tokenize_pieces` call; on exit, its work is done."""
-    global _encoder_thread
-    if not _encoder_thread_lock.acquire(blocking=False):
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmprep-encode") as pool:
+def _encoder_executor(threads: int) -> Iterator[ThreadPoolExecutor]:
+    """An executor of ``threads`` threads for a `tokenize_pieces` call (the same one as the last
+    call's if it had as many: their caches stay warm). The caller waits for what it submitted."""
+    global _encoder_threads, _encoder_threads_count
+    if not _encoder_threads_lock.acquire(blocking=False):
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmprep-encode") as pool:
             yield pool
         return
     try:
-        if _encoder_thread is None:
-            _encoder_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmprep-encode")
-        try:
-            yield _encoder_thread
-        finally:
-            # What an interrupted call left queued finishes before the next call starts (one
-            # thread, first in first out): as a with-block's shutdown would wait for it.
-            _encoder_thread.submit(int).result()
+        if _encoder_threads is None or _encoder_threads_count != threads:
+            if _encoder_threads is not None:
+                _encoder_threads.shutdown(wait=True)
+            _encoder_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="llmprep-encode")
+            _encoder_threads_count = threads
+        yield _encoder_threads
     finally:
-        _encoder_thread_lock.release()
+        _encoder_threads_lock.release()
+
+
+@contextlib.contextmanager
+def _finished_on_exit(jobs: deque[tuple[Any, Future[Any]]]) -> Iterator[None]:
+    """On the way out, cancels the jobs left in ``jobs`` that have not started and waits for the
+    rest: a call that fails half-way leaves no thread writing into its blocks, and nothing queued
+    ahead of the next call's batches."""
+    try:
+        yield
+    finally:
+        for _, job in jobs:
+            job.cancel()
+        wait([job for _, job in jobs])
 
 
 def _forget_encoder_thread() -> None:
-    """In a forked child: the parent's thread is not there (and the lock may be held by a thread
+    """In a forked child: the parent's threads are not there (and the lock may be held by a thread
     that is not either)."""
-    global _encoder_thread, _encoder_thread_lock
-    _encoder_thread = None
-    _encoder_thread_lock = threading.Lock()
+    global _encoder_threads, _encoder_threads_lock, _encoder_threads_count
+    _encoder_threads = None
+    _encoder_threads_count = 0
+    _encoder_threads_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
@@ -687,8 +709,8 @@ def tokenize_corpus(
         shard: ``(i, n)``: only shard i of n contiguous runs of documents of about equal input
             bytes (see `shard_bounds`); merging every shard in order gives the unsharded file.
         chunk_bytes: Target chunk size for the cuts (tests use tiny ones).
-        batch_bytes: Text per parallel batch (default: 16 chunks per worker, 4 to 32 MiB). Memory
-            holds about three batches of text plus their ids.
+        batch_bytes: Text per batch, the unit of work of one encoder thread (default: 16 chunks, 4
+            MiB). Memory holds about ``workers + 2`` batches of text plus their ids.
         progress: Called with (input bytes, tokens) increments after each batch.
         on_total: Called once, before reading, with the input bytes to expect (None for stdin).
         stdin: The stream read for ``"-"`` (default: ``sys.stdin.buffer``).
@@ -834,8 +856,12 @@ def tokenize_pieces(
     start_time = time.perf_counter()
     replace = errors == "replace"
     if batch_bytes is None:
-        batch_bytes = min(max(16 * num_threads * DEFAULT_CHUNK_BYTES, 4 << 20), 32 << 20)
+        batch_bytes = DEFAULT_BATCH_BYTES
     stats = TokenizeStats()
+    # Batches handed to the encoder threads, oldest first: num_threads of them encode (a thread
+    # each) while this thread reads the next, and one more may wait behind them, so no thread idles
+    # while this one writes the oldest.
+    in_flight: deque[tuple[_Batch, Future[tuple[np.ndarray, np.ndarray]]]] = deque()
     with (
         TokenFileWriter(
             output,
@@ -847,11 +873,9 @@ def tokenize_pieces(
             overwrite=overwrite,
             inputs=inputs,
         ) as writer,
-        _encoder_executor() as pool,
+        _encoder_executor(num_threads) as pool,
+        _finished_on_exit(in_flight),
     ):
-        # Batches handed to the encoder thread, oldest first. Two may wait there, so the encoder
-        # starts the next batch while this thread writes the previous one and reads the one after.
-        in_flight: deque[tuple[_Batch, Future[tuple[np.ndarray, np.ndarray]]]] = deque()
 
         def drain_one() -> None:
             done, future = in_flight.popleft()
@@ -868,15 +892,16 @@ def tokenize_pieces(
         blocks = _core.OutputBlocks()
         read_buffer = bytearray(_READ_BYTES)  # the chunker copies what it keeps: one buffer serves every file
 
-        def submit() -> None:
+        def submit(last: bool = False) -> None:
             nonlocal batch
             eot_id = writer.eot_token
-            job = pool.submit(
-                encoder.encode_documents, batch.chunks, batch.doc_ends, eot_id, dtype, num_threads, blocks
-            )
+            # A batch is encoded on one thread; the last one on every thread the others left idle
+            # too (so an input of one batch still uses them all).
+            threads = max(1, num_threads - sum(not job.done() for _, job in in_flight)) if last else 1
+            job = pool.submit(encoder.encode_documents, batch.chunks, batch.doc_ends, eot_id, dtype, threads, blocks)
             in_flight.append((batch, job))
             batch = _Batch()
-            while len(in_flight) > 1:
+            while len(in_flight) > num_threads:
                 drain_one()
 
         def add(chunks: list[bytes], input_bytes: int) -> None:
@@ -943,7 +968,7 @@ def tokenize_pieces(
                     add(chunker.finish(), 0)
                     end_document()
         if batch.chunks or batch.doc_ends:
-            submit()
+            submit(last=True)
         while in_flight:
             drain_one()
         stats.tokens = writer.n_tokens
