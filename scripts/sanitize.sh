@@ -41,7 +41,7 @@ case "$mode" in
     runtimes=(libtsan.so)
     # The tests that run C++ on several threads: the pool itself, and every batch/parallel path.
     default_args=(tests/test_parallel.py tests/test_windows.py tests/test_encoding.py tests/test_simple.py
-      tests/test_piece_cache.py -k "parallel or batch or thread or pool or fork")
+      tests/test_piece_cache.py tests/test_corpus.py -k "parallel or batch or thread or pool or fork")
     ;;
   *)
     echo "usage: $0 asan|tsan [--build | --run CMD ARGS... | PYTEST_ARGS...]" >&2

@@ -222,7 +222,7 @@ def test_spilled_pieces_found_again_by_the_encode_loop(refs, name) -> None:
         assert np.array_equal(enc.encode_to_numpy(text, [], 2, 16_384), expected)
 
 
-def test_kept_learned_tables_start_empty_for_the_next_call(refs, text) -> None:
+def test_kept_learned_tables_of_parallel_calls_start_empty(refs, text) -> None:
     # A parallel call's learned tables are kept for the next call (bpe.cpp's LearnedPool) and
     # cleared when taken: encoders that give the same pieces other ids take turns, so an entry left
     # over from the other encoder's call would give a wrong id. Each call reads more bytes per thread
