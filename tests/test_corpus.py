@@ -161,14 +161,17 @@ def test_the_encoder_threads_keep_what_they_learned_across_calls(mixed, tmp_path
 
 class _Watched:
     """A ChunkEncoder that records how many threads each batch was given and how many batches ran
-    at once, and can fail on one batch (after a pause, so that others are running)."""
+    at once. ``meet``: the first ``meet`` batches wait until all of them run at once (a pipeline
+    that runs fewer at a time fails with BrokenBarrierError). ``fail_at``: that batch raises, and
+    the ones after it take long enough to be still running when its error surfaces."""
 
-    def __init__(self, inner, fail_at: int | None = None) -> None:
+    def __init__(self, inner, meet: int = 0, fail_at: int | None = None) -> None:
         import threading
 
         self._inner = inner
         self._lock = threading.Lock()
         self._running = 0
+        self._meet = threading.Barrier(meet, timeout=30) if meet > 1 else None
         self.fail_at = fail_at
         self.calls: list[int] = []
         self.most_at_once = 0
@@ -194,7 +197,10 @@ class _Watched:
             self._running += 1
             self.most_at_once = max(self.most_at_once, self._running)
         try:
-            time.sleep(0.01)  # long enough for batches to overlap
+            if self._meet is not None and index < self._meet.parties:
+                self._meet.wait()
+            if self.fail_at is not None and index > self.fail_at:
+                time.sleep(0.3)
             if index == self.fail_at:
                 raise RuntimeError("batch failed")
             return self._inner.encode_documents(chunks, doc_ends, eot, dtype, num_threads, blocks)
@@ -220,7 +226,7 @@ def test_batches_go_one_per_thread_and_the_last_takes_the_idle_ones(mixed, forty
     # uses every worker. The bytes are those of one worker.
     enc = get_chunk_encoder("gpt2")
     tokenize_corpus([str(forty)], tmp_path / "ref.tok", enc, workers=1)
-    many = _Watched(enc)
+    many = _Watched(enc, meet=workers)
     tokenize_corpus([str(forty)], tmp_path / "many.tok", many, workers=workers, batch_bytes=2048)
     assert (tmp_path / "many.tok").read_bytes() == (tmp_path / "ref.tok").read_bytes()
     assert len(many.calls) >= 40  # (a document that ends a batch has its end in the next one)
@@ -237,7 +243,7 @@ def test_a_failed_batch_leaves_no_other_batch_running(forty, tmp_path) -> None:
     # cancelled and the running ones finished before the call returns: nothing writes into the
     # discarded output's blocks, nothing is left queued for the next call, and no file remains.
     enc = get_chunk_encoder("gpt2")
-    watched = _Watched(enc, fail_at=5)
+    watched = _Watched(enc, meet=3, fail_at=5)
     with pytest.raises(RuntimeError, match="batch failed"):
         tokenize_corpus([str(forty)], tmp_path / "bad.tok", watched, workers=3, batch_bytes=2048)
     assert watched.running == 0
