@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -150,5 +151,49 @@ TEST_CASE("random text: valid UTF-8 passes unchanged, mutated text matches the r
     for (int m = 0; m < 3 && !s.empty(); ++m) s[rng() % s.size()] = char(rng() & 0xFF);
     check_against_reference(s);
     check_against_reference(s.substr(0, s.size() / 2 + 1));  // cut anywhere, even inside a sequence
+  }
+}
+
+// find_utf8_fault answers in two passes (utf8.cpp): a block-wise automaton that skips ASCII 32 and
+// 8 bytes at a time, then the byte-by-byte scan from the last block that started on a sequence
+// boundary. These put every kind of fault, and every cut sequence, at every offset across three
+// 32-byte blocks, after text of one-, two-, three- and four-byte characters (so blocks start on and
+// off sequence boundaries), and ask from several starting offsets.
+TEST_CASE("the block-wise pass: every fault at every offset after every kind of text matches the reference") {
+  const char* fillers[] = {"a", "\xc3\xa9", "\xe4\xb8\xad", "\xf0\x9f\x98\x80"};  // a é 中 😀
+  const char* faults[] = {"\x80", "\xc0\xaf", "\xc2", "\xe0\x80\x80", "\xe0\xa0", "\xed\xa0\x80", "\xf0\x8f\xbf",
+                          "\xf4\x90\x80", "\xf5", "\xff", "\xe2\x28", "\xf0\x9f\x98",
+                          // A sequence broken by ASCII words and then "completed": a pass that skipped
+                          // ASCII words in the middle of a sequence would accept these.
+                          "\xe2"
+                          "abcdefghijklmnop\x82\xac",
+                          "\xf0\x9f"
+                          "abcdefghijklmnopq\x98\x80"};
+  for (const char* filler : fillers) {
+    for (size_t at = 0; at < 100; ++at) {
+      std::string prefix;
+      while (prefix.size() < at) prefix += filler;
+      for (const char* fault : faults) {
+        for (const std::string& tail : {std::string(), std::string("b"), std::string(40, 'c'), prefix}) {
+          const std::string s = prefix + fault + tail;
+          check_against_reference(s);
+          const llmprep_test::ExactBuffer buf(s);
+          RefFault want;
+          std::string unused;
+          for (size_t from : {size_t(1), std::strlen(filler), prefix.size() / 2, prefix.size()}) {
+            // From a sequence boundary: the first fault at or after it.
+            if (from > prefix.size() || (from < prefix.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80))
+              continue;
+            reference(std::string_view(s).substr(from), want, unused);
+            const llmprep::Utf8Fault got = llmprep::find_utf8_fault(buf.view(), int64_t(from));
+            CHECK(got.offset == (want.offset < 0 ? -1 : want.offset + int64_t(from)));
+            CHECK(got.length == want.length);
+          }
+        }
+      }
+      // The valid text alone, and cut inside its last character.
+      check_against_reference(prefix);
+      if (!prefix.empty()) check_against_reference(prefix.substr(0, prefix.size() - 1));
+    }
   }
 }
