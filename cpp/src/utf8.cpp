@@ -20,6 +20,26 @@ namespace llmprep {
 
 namespace {
 
+// Table 3-7 of the Unicode standard, by lead byte: how many bytes its sequence needs (0: the byte
+// cannot start one) and the range allowed for the second byte (the others are 80..BF). The one
+// statement of the table: the byte-by-byte scan and the automaton's rows both read it.
+struct Lead {
+  int needed;
+  unsigned lo, hi;
+};
+
+constexpr Lead lead_of(unsigned b0) {
+  if (b0 < 0x80) return {1, 0x80, 0xBF};
+  if (b0 >= 0xC2 && b0 <= 0xDF) return {2, 0x80, 0xBF};
+  if (b0 == 0xE0) return {3, 0xA0, 0xBF};  // excludes overlong forms
+  if (b0 == 0xED) return {3, 0x80, 0x9F};  // excludes surrogates
+  if (b0 >= 0xE1 && b0 <= 0xEF) return {3, 0x80, 0xBF};
+  if (b0 == 0xF0) return {4, 0x90, 0xBF};  // excludes overlong forms
+  if (b0 == 0xF4) return {4, 0x80, 0x8F};  // excludes > U+10FFFF
+  if (b0 >= 0xF1 && b0 <= 0xF3) return {4, 0x80, 0xBF};
+  return {0, 0, 0};  // 80..C1, F5..FF
+}
+
 // Length of the well-formed prefix of the sequence at p (0 = the lead byte itself is invalid),
 // and the length the full sequence should have. Follows Unicode Table 3-7, which is also what
 // CPython's decoder uses to delimit maximal subparts.
@@ -29,22 +49,10 @@ struct SequenceCheck {
 };
 
 SequenceCheck check_sequence(const unsigned char* p, int64_t available) {
-  const unsigned char b0 = p[0];
-  int needed;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    needed = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    needed = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;  // excludes surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    needed = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;  // excludes > U+10FFFF
-  } else {
-    return {0, 0};
-  }
+  const Lead lead = lead_of(p[0]);
+  const int needed = lead.needed;
+  const unsigned lo = lead.lo, hi = lead.hi;  // allowed range of the second byte
+  if (needed < 2) return {0, 0};              // ASCII never gets here
   int valid = 1;
   for (int i = 1; i < needed; ++i) {
     if (i >= available) break;
@@ -80,23 +88,35 @@ constexpr uint64_t kAfterE0 = 30, kAfterED = 36, kAfterF0 = 42, kAfterF4 = 48;  
 
 constexpr uint64_t edge(uint64_t from, uint64_t to) { return to << from; }
 
+// The state after lead byte b0 (one with a restricted second byte has a state of its own).
+constexpr uint64_t after_lead(unsigned b0) {
+  switch (b0) {
+    case 0xE0:
+      return kAfterE0;
+    case 0xED:
+      return kAfterED;
+    case 0xF0:
+      return kAfterF0;
+    case 0xF4:
+      return kAfterF4;
+    default: {
+      const int needed = lead_of(b0).needed;
+      return needed == 2 ? kNeed1 : needed == 3 ? kNeed2 : needed == 4 ? kNeed3 : kError;
+    }
+  }
+}
+
 constexpr uint64_t row(unsigned b) {
   if (b < 0x80) return edge(kAccept, kAccept);
-  if (b < 0xC0) {  // a continuation byte: which restricted second bytes it may be
-    uint64_t r = edge(kNeed1, kAccept) | edge(kNeed2, kNeed1) | edge(kNeed3, kNeed2);
-    if (b <= 0x8F) return r | edge(kAfterED, kNeed1) | edge(kAfterF4, kNeed2);
-    if (b <= 0x9F) return r | edge(kAfterED, kNeed1) | edge(kAfterF0, kNeed2);
-    return r | edge(kAfterE0, kNeed1) | edge(kAfterF0, kNeed2);
+  if (b >= 0xC0) return edge(kAccept, after_lead(b));  // a lead byte (kError: one that starts nothing)
+  // A continuation byte: it continues any sequence, and is the second byte of a restricted one
+  // where lead_of allows it.
+  uint64_t r = edge(kNeed1, kAccept) | edge(kNeed2, kNeed1) | edge(kNeed3, kNeed2);
+  for (unsigned lead : {0xE0u, 0xEDu, 0xF0u, 0xF4u}) {
+    const Lead l = lead_of(lead);
+    if (b >= l.lo && b <= l.hi) r |= edge(after_lead(lead), l.needed == 3 ? kNeed1 : kNeed2);
   }
-  if (b < 0xC2) return 0;  // C0, C1: overlong two-byte leads
-  if (b < 0xE0) return edge(kAccept, kNeed1);
-  if (b == 0xE0) return edge(kAccept, kAfterE0);
-  if (b == 0xED) return edge(kAccept, kAfterED);
-  if (b < 0xF0) return edge(kAccept, kNeed2);
-  if (b == 0xF0) return edge(kAccept, kAfterF0);
-  if (b < 0xF4) return edge(kAccept, kNeed3);
-  if (b == 0xF4) return edge(kAccept, kAfterF4);
-  return 0;  // F5..FF
+  return r;
 }
 
 constexpr std::array<uint64_t, 256> make_rows() {
