@@ -210,6 +210,7 @@ void PieceTable::insert(std::string_view piece, const BytesMap::Probe& probe, co
     e.v[2] = uint32_t(count);
     e.v[3] = uint32_t(key_arena_.size());
     id_arena_.insert(id_arena_.end(), ids, ids + count);
+    id_arena_.resize((id_arena_.size() + kInlineIds - 1) / kInlineIds * kInlineIds, kNoId);  // whole blocks
     if (len > kInlineKeyBytes) key_arena_.append(piece.data() + kInlineKeyBytes, len - kInlineKeyBytes);
     ++spilled_;
   }

@@ -232,6 +232,54 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("PieceTable: spilled ids, read back in whole blocks, are exact for every count 1..64 on every read path") {
+  // The arena keeps a spilled entry's ids in blocks of kInlineIds; each read copies whole blocks
+  // into a buffer of exactly kMaxIds (ASan catches a write past it) and must return the real ids,
+  // never a padding slot or a neighbouring entry's ids.
+  PieceTable table;
+  std::unordered_map<std::string, std::vector<uint32_t>> ref;
+  for (uint32_t count = 1; count <= PieceTable::kMaxPieceBytes; ++count) {
+    for (const size_t len : {size_t(count), size_t(PieceTable::kMaxPieceBytes)}) {
+      std::string key(len, char('a' + count % 26));
+      key[0] = char(count);
+      key.back() = char(len);
+      if (ref.count(key)) continue;
+      ref[key] = ids_for(count * 3 + uint32_t(len), count);
+      insert(table, key, ref[key]);
+    }
+  }
+  uint32_t dst[PieceTable::kMaxIds];
+  const PieceTable::View view = table.view();
+  size_t at_home = 0;
+  for (const auto& [key, ids] : ref) {
+    bool found = false;
+    CHECK(lookup(table, key, found) == ids);
+    CHECK(found);
+    const ExactBuffer buf(key);
+    const BytesMap::Probe probe = BytesMap::probe(buf.view());
+    const uint32_t* end = table.find_into(buf.view(), probe, dst);
+    REQUIRE(end != nullptr);
+    CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+    end = view.find_spilled(view.home(probe, key.size()), reinterpret_cast<const unsigned char*>(buf.view().data()),
+                            key.size(), dst);
+    if (end != nullptr) {
+      CHECK(std::vector<uint32_t>(static_cast<const uint32_t*>(dst), end) == ids);
+      ++at_home;
+    }
+  }
+  CHECK(at_home * 10 >= ref.size() * 7);
+  PieceTable copy;  // insert_missing reads every entry back (copy_ids) and inserts it again
+  copy.insert_missing(table);
+  size_t visited = 0;
+  copy.for_each([&](std::string_view piece, const uint32_t* ids, size_t count) {
+    const auto it = ref.find(std::string(piece));
+    REQUIRE(it != ref.end());
+    CHECK(std::vector<uint32_t>(ids, ids + count) == it->second);
+    ++visited;
+  });
+  CHECK(visited == ref.size());
+}
+
 TEST_CASE("PieceTable::View::home_padded: the same home and key as home(probe) for every length and offset") {
   // The encoder's fast path reads two words at the piece's start and masks them; the slow path and
   // every insert go through BytesMap::probe. Both must name the same pair and the same key words, or a
