@@ -2,41 +2,19 @@
 #include "llmprep/piece_cache.hpp"
 
 #include <atomic>
-#include <cstdlib>
 #include <new>
 #include <stdexcept>
 #include <utility>
 
 #include "llmprep/huge_pages.hpp"
 
-#if defined(_WIN32)
-#include <malloc.h>
-#endif
-
 namespace llmprep {
 
 namespace {
 
-constexpr size_t kHugePage = size_t(2) << 20;
 std::atomic<size_t> g_max_table_bytes{size_t(64) << 20};
 std::atomic<bool> g_huge_pages{true};
 std::atomic<int> g_fail_allocations{0};
-
-void* aligned_allocate(size_t alignment, size_t bytes) {
-#if defined(_WIN32)
-  return _aligned_malloc(bytes, alignment);
-#else
-  return std::aligned_alloc(alignment, bytes);  // bytes is a multiple of alignment (powers of two)
-#endif
-}
-
-void aligned_free(void* p) {
-#if defined(_WIN32)
-  _aligned_free(p);
-#else
-  std::free(p);
-#endif
-}
 
 }  // namespace
 
@@ -53,7 +31,7 @@ void PieceTable::fail_next_allocations(int count) noexcept { g_fail_allocations.
 PieceTable::~PieceTable() { free_table(); }
 
 void PieceTable::free_table() noexcept {
-  aligned_free(entries_);
+  free_table_memory(entries_);
   entries_ = nullptr;
   mask_ = 0;
   shift_ = 63;
@@ -65,15 +43,9 @@ void PieceTable::allocate(size_t entries) {
   while (fail > 0 && !g_fail_allocations.compare_exchange_weak(fail, fail - 1)) {
   }
   if (fail > 0) throw std::bad_alloc();
-  const size_t bytes = entries * kEntryBytes;
-  const bool big = bytes >= kHugePage && huge_pages_enabled();
-  void* p = aligned_allocate(big ? kHugePage : 64, bytes);
-  if (p == nullptr) throw std::bad_alloc();
   bool huge = false;
-  // Before the first touch, so the zeroing below already faults in huge pages. Refused (THP off,
-  // PR_SET_THP_DISABLE, old kernel): 4 KiB pages, same behaviour.
-  if (big) huge = advise_huge_pages(p, bytes);
-  std::memset(p, 0, bytes);
+  void* p = allocate_table_memory(entries * kEntryBytes, huge_pages_enabled(), &huge);  // zeroed: empty slots
+  if (p == nullptr) throw std::bad_alloc();
   free_table();
   entries_ = static_cast<Entry*>(p);
   mask_ = entries - 1;
@@ -185,7 +157,7 @@ void PieceTable::grow_or_evict() {
   for (size_t i = 0; i < old_capacity; ++i) {
     if (old[i].k1 != 0) place(old[i]);  // the hash is the key words' (hash_of): no bytes to rebuild
   }
-  aligned_free(old);
+  free_table_memory(old);
 }
 
 void PieceTable::insert(std::string_view piece, const BytesMap::Probe& probe, const uint32_t* ids, size_t count) {

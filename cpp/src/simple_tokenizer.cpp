@@ -19,7 +19,6 @@
 // at "--" and multi-byte whitespace).
 #include "llmprep/simple_tokenizer.hpp"
 
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -64,20 +63,12 @@ constexpr size_t kInFlight = 16;
 
 }  // namespace
 
-void WordTable::SlotsFree::operator()(Slot* slots) const noexcept { std::free(slots); }
+void WordTable::SlotsFree::operator()(Slot* slots) const noexcept { free_table_memory(slots); }
 
 void WordTable::allocate(size_t capacity) {
-  const size_t bytes = capacity * sizeof(Slot);
-  // 2 MiB-aligned when large, so that the kernel can back it with huge pages; 64 otherwise (a
-  // probe's four slots share one cache line).
-  constexpr size_t kHuge = size_t(2) << 20;
-  const size_t alignment = bytes >= kHuge ? kHuge : 64;
-  const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-  void* memory = std::aligned_alloc(alignment, rounded);
+  // On huge pages when large; 64-byte aligned otherwise (a probe's four slots share one cache line).
+  void* memory = allocate_table_memory(capacity * sizeof(Slot), true);
   if (memory == nullptr) throw std::bad_alloc();
-  // A hint: where huge pages are off or unavailable the table works the same on 4 KiB pages.
-  if (alignment == kHuge) advise_huge_pages(memory, rounded);
-  std::memset(memory, 0, rounded);
   slots_ = std::unique_ptr<Slot[], SlotsFree>(static_cast<Slot*>(memory));
   mask_ = capacity - 1;
 }

@@ -42,3 +42,25 @@ TEST_CASE("reserve_output reserves and keeps what the vector holds") {
   out.resize(size_t(3) << 20, 5u);
   CHECK(out.back() == 5u);
 }
+
+TEST_CASE("allocate_table_memory: zeroed, aligned to a cache line, or to 2 MiB when large and huge pages are wanted") {
+  constexpr size_t kHuge = size_t(2) << 20;
+  for (const size_t bytes : {size_t(64), size_t(1000), kHuge - 1, kHuge, 3 * kHuge + 5}) {
+    for (const bool huge : {false, true}) {
+      bool advised = true;
+      void* p = llmprep::allocate_table_memory(bytes, huge, &advised);
+      REQUIRE(p != nullptr);
+      const auto address = reinterpret_cast<uintptr_t>(p);
+      const bool large = huge && bytes >= kHuge;
+      CHECK(address % (large ? kHuge : 64) == 0);
+      if (!large) CHECK_FALSE(advised);  // only a 2 MiB-aligned table asks for huge pages
+      const auto* b = static_cast<const unsigned char*>(p);
+      size_t nonzero = 0;
+      for (size_t i = 0; i < bytes; ++i) nonzero += b[i] != 0;
+      CHECK(nonzero == 0);
+      static_cast<unsigned char*>(p)[bytes - 1] = 1;  // the whole range is usable
+      llmprep::free_table_memory(p);
+    }
+  }
+  llmprep::free_table_memory(nullptr);  // like free(nullptr)
+}

@@ -16,6 +16,14 @@ namespace llmprep {
 // (returns false).
 bool advise_huge_pages(void* p, size_t bytes) noexcept;
 
+// Zeroed memory for a table read at random (the piece cache, the word table): `bytes` rounded up to
+// its alignment, which is 2 MiB when the table is that large and `huge` is set (then advised as
+// above before the zeroing touches it, so the kernel can back it with huge pages from the first
+// fault), else 64 (a cache line). Returns nullptr when the allocation fails; *advised tells whether
+// huge pages were asked for and the kernel took the hint. Free with free_table_memory.
+void* allocate_table_memory(size_t bytes, bool huge, bool* advised = nullptr) noexcept;
+void free_table_memory(void* p) noexcept;
+
 // out.reserve(n), with the new storage advised as above when the reserve allocated it.
 template <class T>
 void reserve_output(std::vector<T>& out, size_t n) {
