@@ -232,6 +232,9 @@ class BpeEncoder {
                      std::vector<EncodeSegment>& segments) const;
   void encode_segments(const std::vector<EncodeSegment>& segments, int num_threads, size_t task_bytes,
                        std::vector<uint32_t>& out) const;
+  // The pair table's entries: every split of every token into two tokens (the constructor's).
+  std::vector<std::pair<uint64_t, uint32_t>> token_pairs(
+      const std::vector<std::pair<std::string, uint32_t>>& mergeable) const;
 
   uint64_t instance_id_;  // keys the per-thread piece caches to this encoder
   Pattern pattern_ = Pattern::kGpt2;
